@@ -1,0 +1,129 @@
+//! `baseline.toml`: provenance of one build. Paths use the `files.mtree` escaping so that
+//! non-UTF-8 names survive TOML.
+
+use serde::{Deserialize, Serialize};
+
+use crate::recipe::{Approval, Deferred, Severity};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Record {
+    pub gild: String,
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+    /// sha256 of `files.mtree`.
+    pub tree: String,
+    /// sha256 of the recipe file.
+    pub recipe: String,
+    pub entries: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<JournalHead>,
+    #[serde(default)]
+    pub image: Vec<ImageFile>,
+    pub base: ArtifactRecord,
+    #[serde(default)]
+    pub patch: Vec<PatchRecord>,
+    #[serde(default)]
+    pub deferred: Vec<Deferred>,
+    #[serde(default)]
+    pub check: Vec<CheckRecord>,
+    #[serde(default)]
+    pub xattr: Vec<XattrRecord>,
+    #[serde(default)]
+    pub notable: Vec<NotableRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct JournalHead {
+    pub seq: u64,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct ImageFile {
+    pub file: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct SignatureRecord {
+    pub key: String,
+    pub key_id: String,
+    pub trusted_comment: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct ArtifactRecord {
+    pub artifact: String,
+    pub sha256: String,
+    #[serde(default)]
+    pub signature: Vec<SignatureRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct PatchRecord {
+    pub id: String,
+    pub artifact: String,
+    pub sha256: String,
+    pub severity: Severity,
+    #[serde(default)]
+    pub fixes: Vec<String>,
+    #[serde(default)]
+    pub exploited: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released: Option<toml::value::Datetime>,
+    pub approval: Approval,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backout: Option<String>,
+    #[serde(default)]
+    pub added: Vec<String>,
+    #[serde(default)]
+    pub changed: Vec<String>,
+    #[serde(default)]
+    pub removed: Vec<String>,
+    #[serde(default)]
+    pub signature: Vec<SignatureRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct CheckRecord {
+    pub name: String,
+    pub result: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct XattrRecord {
+    pub path: String,
+    pub name: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct NotableRecord {
+    pub path: String,
+    pub why: String,
+    pub patch: String,
+}
+
+impl Record {
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a baseline record always serializes")
+    }
+
+    pub fn from_toml(text: &str) -> Result<Record, toml::de::Error> {
+        toml::from_str(text)
+    }
+}

@@ -1,0 +1,77 @@
+//! The command line: clap types, and the mapping from flags to operations.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::ops::{self, build::BuildOptions, Context};
+use crate::output::Output;
+
+/// Build golden images from signed, approved patches; record what is in them.
+#[derive(Parser, Debug)]
+#[command(name = "gild", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in DIR (the workspace holding `recipes/`)
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print one JSON document on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Raise or lower a limit on layers (header, path, depth, entries, unpacked, links, window)
+    #[arg(long = "limit", global = true, value_name = "KEY=VALUE")]
+    pub limits: Vec<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Verify, layer, write the images, run the checks and record the baseline
+    Build {
+        /// The recipe file (or NAME for recipes/NAME.toml)
+        recipe: String,
+        /// Where the images go (default: out/ in the workspace)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Build this version instead of `[image] version`
+        #[arg(long, value_name = "V")]
+        version: Option<String>,
+    },
+    /// Check every artifact's pin and signatures; build nothing
+    Verify {
+        /// The recipe file (or NAME for recipes/NAME.toml)
+        recipe: String,
+    },
+}
+
+/// Runs the command line; returns the exit code.
+pub fn main() -> u8 {
+    let cli = Cli::parse();
+    let out = Output { json: cli.json };
+    let ctx = Context { dir: cli.dir, limits: cli.limits };
+    match cli.command {
+        Command::Build { recipe, out: out_dir, version } => {
+            let opts = BuildOptions { recipe, out: out_dir, version };
+            match ops::build::build(&ctx, &opts, &|msg| out.note(msg)) {
+                Ok(report) => {
+                    out.build(&report);
+                    0
+                }
+                Err(e) => {
+                    out.error(&e);
+                    e.exit_code()
+                }
+            }
+        }
+        Command::Verify { recipe } => match ops::verify::verify(&ctx, &recipe) {
+            Ok(report) => {
+                out.verify(&report);
+                report.exit_code()
+            }
+            Err(e) => {
+                out.error(&e);
+                e.exit_code()
+            }
+        },
+    }
+}

@@ -1,0 +1,51 @@
+//! The crate's error, and the one place exit codes are decided (SPEC §8).
+
+use std::io;
+
+use crate::check::CheckError;
+use crate::layer::LayerError;
+use crate::recipe::RecipeError;
+use crate::trust::TrustError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Recipe(#[from] RecipeError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    #[error("{what}\n  cause: {source}")]
+    Io { what: String, source: io::Error },
+    #[error("{0}")]
+    Usage(String),
+    #[error("{message}\n  help: bump `[image] version` in `{recipe}` (or pass `--version`)")]
+    Version { message: String, recipe: String },
+    #[error("image `{file}` does not reproduce the recorded one\n  cause: recorded sha256 {expected}\n  cause: built sha256    {found}\n  help: the artifacts or the gild version differ from the recorded build")]
+    Irreproducible { file: String, expected: String, found: String },
+}
+
+impl Error {
+    /// Context for an I/O error at the edge where it happened.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Io { what, source }
+    }
+
+    /// 1 a finding, 2 bad input or call, 3 trust failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Trust(TrustError::Missing { .. }) => 2,
+            Error::Trust(_) | Error::Layer(LayerError::Trust(_)) | Error::Irreproducible { .. } => 3,
+            Error::Check(CheckError::Failed(_)) => 1,
+            Error::Recipe(_)
+            | Error::Layer(_)
+            | Error::Check(_)
+            | Error::Io { .. }
+            | Error::Usage(_)
+            | Error::Version { .. } => 2,
+        }
+    }
+}

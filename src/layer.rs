@@ -1,0 +1,432 @@
+//! Layering: verified tar streams applied in order onto one tree (SPEC §4).
+//!
+//! Paths resolve inside the image root as under chroot: symlinks in parent components are
+//! followed (an absolute target from the image root), so a patch's `./lib/x86_64-linux-gnu/…`
+//! lands in `usr/lib/…` on a usr-merged base, and no entry of the result has a symlink among
+//! its parents. Whiteouts act on the tree as it was before their layer: a node remembers which
+//! layer set it, and a whiteout spares what its own layer set, wherever it stands in the tar.
+
+mod decompress;
+mod resolve;
+pub mod tar;
+
+use std::collections::HashMap;
+use std::io::{self, BufReader, Read};
+
+use crate::limits::{Limit, Limits};
+use crate::spool::{Spool, SpoolReader};
+use crate::tree::{self, Kind, Node, Origin, Tree, GILD};
+use crate::trust::{TrustError, Verified};
+pub use decompress::Compression;
+use resolve::Resolver;
+use tar::{Archive, Header, TarError};
+
+/// The path gild writes itself; a layer may not ship it.
+pub const RELEASE_PATH: &[u8] = b"etc/gild/release";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("layer `{layer}` ({id}) is not a valid archive\n  cause: {source}")]
+    Archive { layer: String, id: String, source: TarError },
+    #[error("layer `{layer}` ({id}), entry `{entry}`: {why}")]
+    Entry { layer: String, id: String, entry: String, why: String },
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error("cannot write the spool file (file contents in flight)\n  cause: {0}\n  help: set TMPDIR to a directory with room")]
+    Spool(io::Error),
+}
+
+/// What one patch did to the tree, as the baseline records it.
+#[derive(Debug, Default, Clone)]
+pub struct Changes {
+    pub added: Vec<Vec<u8>>,
+    pub changed: Vec<Vec<u8>>,
+    pub removed: Vec<Vec<u8>>,
+}
+
+/// A setuid/setgid, capability-carrying or world-writable file that a patch added or changed.
+#[derive(Debug, Clone)]
+pub struct Notable {
+    pub path: Vec<u8>,
+    pub why: &'static str,
+    pub layer: Origin,
+}
+
+/// The tree being built, with the spool holding its file contents.
+pub struct Layering {
+    tree: Tree,
+    spool: Spool,
+    limits: Limits,
+    allow_devices: bool,
+    epoch: Option<i64>,
+    pub warnings: Vec<String>,
+    pub notable: Vec<Notable>,
+}
+
+/// The finished tree and its contents.
+pub struct Layered {
+    pub tree: Tree,
+    pub spool: SpoolReader,
+    pub warnings: Vec<String>,
+    pub notable: Vec<Notable>,
+}
+
+impl Layering {
+    pub fn new(limits: Limits, allow_devices: bool, epoch: Option<i64>) -> io::Result<Layering> {
+        Ok(Layering {
+            tree: Tree::new(Node::dir(0o755, epoch.unwrap_or(0), 0)),
+            spool: Spool::new()?,
+            limits,
+            allow_devices,
+            epoch,
+            warnings: Vec::new(),
+            notable: Vec::new(),
+        })
+    }
+
+    /// Applies one verified layer (index 0 is the base) and returns what it changed.
+    pub fn apply(&mut self, index: Origin, artifact: &Verified) -> Result<Changes, LayerError> {
+        let spec = artifact.spec();
+        let (layer, id) = (spec.written.clone(), spec.id.clone());
+        let archive_err = |source: TarError| LayerError::Archive { layer: layer.clone(), id: id.clone(), source };
+        let mut pinned = artifact.open().map_err(|e| archive_err(e.into()))?;
+        let mut pass = Pass { index, track: index > 0, touched: HashMap::new(), dropped: Vec::new() };
+        {
+            let (_, reader) = decompress::decoder(BufReader::with_capacity(256 * 1024, &mut pinned), &self.limits)
+                .map_err(|e| archive_err(e.into()))?;
+            let mut archive = Archive::new(reader, self.limits);
+            loop {
+                let header = match archive.next_entry() {
+                    Ok(Some(h)) => h,
+                    Ok(None) => break,
+                    Err(e) => return Err(archive_err(with_window_help(e))),
+                };
+                let entry = String::from_utf8_lossy(&header.path).into_owned();
+                self.entry(&mut pass, header, &mut archive).map_err(|why| match why {
+                    EntryError::Refused(why) => LayerError::Entry { layer: layer.clone(), id: id.clone(), entry, why },
+                    EntryError::Tar(e) => archive_err(with_window_help(e)),
+                    EntryError::Spool(e) => LayerError::Spool(e),
+                })?;
+            }
+            if archive.missing_end {
+                self.warnings.push(format!("layer `{layer}` ({id}) ends without end-of-archive blocks (read to its end; the pin proves it whole)"));
+            }
+        }
+        io::copy(&mut pinned, &mut io::sink()).map_err(|e| archive_err(e.into()))?;
+        if pinned.digest() != spec.sha256 {
+            return Err(artifact.changed_error(pinned.digest()).into());
+        }
+        if !pass.dropped.is_empty() {
+            pass.dropped.sort();
+            pass.dropped.dedup();
+            self.warnings.push(format!(
+                "layer `{layer}` ({id}): dropped PAX records gild does not keep: {}",
+                pass.dropped.join(", ")
+            ));
+        }
+        Ok(self.changes(pass))
+    }
+
+    fn changes(&mut self, pass: Pass) -> Changes {
+        let mut changes = Changes::default();
+        for (path, before) in pass.touched {
+            match (before, self.tree.get(&path)) {
+                (None, Some(_)) => changes.added.push(path),
+                (Some(_), None) => changes.removed.push(path),
+                (Some(b), Some(a)) if !b.same_state(a) => changes.changed.push(path),
+                _ => {}
+            }
+        }
+        changes.added.sort();
+        changes.changed.sort();
+        changes.removed.sort();
+        for path in changes.added.iter().chain(&changes.changed) {
+            if let Some(node) = self.tree.get(path) {
+                for why in notable(node) {
+                    self.notable.push(Notable { path: path.clone(), why, layer: pass.index });
+                }
+            }
+        }
+        changes
+    }
+
+    fn entry<R: Read>(&mut self, pass: &mut Pass, h: Header, archive: &mut Archive<R>) -> Result<(), EntryError> {
+        pass.dropped.extend(h.dropped.iter().cloned());
+        let comps = components(&h.path)?;
+        let mtime = self.epoch.map_or(h.mtime, |e| h.mtime.min(e));
+        let Some((name, parents)) = comps.split_last() else {
+            // `./` itself: the root's metadata.
+            if h.kind != tar::Kind::Dir {
+                return Err(EntryError::Refused("the image root can only be a directory".into()));
+            }
+            let mut root = self.tree.get(b"").cloned().expect("the tree always has a root");
+            (root.mode, root.uid, root.gid, root.mtime, root.xattrs) = (h.mode, h.uid, h.gid, mtime, h.xattrs);
+            root.origin = pass.index;
+            pass.set(&mut self.tree, Vec::new(), root);
+            return Ok(());
+        };
+        if let Some(target) = name.strip_prefix(b".wh.") {
+            return self.whiteout(pass, parents, target);
+        }
+        let dirs_mtime = self.epoch.unwrap_or(0);
+        let parent = Resolver::new(&self.limits)
+            .dir(&mut self.tree, parents, Some((pass, dirs_mtime)))
+            .map_err(EntryError::Refused)?
+            .expect("resolving with create always yields a directory");
+        let path = tree::join(&parent, name);
+        if path == RELEASE_PATH {
+            return Err(EntryError::Refused("`etc/gild/release` is written by gild; a layer may not ship it".into()));
+        }
+        let mut node = Node {
+            kind: Kind::Dir,
+            mode: h.mode,
+            uid: h.uid,
+            gid: h.gid,
+            mtime,
+            xattrs: h.xattrs.clone(),
+            origin: pass.index,
+        };
+        node.kind = match h.kind {
+            tar::Kind::Dir => return self.directory(pass, path, node),
+            tar::Kind::File => {
+                let content = self.spool.store(&mut archive.data()).map_err(|e| {
+                    if e.kind() == io::ErrorKind::UnexpectedEof || e.kind() == io::ErrorKind::Other {
+                        EntryError::Tar(TarError::Io(e))
+                    } else {
+                        EntryError::Spool(e)
+                    }
+                })?;
+                Kind::File(content)
+            }
+            tar::Kind::Symlink => {
+                if h.link.is_empty() {
+                    return Err(EntryError::Refused("symlink with an empty target".into()));
+                }
+                Kind::Symlink(h.link.clone())
+            }
+            tar::Kind::HardLink => return self.hard_link(pass, path, &h),
+            tar::Kind::Char | tar::Kind::Block | tar::Kind::Fifo => {
+                if pass.index > 0 && !self.allow_devices {
+                    return Err(EntryError::Refused(
+                        "a patch may not add device nodes or fifos\n  help: set `allow-devices = true` in `[image]` if this patch must".into(),
+                    ));
+                }
+                match h.kind {
+                    tar::Kind::Char => Kind::Char(h.dev.0, h.dev.1),
+                    tar::Kind::Block => Kind::Block(h.dev.0, h.dev.1),
+                    _ => Kind::Fifo,
+                }
+            }
+        };
+        self.replace(pass, path, node);
+        Ok(())
+    }
+
+    /// Puts a non-directory at `path`, dropping whatever subtree was there.
+    fn replace(&mut self, pass: &mut Pass, path: Vec<u8>, node: Node) {
+        if self.tree.get(&path).is_some_and(Node::is_dir) {
+            let below: Vec<Vec<u8>> = self.tree.descendants(&path).map(|(p, _)| p.clone()).collect();
+            for p in below {
+                pass.delete(&mut self.tree, &p);
+            }
+        }
+        pass.set(&mut self.tree, path, node);
+    }
+
+    fn directory(&mut self, pass: &mut Pass, path: Vec<u8>, node: Node) -> Result<(), EntryError> {
+        match self.tree.get(&path).map(|n| &n.kind) {
+            Some(Kind::Dir) => {}
+            Some(Kind::Symlink(_)) => {
+                // Keep a symlink to a directory, as dpkg and `tar --keep-directory-symlink` do.
+                let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+                let target = Resolver::new(&self.limits).dir(&mut self.tree, &comps, None);
+                if let Ok(Some(t)) = target {
+                    if self.tree.get(&t).is_some_and(Node::is_dir) {
+                        return Ok(());
+                    }
+                }
+            }
+            _ => {}
+        }
+        pass.set(&mut self.tree, path, node);
+        Ok(())
+    }
+
+    fn hard_link(&mut self, pass: &mut Pass, path: Vec<u8>, h: &Header) -> Result<(), EntryError> {
+        let comps = components(&h.link)?;
+        let Some((name, parents)) = comps.split_last() else {
+            return Err(EntryError::Refused("hard link to the image root".into()));
+        };
+        let parent = Resolver::new(&self.limits)
+            .dir(&mut self.tree, parents, None)
+            .map_err(|why| EntryError::Refused(format!("hard link target `{}`: {why}", lossy(&h.link))))?;
+        let target = parent.map(|p| tree::join(&p, name));
+        let node = match target.as_ref().and_then(|t| self.tree.get(t)) {
+            None => {
+                return Err(EntryError::Refused(format!(
+                    "hard link to `{}`, which is not in the tree at this point",
+                    lossy(&h.link)
+                )))
+            }
+            Some(n) if !matches!(n.kind, Kind::File(_)) => {
+                return Err(EntryError::Refused(format!(
+                    "hard link to `{}`, which is a {}, not a file",
+                    lossy(&h.link),
+                    n.kind.mtree_type()
+                )))
+            }
+            Some(n) => n.clone(),
+        };
+        if target.as_deref() == Some(&path[..]) {
+            return Err(EntryError::Refused("hard link to itself".into()));
+        }
+        self.replace(pass, path, Node { origin: pass.index, ..node });
+        Ok(())
+    }
+
+    fn whiteout(&mut self, pass: &mut Pass, parents: &[&[u8]], target: &[u8]) -> Result<(), EntryError> {
+        let opaque = target == b".wh..opq";
+        if !opaque && (target.is_empty() || target == b"." || target == b".." || target.starts_with(b".wh.")) {
+            return Err(EntryError::Refused(format!("whiteout of `{}` names no entry", lossy(target))));
+        }
+        let Some(dir) = Resolver::new(&self.limits).dir(&mut self.tree, parents, None).map_err(EntryError::Refused)?
+        else {
+            return Ok(()); // whiting out under an absent directory: nothing to hide
+        };
+        let (top, include_top) = if opaque { (dir, false) } else { (tree::join(&dir, target), true) };
+        if include_top && self.tree.get(&top).is_none() {
+            return Ok(());
+        }
+        let mut doomed: Vec<Vec<u8>> =
+            self.tree.descendants(&top).filter(|(_, n)| n.origin != pass.index).map(|(p, _)| p.clone()).collect();
+        if include_top && self.tree.get(&top).is_some_and(|n| n.origin != pass.index) {
+            doomed.insert(0, top);
+        }
+        // Deepest first; a directory that still holds this layer's entries stays.
+        for p in doomed.iter().rev() {
+            if self.tree.get(p).is_some_and(Node::is_dir) && self.tree.has_children(p) {
+                continue;
+            }
+            pass.delete(&mut self.tree, p);
+        }
+        Ok(())
+    }
+
+    /// Adds `etc/gild/release` (and `etc/gild` when missing), owned by gild.
+    pub fn add_release(&mut self, text: &str) -> Result<(), LayerError> {
+        let mtime = self.epoch.unwrap_or(0);
+        let mut pass = Pass { index: GILD, track: false, touched: HashMap::new(), dropped: Vec::new() };
+        let dir = Resolver::new(&self.limits)
+            .dir(&mut self.tree, &[b"etc", b"gild"], Some((&mut pass, mtime)))
+            .map_err(|why| LayerError::Entry {
+                layer: "gild".into(),
+                id: "release".into(),
+                entry: "etc/gild/release".into(),
+                why,
+            })?
+            .expect("created");
+        let content = self.spool.store(&mut text.as_bytes()).map_err(LayerError::Spool)?;
+        let node =
+            Node { kind: Kind::File(content), mode: 0o644, uid: 0, gid: 0, mtime, xattrs: Vec::new(), origin: GILD };
+        self.tree.insert(tree::join(&dir, b"release"), node);
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<Layered, LayerError> {
+        Ok(Layered {
+            tree: self.tree,
+            spool: self.spool.finish().map_err(LayerError::Spool)?,
+            warnings: self.warnings,
+            notable: self.notable,
+        })
+    }
+}
+
+/// Bookkeeping for one layer: the state of every path it touched as it was before.
+pub(crate) struct Pass {
+    index: Origin,
+    track: bool,
+    touched: HashMap<Vec<u8>, Option<Node>>,
+    dropped: Vec<String>,
+}
+
+impl Pass {
+    pub(crate) fn origin(&self) -> Origin {
+        self.index
+    }
+
+    pub(crate) fn set(&mut self, tree: &mut Tree, path: Vec<u8>, node: Node) {
+        let old = tree.insert(path.clone(), node);
+        if self.track {
+            self.touched.entry(path).or_insert(old);
+        }
+    }
+
+    fn delete(&mut self, tree: &mut Tree, path: &[u8]) {
+        let old = tree.remove(path);
+        if self.track && old.is_some() {
+            self.touched.entry(path.to_vec()).or_insert(old);
+        }
+    }
+}
+
+enum EntryError {
+    Refused(String),
+    Tar(TarError),
+    Spool(io::Error),
+}
+
+impl From<String> for EntryError {
+    fn from(s: String) -> Self {
+        EntryError::Refused(s)
+    }
+}
+
+/// An entry name's components: `/` and `./` prefixes, empty and `.` components dropped; no
+/// component is `..`; an empty result is the root.
+fn components(path: &[u8]) -> Result<Vec<&[u8]>, EntryError> {
+    if path.is_empty() {
+        return Err(EntryError::Refused("empty entry name".into()));
+    }
+    if path.contains(&0) {
+        return Err(EntryError::Refused("NUL byte in the entry name".into()));
+    }
+    let comps: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".").collect();
+    if comps.iter().any(|c| *c == b"..") {
+        return Err(EntryError::Refused("`..` in the entry name".into()));
+    }
+    Ok(comps)
+}
+
+fn notable(node: &Node) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if let Kind::File(_) = node.kind {
+        if node.mode & 0o4000 != 0 {
+            out.push("setuid");
+        }
+        if node.mode & 0o2000 != 0 {
+            out.push("setgid");
+        }
+        if node.xattrs.iter().any(|(n, _)| n == b"security.capability") {
+            out.push("capability");
+        }
+        if node.mode & 0o002 != 0 {
+            out.push("world-writable");
+        }
+    }
+    out
+}
+
+fn with_window_help(e: TarError) -> TarError {
+    match e {
+        TarError::Io(io) if io.to_string().contains("memory") || io.to_string().contains("Memory") => TarError::Io(io::Error::other(format!(
+            "{io}: the decoder window is over the `{}` limit\n  help: raise it with `[image.limits] window = …` or `--limit window=…`",
+            Limit::Window
+        ))),
+        other => other,
+    }
+}
+
+pub fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}

@@ -1,0 +1,37 @@
+//! gild builds golden system images from a signed base and signed, approved patches, and
+//! records a baseline of what is in them.
+//!
+//! How a build flows through the modules:
+//!
+//! - [`recipe`] reads `recipes/NAME.toml` into a checked [`recipe::Recipe`]: keys loaded,
+//!   pins parsed, paths resolved, every mistake reported with file, line and column.
+//! - [`trust`] checks each artifact's sha256 pin and minisign signatures against the recipe's
+//!   keys and thresholds, and hands out a [`trust::Verified`] artifact: the only thing a layer
+//!   can be read from.
+//! - [`layer`] decompresses (by magic bytes) and reads each verified tar with a capped reader
+//!   ([`layer::tar`]), applying entries, whiteouts and hard links onto a [`tree::Tree`] with
+//!   chroot-style path resolution. File contents go to the [`spool`], hashed on the way;
+//!   memory holds metadata only.
+//! - [`image`] writes the tree as one reproducible PAX tar, compressed into every format at
+//!   once; [`check`] extracts it for the recipe's smoke tests when there are any.
+//! - [`baseline`] renders `files.mtree` and `baseline.toml`; [`journal`] appends the event.
+//! - [`ops`] holds the commands as plain functions; [`cli`] maps flags to them and
+//!   [`output`] is the only writer to stdout and stderr. [`error`] decides exit codes.
+
+pub mod baseline;
+pub mod check;
+pub mod cli;
+pub mod error;
+pub mod image;
+pub mod journal;
+pub mod layer;
+pub mod limits;
+pub mod ops;
+pub mod output;
+pub mod recipe;
+pub mod spool;
+pub mod tree;
+pub mod trust;
+pub mod workspace;
+
+pub use error::Error;

@@ -1,0 +1,460 @@
+//! `gild build`: verify, layer, write the images, run the checks, record the baseline.
+//!
+//! Nothing is visible until the end: images are written beside their final names
+//! (`.gild-tmp-…`), the baseline is staged in a temporary directory, and the rename of that
+//! directory is the one commit point; a failure anywhere before it removes what was written.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map};
+use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
+
+use crate::baseline::{
+    self, mtree, ArtifactRecord, CheckRecord, ImageFile, NotableRecord, PatchRecord, Record, SignatureRecord,
+    XattrRecord,
+};
+use crate::check;
+use crate::error::Error;
+use crate::image;
+use crate::layer::{Changes, Layered, Layering};
+use crate::ops::{display_path, Context};
+use crate::recipe::{Format, Recipe, Version};
+use crate::trust::{self, hex, Verified};
+use crate::workspace::{self, Workspace, TMP_PREFIX};
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    pub recipe: String,
+    pub out: Option<PathBuf>,
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Built,
+    Unchanged,
+}
+
+/// What a build did, for `output`.
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    pub status: Status,
+    pub name: String,
+    pub version: String,
+    pub parent: Option<String>,
+    pub tree: String,
+    pub entries: u64,
+    /// Image files as recorded, with the path they were (or are) at.
+    pub images: Vec<(ImageFile, String)>,
+    /// Images an unchanged build had to write again.
+    pub rewritten: Vec<String>,
+    pub baseline: String,
+    pub patches: Vec<PatchRecord>,
+    pub notable: Vec<NotableRecord>,
+    pub checks: Vec<CheckRecord>,
+    pub warnings: Vec<String>,
+}
+
+/// Progress notes for people (stderr), such as waiting for a lock.
+pub type Notify<'a> = &'a dyn Fn(&str);
+
+pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<BuildReport, Error> {
+    let (ws, mut recipe) = ctx.recipe(&opts.recipe)?;
+    if let Some(v) = &opts.version {
+        recipe.version = Version::parse(v).map_err(|why| Error::Usage(format!("`--version {v}`: {why}")))?;
+    }
+    let limits = ctx.limits(&recipe)?;
+    let out_dir = match &opts.out {
+        Some(dir) => ctx.base()?.join(dir),
+        None => ws.out(),
+    };
+    let records_dir = ws.baselines(&recipe.name);
+    let _lock = ws
+        .lock(&recipe.name, || notify(&format!("waiting for another gild working on `{}`…", recipe.name)))
+        .map_err(Error::io(format!("cannot lock `{}`", records_dir.display())))?;
+    clean_leftovers(&records_dir, &out_dir, &recipe.name)?;
+
+    let recorded = baseline::recorded_versions(&records_dir)
+        .map_err(Error::io(format!("cannot read `{}`", records_dir.display())))?;
+    let existing = match recorded.iter().find(|(v, _)| *v == recipe.version) {
+        Some((_, dir)) => Some(read_record(dir)?),
+        None => None,
+    };
+    let newest = recorded.last().map(|(v, _)| v.clone());
+    if existing.is_none() {
+        if let Some(newest) = newest.as_ref().filter(|n| **n > recipe.version) {
+            return Err(Error::Version {
+                message: format!(
+                    "version {} of `{}` is lower than the newest recorded one, {newest}",
+                    recipe.version, recipe.name
+                ),
+                recipe: display_path(&recipe.path, &ws.root),
+            });
+        }
+    }
+    let epoch = match &existing {
+        Some(r) => r.epoch,
+        None => recipe.epoch.or_else(source_date_epoch),
+    };
+
+    let verified = verify_all(&ws, &recipe)?;
+    let (layered, changes) = layer_all(&recipe, &verified, limits, epoch)?;
+    let spec = mtree::render(&layered.tree);
+    let tree_hash = hex(&Sha256::digest(spec.as_bytes()));
+
+    if let Some(record) = existing {
+        if record.tree != tree_hash {
+            return Err(Error::Version {
+                message: format!(
+                    "version {} of `{}` is already recorded with another tree (recorded {}, built {tree_hash})",
+                    recipe.version, recipe.name, record.tree
+                ),
+                recipe: display_path(&recipe.path, &ws.root),
+            });
+        }
+        return unchanged(&ws, &recipe, record, &layered, &out_dir);
+    }
+
+    let mut warnings = layered.warnings.clone();
+    for v in &verified {
+        warnings.extend(
+            v.ignored
+                .iter()
+                .map(|i| format!("{} (`{}`): signature not counted: {}", v.spec().id, v.spec().written, i.reason)),
+        );
+    }
+    let images = write_images(&recipe, &layered, &out_dir)?;
+    let mut checks = Vec::new();
+    if !recipe.checks.is_empty() {
+        let env = check::Env { name: &recipe.name, version: &recipe.version.to_string() };
+        for name in check::run_all(&layered.tree, &layered.spool, &recipe.checks, &env)? {
+            checks.push(CheckRecord { name, result: "pass".into() });
+        }
+    }
+
+    let journal_path = ws.journal(&recipe.name);
+    let head =
+        crate::journal::head(&journal_path).map_err(Error::io(format!("cannot read `{}`", journal_path.display())))?;
+    let record = Record {
+        gild: env!("CARGO_PKG_VERSION").into(),
+        name: recipe.name.clone(),
+        version: recipe.version.to_string(),
+        parent: newest.map(|v| v.to_string()),
+        epoch,
+        tree: tree_hash,
+        recipe: hex(&recipe.sha256),
+        entries: layered.tree.len() as u64,
+        journal: head,
+        image: images.iter().map(|(f, _)| f.clone()).collect(),
+        base: artifact_record(&verified[0]),
+        patch: recipe
+            .patches
+            .iter()
+            .zip(&verified[1..])
+            .zip(&changes)
+            .map(|((p, v), c)| patch_record(p, v, c))
+            .collect(),
+        deferred: recipe.deferred.clone(),
+        check: checks,
+        xattr: xattr_records(&layered),
+        notable: layered
+            .notable
+            .iter()
+            .map(|n| NotableRecord {
+                path: mtree::escape_path(&n.path),
+                why: n.why.into(),
+                patch: recipe.patches[n.layer as usize - 1].artifact.id.clone(),
+            })
+            .collect(),
+    };
+
+    // Stage the baseline, put the images in place, then commit by renaming the baseline.
+    let final_dir = records_dir.join(record.version.to_string());
+    let staged = tempfile::Builder::new()
+        .prefix(TMP_PREFIX)
+        .tempdir_in(&records_dir)
+        .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;
+    write_synced(&staged.path().join("files.mtree"), spec.as_bytes())?;
+    write_synced(&staged.path().join("baseline.toml"), record.to_toml().as_bytes())?;
+    let mut placed = Vec::new();
+    for (file, tmp) in images {
+        let dest = out_dir.join(&file.file);
+        tmp.persist(&dest).map_err(|e| Error::io(format!("cannot write `{}`", dest.display()))(e.error))?;
+        placed.push((file, dest));
+    }
+    let staged_path = staged.keep();
+    if let Err(e) = fs::rename(&staged_path, &final_dir) {
+        let _ = fs::remove_dir_all(&staged_path);
+        for (_, dest) in &placed {
+            let _ = fs::remove_file(dest);
+        }
+        return Err(Error::io(format!("cannot record the baseline `{}`", final_dir.display()))(e));
+    }
+    sync_dir(&records_dir);
+
+    let mut details = Map::new();
+    details.insert("name".into(), json!(record.name));
+    details.insert("version".into(), json!(record.version));
+    details.insert("tree".into(), json!(record.tree));
+    details.insert(
+        "images".into(),
+        json!(record.image.iter().map(|i| json!({"file": i.file, "sha256": i.sha256})).collect::<Vec<_>>()),
+    );
+    if let Err(e) = crate::journal::append(&journal_path, "build", details) {
+        warnings.push(format!(
+            "the build is recorded but the journal `{}` could not be appended: {e}",
+            journal_path.display()
+        ));
+    }
+
+    Ok(BuildReport {
+        status: Status::Built,
+        name: record.name.clone(),
+        version: record.version.clone(),
+        parent: record.parent.clone(),
+        tree: record.tree.clone(),
+        entries: record.entries,
+        images: placed.into_iter().map(|(f, dest)| (f, display_path(&dest, &ws.root))).collect(),
+        rewritten: Vec::new(),
+        baseline: display_path(&final_dir, &ws.root),
+        patches: record.patch.clone(),
+        notable: record.notable.clone(),
+        checks: record.check.clone(),
+        warnings,
+    })
+}
+
+fn source_date_epoch() -> Option<i64> {
+    std::env::var("SOURCE_DATE_EPOCH").ok()?.trim().parse().ok()
+}
+
+fn read_record(dir: &Path) -> Result<Record, Error> {
+    let path = dir.join("baseline.toml");
+    let text = fs::read_to_string(&path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
+    Record::from_toml(&text)
+        .map_err(|e| Error::Usage(format!("`{}` is not a baseline record\n  cause: {}", path.display(), e.message())))
+}
+
+/// Checks every artifact before any is read as a layer; a refusal is journaled.
+fn verify_all(ws: &Workspace, recipe: &Recipe) -> Result<Vec<Verified>, Error> {
+    let mut out = Vec::new();
+    for spec in recipe.artifacts() {
+        match trust::verify(spec, &recipe.keys) {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                let e = Error::from(e);
+                if e.exit_code() == 3 {
+                    let mut details = Map::new();
+                    details.insert("name".into(), json!(recipe.name));
+                    details.insert("version".into(), json!(recipe.version.to_string()));
+                    details.insert("artifact".into(), json!(spec.written));
+                    details.insert("id".into(), json!(spec.id));
+                    details.insert("reason".into(), json!(e.to_string()));
+                    let _ = crate::journal::append(&ws.journal(&recipe.name), "refused", details);
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn layer_all(
+    recipe: &Recipe,
+    verified: &[Verified],
+    limits: crate::limits::Limits,
+    epoch: Option<i64>,
+) -> Result<(Layered, Vec<Changes>), Error> {
+    let mut layering =
+        Layering::new(limits, recipe.allow_devices, epoch).map_err(Error::io("cannot create the spool file"))?;
+    let mut changes = Vec::new();
+    for (i, v) in verified.iter().enumerate() {
+        let c = layering.apply(i as u16, v)?;
+        if i > 0 {
+            changes.push(c);
+        }
+    }
+    layering.add_release(&format!("name = \"{}\"\nversion = \"{}\"\n", recipe.name, recipe.version))?;
+    Ok((layering.finish()?, changes))
+}
+
+fn image_name(recipe: &Recipe, format: Format) -> String {
+    format!("{}-{}.{}", recipe.name, recipe.version, format.extension())
+}
+
+/// Writes every format beside its final name in `out_dir`.
+fn write_images(recipe: &Recipe, layered: &Layered, out_dir: &Path) -> Result<Vec<(ImageFile, NamedTempFile)>, Error> {
+    fs::create_dir_all(out_dir).map_err(Error::io(format!("cannot create `{}`", out_dir.display())))?;
+    let mut temps = Vec::new();
+    for &format in &recipe.formats {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("{TMP_PREFIX}{}@", recipe.name))
+            .tempfile_in(out_dir)
+            .map_err(Error::io(format!("cannot write in `{}`", out_dir.display())))?;
+        temps.push((format, tmp));
+    }
+    let files = temps
+        .iter()
+        .map(|(f, t)| t.reopen().map(|file| (*f, file)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::io("cannot open the image files"))?;
+    let written = image::write(&layered.tree, &layered.spool, files)
+        .map_err(Error::io(format!("cannot write the image in `{}`", out_dir.display())))?;
+    Ok(written
+        .into_iter()
+        .zip(temps)
+        .map(|(w, (format, tmp))| {
+            let file = ImageFile { file: image_name(recipe, format), size: w.size, sha256: hex(&w.sha256) };
+            (file, tmp)
+        })
+        .collect())
+}
+
+/// A rebuild of a recorded version with the same tree: rewrites nothing but a recorded image
+/// missing from `out_dir`, which must come out with its recorded digest.
+fn unchanged(
+    ws: &Workspace,
+    recipe: &Recipe,
+    record: Record,
+    layered: &Layered,
+    out_dir: &Path,
+) -> Result<BuildReport, Error> {
+    let missing: Vec<Format> = recipe
+        .formats
+        .iter()
+        .copied()
+        .filter(|f| {
+            let name = image_name(recipe, *f);
+            record.image.iter().any(|i| i.file == name) && !out_dir.join(&name).exists()
+        })
+        .collect();
+    let mut rewritten = Vec::new();
+    if !missing.is_empty() {
+        let only = Recipe { formats: missing, ..recipe.clone() };
+        for (file, tmp) in write_images(&only, layered, out_dir)? {
+            let recorded = record.image.iter().find(|i| i.file == file.file).expect("filtered above");
+            if recorded.sha256 != file.sha256 {
+                return Err(Error::Irreproducible {
+                    file: file.file,
+                    expected: recorded.sha256.clone(),
+                    found: file.sha256,
+                });
+            }
+            let dest = out_dir.join(&file.file);
+            tmp.persist(&dest).map_err(|e| Error::io(format!("cannot write `{}`", dest.display()))(e.error))?;
+            rewritten.push(display_path(&dest, &ws.root));
+        }
+    }
+    let baseline_dir = ws.baselines(&recipe.name).join(&record.version);
+    Ok(BuildReport {
+        status: Status::Unchanged,
+        name: record.name.clone(),
+        version: record.version.clone(),
+        parent: record.parent.clone(),
+        tree: record.tree.clone(),
+        entries: record.entries,
+        images: record.image.iter().map(|i| (i.clone(), display_path(&out_dir.join(&i.file), &ws.root))).collect(),
+        rewritten,
+        baseline: display_path(&baseline_dir, &ws.root),
+        patches: record.patch.clone(),
+        notable: record.notable.clone(),
+        checks: record.check.clone(),
+        warnings: layered.warnings.clone(),
+    })
+}
+
+fn signature_records(v: &Verified) -> Vec<SignatureRecord> {
+    v.signers
+        .iter()
+        .map(|s| SignatureRecord {
+            key: s.key.clone(),
+            key_id: s.key_id.to_string(),
+            trusted_comment: s.trusted_comment.clone(),
+        })
+        .collect()
+}
+
+fn artifact_record(v: &Verified) -> ArtifactRecord {
+    ArtifactRecord {
+        artifact: v.spec().written.clone(),
+        sha256: hex(&v.spec().sha256),
+        signature: signature_records(v),
+    }
+}
+
+fn patch_record(p: &crate::recipe::Patch, v: &Verified, c: &Changes) -> PatchRecord {
+    let esc = |paths: &[Vec<u8>]| paths.iter().map(|p| mtree::escape_path(p)).collect();
+    PatchRecord {
+        id: p.artifact.id.clone(),
+        artifact: p.artifact.written.clone(),
+        sha256: hex(&p.artifact.sha256),
+        severity: p.severity,
+        fixes: p.fixes.clone(),
+        exploited: p.exploited,
+        released: p.released,
+        approval: p.approval.clone(),
+        backout: p.backout.clone(),
+        added: esc(&c.added),
+        changed: esc(&c.changed),
+        removed: esc(&c.removed),
+        signature: signature_records(v),
+    }
+}
+
+fn xattr_records(layered: &Layered) -> Vec<XattrRecord> {
+    let mut out = Vec::new();
+    for (path, node) in layered.tree.iter() {
+        for (name, value) in &node.xattrs {
+            out.push(XattrRecord {
+                path: mtree::escape_path(path),
+                name: mtree::escape(name),
+                sha256: hex(&Sha256::digest(value)),
+            });
+        }
+    }
+    out
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let io = Error::io(format!("cannot write `{}`", path.display()));
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(path)?;
+        std::io::Write::write_all(&mut f, bytes)?;
+        f.sync_all()
+    };
+    write().map_err(io)
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// After a kill: temporaries in the records and out directories, and images in `out_dir`
+/// that no baseline records.
+fn clean_leftovers(records_dir: &Path, out_dir: &Path, name: &str) -> Result<(), Error> {
+    workspace::remove_stale(records_dir, TMP_PREFIX)
+        .map_err(Error::io(format!("cannot clean `{}`", records_dir.display())))?;
+    workspace::remove_stale(out_dir, &format!("{TMP_PREFIX}{name}@"))
+        .map_err(Error::io(format!("cannot clean `{}`", out_dir.display())))?;
+    let Ok(entries) = fs::read_dir(out_dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        let Some(rest) = file.strip_prefix(&format!("{name}-")) else { continue };
+        for format in [Format::TarZst, Format::TarGz, Format::Tar] {
+            if let Some(version) = rest.strip_suffix(&format!(".{}", format.extension())) {
+                if Version::parse(version).is_ok() && !records_dir.join(version).join("baseline.toml").is_file() {
+                    fs::remove_file(entry.path()).map_err(Error::io(format!(
+                        "cannot remove the unrecorded image `{}`",
+                        entry.path().display()
+                    )))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! Operations: what each command does, as plain functions of plain options. They know nothing
+//! of clap, stdout or colours; `cli` maps flags to options and `output` prints the reports.
+
+pub mod build;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::limits::Limits;
+use crate::recipe::{self, Recipe};
+use crate::workspace::Workspace;
+
+/// Where the command runs: `-C DIR` (relative arguments are then taken from it) or the
+/// current directory.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub dir: Option<PathBuf>,
+    pub limits: Vec<String>,
+}
+
+impl Context {
+    fn base(&self) -> Result<PathBuf, Error> {
+        let cwd = std::env::current_dir().map_err(Error::io("cannot read the current directory"))?;
+        Ok(match &self.dir {
+            Some(d) => cwd.join(d),
+            None => cwd,
+        })
+    }
+
+    /// Finds the recipe (a path, or a bare NAME in the workspace) and its workspace, and loads it.
+    pub fn recipe(&self, arg: &str) -> Result<(Workspace, Recipe), Error> {
+        let base = self.base()?;
+        let found = Workspace::find(self.dir.as_ref().map(|_| base.as_path()), &base);
+        let as_path = base.join(arg);
+        let path = if as_path.is_file() || arg.contains('/') || arg.ends_with(".toml") {
+            as_path
+        } else {
+            match &found {
+                Some(ws) => ws.recipe_path(arg),
+                None => as_path,
+            }
+        };
+        if !path.is_file() {
+            return Err(Error::Usage(format!(
+                "no recipe `{arg}`\n  cause: `{}` does not exist\n  help: give the path of a recipe file, or a NAME with `recipes/NAME.toml` in the workspace",
+                path.display()
+            )));
+        }
+        let ws = found.or_else(|| Workspace::of_recipe(&path)).ok_or_else(|| {
+            Error::Usage(format!(
+                "no workspace for `{}`\n  help: run gild in the directory holding `recipes/`, or pass `-C DIR`",
+                path.display()
+            ))
+        })?;
+        Ok((ws, recipe::load(&path)?))
+    }
+
+    /// The recipe's limits with the `--limit` overrides applied.
+    pub fn limits(&self, recipe: &Recipe) -> Result<Limits, Error> {
+        let mut limits = recipe.limits;
+        for arg in &self.limits {
+            limits.apply_arg(arg).map_err(Error::Usage)?;
+        }
+        Ok(limits)
+    }
+}
+
+/// `path` relative to `base` when it is inside it, for messages and reports.
+pub fn display_path(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base).unwrap_or(path).display().to_string()
+}

@@ -1,0 +1,489 @@
+//! The recipe: `recipes/NAME.toml` (SPEC §2).
+//!
+//! The file is read once into [`raw`] serde types that mirror it (unknown keys rejected, spans
+//! kept), then checked into a [`Recipe`] whose fields cannot be wrong: versions parsed, key
+//! names resolved to loaded keys, paths made relative to the recipe file, thresholds within
+//! the signers. Every mistake is reported with `FILE:LINE:COL` and the offending key.
+
+mod raw;
+mod version;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use crate::limits::{Limit, Limits};
+use crate::trust::{KeyId, PublicKey};
+pub use version::Version;
+
+/// A recipe mistake, located in its file.
+#[derive(Debug, thiserror::Error)]
+pub enum RecipeError {
+    #[error("cannot read recipe `{}`\n  cause: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid recipe `{}`\n  cause: {}:{line}:{col}: {message}{}", path.display(), path.display(), help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
+    Invalid { path: PathBuf, line: usize, col: usize, message: String, help: Option<String> },
+}
+
+/// An output format of the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+pub enum Format {
+    #[serde(rename = "tar.zst")]
+    TarZst,
+    #[serde(rename = "tar.gz")]
+    TarGz,
+    #[serde(rename = "tar")]
+    Tar,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::TarZst => "tar.zst",
+            Format::TarGz => "tar.gz",
+            Format::Tar => "tar",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Criticality {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Exposure {
+    Internal,
+    Dmz,
+    Internet,
+}
+
+/// A trusted public key, by its name in `[keys]`.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub name: String,
+    pub id: KeyId,
+    pub key: PublicKey,
+    /// When set, signatures by this key never count.
+    pub revoked: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// One artifact to verify: the base or a patch.
+#[derive(Debug, Clone)]
+pub struct ArtifactSpec {
+    /// `base`, or the patch id.
+    pub id: String,
+    /// As written in the recipe, for messages and records.
+    pub written: String,
+    /// Resolved against the recipe's directory.
+    pub path: PathBuf,
+    pub sha256: [u8; 32],
+    /// Indices into [`Recipe::keys`].
+    pub signed_by: Vec<usize>,
+    pub threshold: usize,
+    pub signatures: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Approval {
+    pub change: String,
+    pub by: String,
+    pub date: toml::value::Datetime,
+}
+
+#[derive(Debug, Clone)]
+pub struct Patch {
+    pub artifact: ArtifactSpec,
+    pub severity: Severity,
+    pub fixes: Vec<String>,
+    pub exploited: bool,
+    pub released: Option<toml::value::Datetime>,
+    pub approval: Approval,
+    pub backout: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Deferred {
+    pub id: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mitigation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_by: Option<toml::value::Datetime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub run: String,
+    pub timeout: std::time::Duration,
+}
+
+/// A checked recipe.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    pub path: PathBuf,
+    /// sha256 of the recipe file's bytes, recorded in the baseline.
+    pub sha256: [u8; 32],
+    pub name: String,
+    pub version: Version,
+    pub epoch: Option<i64>,
+    pub formats: Vec<Format>,
+    pub criticality: Option<Criticality>,
+    pub exposure: Option<Exposure>,
+    pub allow_devices: bool,
+    pub limits: Limits,
+    pub keys: Vec<Key>,
+    pub base: ArtifactSpec,
+    pub patches: Vec<Patch>,
+    pub deferred: Vec<Deferred>,
+    pub checks: Vec<Check>,
+}
+
+impl Recipe {
+    /// Every artifact, base first, in the order layers apply.
+    pub fn artifacts(&self) -> impl Iterator<Item = &ArtifactSpec> {
+        std::iter::once(&self.base).chain(self.patches.iter().map(|p| &p.artifact))
+    }
+}
+
+/// Reads and checks a recipe file.
+pub fn load(path: &Path) -> Result<Recipe, RecipeError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| RecipeError::Read { path: path.to_path_buf(), source })?;
+    let loc = Locator { path, text: &text };
+    let raw: raw::RawRecipe = toml::from_str(&text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        loc.error(span, e.message().to_string(), None)
+    })?;
+    let checker = Checker { loc, dir: path.parent().unwrap_or(Path::new(".")).to_path_buf() };
+    checker.check(raw, Sha256::digest(text.as_bytes()).into())
+}
+
+/// Turns spans into `FILE:LINE:COL` errors.
+struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    fn error(&self, span: Range<usize>, message: String, help: Option<String>) -> RecipeError {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        RecipeError::Invalid { path: self.path.to_path_buf(), line, col, message, help }
+    }
+
+    fn at<T>(&self, spanned: &Spanned<T>, message: impl fmt::Display) -> RecipeError {
+        self.error(spanned.span(), message.to_string(), None)
+    }
+}
+
+struct Checker<'a> {
+    loc: Locator<'a>,
+    dir: PathBuf,
+}
+
+impl Checker<'_> {
+    fn check(&self, raw: raw::RawRecipe, sha256: [u8; 32]) -> Result<Recipe, RecipeError> {
+        let loc = &self.loc;
+        let image = raw.image;
+        let name = image.name.get_ref();
+        if !valid_name(name) {
+            return Err(
+                loc.at(&image.name, format!("`name = \"{name}\"`: an image name is [a-z0-9][a-z0-9._-]{{0,63}}"))
+            );
+        }
+        let stem = loc.path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        if name != stem {
+            return Err(loc.error(
+                image.name.span(),
+                format!("`name = \"{name}\"` differs from the file name `{stem}.toml`"),
+                Some(format!("rename the file to `{name}.toml` or set `name = \"{stem}\"`")),
+            ));
+        }
+        let version = Version::parse(image.version.get_ref())
+            .map_err(|why| loc.at(&image.version, format!("`version = \"{}\"`: {why}", image.version.get_ref())))?;
+        let mut formats = Vec::new();
+        for f in image.formats.unwrap_or_else(|| vec![Spanned::new(0..0, Format::TarZst)]) {
+            if formats.contains(f.get_ref()) {
+                return Err(loc.at(&f, format!("format `{}` is listed twice", f.get_ref().extension())));
+            }
+            formats.push(*f.get_ref());
+        }
+        if formats.is_empty() {
+            return Err(loc.error(
+                0..0,
+                "`[image] formats` is empty".into(),
+                Some("list at least one of \"tar.zst\", \"tar.gz\", \"tar\"".into()),
+            ));
+        }
+        let mut limits = Limits::default();
+        for (key, value) in image.limits.unwrap_or_default() {
+            let limit = Limit::from_key(&key).ok_or_else(|| {
+                loc.at(&value, format!("unknown limit `{key}` in `[image.limits]`; the limits are header, path, depth, entries, unpacked, links, window"))
+            })?;
+            let n = match value.get_ref() {
+                raw::SizeValue::Int(n) => Some(*n),
+                raw::SizeValue::Str(s) => crate::limits::parse_size(s),
+            };
+            let n = n.ok_or_else(|| {
+                loc.at(&value, format!("limit `{key}` is not a size (a number, or with KiB, MiB, GiB)"))
+            })?;
+            limits.set(limit, n);
+        }
+
+        let keys = self.keys(raw.keys)?;
+        let base = self.artifact("base".into(), raw.base.into_inner(), &keys)?;
+        let mut patches = Vec::new();
+        let mut ids = HashSet::new();
+        for p in raw.patch {
+            let p = p.into_inner();
+            if !ids.insert(p.id.get_ref().clone()) {
+                return Err(loc.at(&p.id, format!("patch id `{}` is used twice", p.id.get_ref())));
+            }
+            let fields = raw::RawArtifact {
+                artifact: p.artifact,
+                sha256: p.sha256,
+                signed_by: p.signed_by,
+                threshold: p.threshold,
+                signatures: p.signatures,
+            };
+            patches.push(Patch {
+                artifact: self.artifact(p.id.into_inner(), fields, &keys)?,
+                severity: p.severity,
+                fixes: p.fixes,
+                exploited: p.exploited,
+                released: p.released,
+                approval: p.approval,
+                backout: p.backout,
+            });
+        }
+        let mut deferred = Vec::new();
+        for d in raw.deferred {
+            let d = d.into_inner();
+            if ids.contains(d.id.get_ref()) {
+                return Err(loc.at(&d.id, format!("`{}` is both a `[[patch]]` and `[[deferred]]`", d.id.get_ref())));
+            }
+            deferred.push(Deferred {
+                id: d.id.into_inner(),
+                reason: d.reason,
+                mitigation: d.mitigation,
+                review_by: d.review_by,
+            });
+        }
+        let mut checks = Vec::new();
+        for c in raw.check {
+            let timeout = match &c.timeout {
+                None => std::time::Duration::from_secs(60),
+                Some(t) => parse_duration(t.get_ref()).ok_or_else(|| {
+                    loc.at(t, format!("`timeout = \"{}\"` is not a duration like \"60s\", \"5m\"", t.get_ref()))
+                })?,
+            };
+            checks.push(Check { name: c.name, run: c.run, timeout });
+        }
+        if let Some(rollout) = &raw.rollout {
+            if let Some(soak) = &rollout.soak {
+                parse_duration(soak.get_ref()).ok_or_else(|| {
+                    loc.at(soak, format!("`soak = \"{}\"` is not a duration like \"7d\"", soak.get_ref()))
+                })?;
+            }
+        }
+        Ok(Recipe {
+            path: loc.path.to_path_buf(),
+            sha256,
+            name: name.clone(),
+            version,
+            epoch: image.epoch,
+            formats,
+            criticality: image.criticality,
+            exposure: image.exposure,
+            allow_devices: image.allow_devices,
+            limits,
+            keys,
+            base,
+            patches,
+            deferred,
+            checks,
+        })
+    }
+
+    fn keys(&self, raw: BTreeMap<String, Spanned<raw::RawKey>>) -> Result<Vec<Key>, RecipeError> {
+        let loc = &self.loc;
+        let mut keys: Vec<Key> = Vec::new();
+        for (name, spanned) in raw {
+            let k = spanned.get_ref();
+            let key = match (&k.file, &k.key) {
+                (Some(file), None) => {
+                    let path = self.dir.join(file.get_ref());
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| loc.at(file, format!("key `{name}`: cannot read `{}`: {e}", path.display())))?;
+                    PublicKey::from_pub_file(&text).map_err(|why| {
+                        loc.at(file, format!("key `{name}`: `{}` is not a minisign public key: {why}", path.display()))
+                    })?
+                }
+                (None, Some(key)) => PublicKey::from_base64(key.get_ref())
+                    .map_err(|why| loc.at(key, format!("key `{name}`: not a minisign public key: {why}")))?,
+                _ => {
+                    return Err(loc.error(
+                        spanned.span(),
+                        format!("key `{name}` needs exactly one of `file` or `key`"),
+                        None,
+                    ))
+                }
+            };
+            if let Some(other) = keys.iter().find(|o| o.id == key.id()) {
+                return Err(
+                    loc.at(&spanned, format!("keys `{}` and `{name}` have the same key ID {}", other.name, key.id()))
+                );
+            }
+            keys.push(Key {
+                name,
+                id: key.id(),
+                key,
+                revoked: k.revoked.map(|d| d.to_string()),
+                reason: k.reason.clone(),
+            });
+        }
+        Ok(keys)
+    }
+
+    fn artifact(&self, id: String, raw: raw::RawArtifact, keys: &[Key]) -> Result<ArtifactSpec, RecipeError> {
+        let loc = &self.loc;
+        let sha256 = parse_sha256(raw.sha256.get_ref())
+            .ok_or_else(|| loc.at(&raw.sha256, format!("`{id}`: `sha256` must be 64 lowercase hex digits")))?;
+        if raw.signed_by.get_ref().is_empty() {
+            return Err(
+                loc.at(&raw.signed_by, format!("`{id}`: `signed-by` is empty; name at least one key of `[keys]`"))
+            );
+        }
+        let mut signed_by = Vec::new();
+        for k in raw.signed_by.get_ref() {
+            let index = keys.iter().position(|key| key.name == *k.get_ref()).ok_or_else(|| {
+                let known: Vec<_> = keys.iter().map(|k| format!("`{}`", k.name)).collect();
+                loc.error(
+                    k.span(),
+                    format!("`{id}`: `signed-by` names key `{}`, which `[keys]` does not define", k.get_ref()),
+                    Some(if known.is_empty() {
+                        "add it to `[keys]`".into()
+                    } else {
+                        format!("the keys are {}", known.join(", "))
+                    }),
+                )
+            })?;
+            if signed_by.contains(&index) {
+                return Err(loc.at(k, format!("`{id}`: key `{}` is listed twice in `signed-by`", k.get_ref())));
+            }
+            signed_by.push(index);
+        }
+        let threshold = match &raw.threshold {
+            None => 1,
+            Some(t) => {
+                let n = *t.get_ref();
+                if n == 0 || n as usize > signed_by.len() {
+                    return Err(loc.at(
+                        t,
+                        format!(
+                            "`{id}`: `threshold = {n}` must be between 1 and the {} key(s) of `signed-by`",
+                            signed_by.len()
+                        ),
+                    ));
+                }
+                n as usize
+            }
+        };
+        let path = self.dir.join(raw.artifact.get_ref());
+        let signatures = match raw.signatures {
+            Some(list) if list.is_empty() => {
+                return Err(loc.error(0..0, format!("`{id}`: `signatures` is empty"), None));
+            }
+            Some(list) => list.iter().map(|s| self.dir.join(s.get_ref())).collect(),
+            None => {
+                let mut p = path.clone().into_os_string();
+                p.push(".minisig");
+                vec![PathBuf::from(p)]
+            }
+        };
+        Ok(ArtifactSpec { id, written: raw.artifact.into_inner(), path, sha256, signed_by, threshold, signatures })
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c))
+}
+
+/// Parses 64 lowercase hex digits.
+pub fn parse_sha256(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Parses `30s`, `5m`, `2h`, `7d`.
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86400)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_spec_pattern() {
+        assert!(valid_name("web"));
+        assert!(valid_name("debian-12.min_base"));
+        assert!(!valid_name("Web"));
+        assert!(!valid_name("-web"));
+        assert!(!valid_name(""));
+    }
+
+    #[test]
+    fn durations_take_one_unit() {
+        assert_eq!(parse_duration("60s"), Some(std::time::Duration::from_secs(60)));
+        assert_eq!(parse_duration("7d"), Some(std::time::Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("7"), None);
+        assert_eq!(parse_duration("1w"), None);
+    }
+}

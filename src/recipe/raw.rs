@@ -1,0 +1,145 @@
+//! The serde mirror of the recipe file: unknown keys rejected, spans kept for messages.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::value::Datetime;
+use toml::Spanned;
+
+use super::{Approval, Criticality, Exposure, Format, Severity};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawRecipe {
+    pub image: RawImage,
+    #[serde(default)]
+    pub keys: BTreeMap<String, Spanned<RawKey>>,
+    pub base: Spanned<RawArtifact>,
+    #[serde(default)]
+    pub patch: Vec<Spanned<RawPatch>>,
+    #[serde(default)]
+    pub deferred: Vec<Spanned<RawDeferred>>,
+    #[serde(default)]
+    pub check: Vec<RawCheck>,
+    pub rollout: Option<RawRollout>,
+    #[allow(dead_code)]
+    pub policy: Option<RawPolicy>,
+    #[allow(dead_code)]
+    pub audit: Option<RawAudit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawImage {
+    pub name: Spanned<String>,
+    pub version: Spanned<String>,
+    pub epoch: Option<i64>,
+    pub formats: Option<Vec<Spanned<Format>>>,
+    pub criticality: Option<Criticality>,
+    pub exposure: Option<Exposure>,
+    #[serde(default)]
+    pub allow_devices: bool,
+    pub limits: Option<BTreeMap<String, Spanned<SizeValue>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum SizeValue {
+    Int(u64),
+    Str(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawKey {
+    pub file: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub revoked: Option<Datetime>,
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawArtifact {
+    pub artifact: Spanned<String>,
+    pub sha256: Spanned<String>,
+    pub signed_by: Spanned<Vec<Spanned<String>>>,
+    pub threshold: Option<Spanned<u32>>,
+    pub signatures: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawPatch {
+    pub id: Spanned<String>,
+    pub artifact: Spanned<String>,
+    pub sha256: Spanned<String>,
+    pub signed_by: Spanned<Vec<Spanned<String>>>,
+    pub threshold: Option<Spanned<u32>>,
+    pub signatures: Option<Vec<Spanned<String>>>,
+    pub severity: Severity,
+    #[serde(default)]
+    pub fixes: Vec<String>,
+    #[serde(default)]
+    pub exploited: bool,
+    pub released: Option<Datetime>,
+    pub approval: Approval,
+    pub backout: Option<String>,
+}
+
+/// A deferral; it may keep every key of the `[[patch]]` it came from so it can be restored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub struct RawDeferred {
+    pub id: Spanned<String>,
+    pub reason: String,
+    pub mitigation: Option<String>,
+    pub review_by: Option<Datetime>,
+    pub artifact: Option<String>,
+    pub sha256: Option<String>,
+    pub signed_by: Option<Vec<String>>,
+    pub threshold: Option<u32>,
+    pub signatures: Option<Vec<String>>,
+    pub severity: Option<Severity>,
+    pub fixes: Option<Vec<String>>,
+    pub exploited: Option<bool>,
+    pub released: Option<Datetime>,
+    pub approval: Option<Approval>,
+    pub backout: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawCheck {
+    pub name: String,
+    pub run: String,
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub struct RawRollout {
+    pub channels: Vec<String>,
+    pub soak: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub struct RawPolicy {
+    pub critical: Option<u32>,
+    pub high: Option<u32>,
+    pub medium: Option<u32>,
+    pub low: Option<u32>,
+    pub exploited_factor: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub struct RawAudit {
+    #[serde(default)]
+    pub ignore: Vec<String>,
+}

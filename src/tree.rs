@@ -1,0 +1,175 @@
+//! The image's file tree as gild holds it: metadata per path, contents in the spool.
+//!
+//! Paths are the bytes relative to the image root without a leading `./` (the root itself is
+//! the empty path). A `BTreeMap` keeps them in path-byte order, which is the order of the
+//! image and of `files.mtree`, and makes every subtree one contiguous range.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::spool::Content;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File(Content),
+    Symlink(Vec<u8>),
+    Char(u32, u32),
+    Block(u32, u32),
+    Fifo,
+}
+
+impl Kind {
+    pub fn mtree_type(&self) -> &'static str {
+        match self {
+            Kind::Dir => "dir",
+            Kind::File(_) => "file",
+            Kind::Symlink(_) => "link",
+            Kind::Char(..) => "char",
+            Kind::Block(..) => "block",
+            Kind::Fifo => "fifo",
+        }
+    }
+}
+
+/// Who last set a path: a layer index (0 is the base) or gild itself.
+pub type Origin = u16;
+/// The origin of what gild adds itself (`etc/gild/release` and the dirs it needs).
+pub const GILD: Origin = u16::MAX;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub kind: Kind,
+    /// Permission bits with setuid, setgid and sticky (`0o7777`).
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: i64,
+    /// Sorted by name.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    pub origin: Origin,
+}
+
+impl Node {
+    pub fn dir(mode: u32, mtime: i64, origin: Origin) -> Node {
+        Node { kind: Kind::Dir, mode, uid: 0, gid: 0, mtime, xattrs: Vec::new(), origin }
+    }
+
+    /// Equal as the baseline sees it: everything but the mtime and who set it.
+    pub fn same_state(&self, other: &Node) -> bool {
+        let content = |k: &Kind| match k {
+            Kind::File(c) => Kind::File(Content { id: 0, offset: 0, ..c.clone() }),
+            other => other.clone(),
+        };
+        content(&self.kind) == content(&other.kind)
+            && self.mode == other.mode
+            && self.uid == other.uid
+            && self.gid == other.gid
+            && self.xattrs == other.xattrs
+    }
+
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, Kind::Dir)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Tree {
+    nodes: BTreeMap<Vec<u8>, Node>,
+}
+
+impl Tree {
+    pub fn new(root: Node) -> Tree {
+        let mut nodes = BTreeMap::new();
+        nodes.insert(Vec::new(), root);
+        Tree { nodes }
+    }
+
+    pub fn get(&self, path: &[u8]) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    pub fn get_mut(&mut self, path: &[u8]) -> Option<&mut Node> {
+        self.nodes.get_mut(path)
+    }
+
+    pub fn insert(&mut self, path: Vec<u8>, node: Node) -> Option<Node> {
+        self.nodes.insert(path, node)
+    }
+
+    pub fn remove(&mut self, path: &[u8]) -> Option<Node> {
+        self.nodes.remove(path)
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Every path in path-byte order, the root first.
+    pub fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &Node)> {
+        self.nodes.iter()
+    }
+
+    /// The paths strictly below `dir`, in order.
+    pub fn descendants<'a>(&'a self, dir: &[u8]) -> impl Iterator<Item = (&'a Vec<u8>, &'a Node)> + 'a {
+        let prefix = child_prefix(dir);
+        let end = prefix_end(&prefix);
+        let upper = match &end {
+            Some(e) => Bound::Excluded(e.clone()),
+            None => Bound::Unbounded,
+        };
+        self.nodes.range((Bound::Included(prefix), upper))
+    }
+
+    pub fn has_children(&self, dir: &[u8]) -> bool {
+        self.descendants(dir).next().is_some()
+    }
+}
+
+/// `dir/` (or the empty prefix for the root).
+pub fn child_prefix(dir: &[u8]) -> Vec<u8> {
+    let mut p = dir.to_vec();
+    if !p.is_empty() {
+        p.push(b'/');
+    }
+    p
+}
+
+/// The smallest key greater than every key starting with `prefix`.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// `a` joined with `b` by a slash (just `b` under the root).
+pub fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut p = child_prefix(a);
+    p.extend_from_slice(b);
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descendants_stay_inside_the_directory() {
+        let mut t = Tree::new(Node::dir(0o755, 0, 0));
+        for p in ["usr", "usr/bin", "usr/bin/x", "usr-foo", "usrx", "var"] {
+            t.insert(p.as_bytes().to_vec(), Node::dir(0o755, 0, 0));
+        }
+        let d: Vec<_> = t.descendants(b"usr").map(|(p, _)| String::from_utf8_lossy(p).into_owned()).collect();
+        assert_eq!(d, ["usr/bin", "usr/bin/x"]);
+        assert_eq!(t.descendants(b"").count(), 6);
+    }
+}

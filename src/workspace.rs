@@ -1,0 +1,91 @@
+//! The workspace: the directory holding `recipes/` and `baselines/`, found like git finds its
+//! repository, and the lock that keeps two writers from interleaving.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub root: PathBuf,
+}
+
+impl Workspace {
+    /// `-C DIR` when given, else the first directory upwards from `start` holding `recipes/`.
+    pub fn find(explicit: Option<&Path>, start: &Path) -> Option<Workspace> {
+        if let Some(dir) = explicit {
+            return Some(Workspace { root: dir.to_path_buf() });
+        }
+        start.ancestors().find(|d| d.join("recipes").is_dir()).map(|d| Workspace { root: d.to_path_buf() })
+    }
+
+    /// The workspace a recipe file belongs to: the parent of its `recipes/` directory.
+    pub fn of_recipe(recipe: &Path) -> Option<Workspace> {
+        let dir = recipe.parent()?;
+        (dir.file_name()? == "recipes")
+            .then(|| Workspace { root: dir.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf) })
+    }
+
+    pub fn recipe_path(&self, name: &str) -> PathBuf {
+        self.root.join("recipes").join(format!("{name}.toml"))
+    }
+
+    pub fn baselines(&self, name: &str) -> PathBuf {
+        self.root.join("baselines").join(name)
+    }
+
+    pub fn journal(&self, name: &str) -> PathBuf {
+        self.baselines(name).join("journal.jsonl")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.root.join("out")
+    }
+
+    /// Takes the exclusive lock of one image's records, waiting (and saying so) while another
+    /// gild holds it.
+    pub fn lock(&self, name: &str, waiting: impl FnOnce()) -> io::Result<Lock> {
+        let dir = self.baselines(name);
+        std::fs::create_dir_all(&dir)?;
+        let file = File::options().create(true).truncate(false).write(true).open(dir.join(".lock"))?;
+        // SAFETY: flock on a file descriptor we own; no memory is shared with the call.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            waiting();
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(Lock { _file: file })
+    }
+}
+
+/// Held while a command writes; released on drop (or by the kernel when the process dies).
+pub struct Lock {
+    _file: File,
+}
+
+/// The prefix of everything gild writes beside its final place.
+pub const TMP_PREFIX: &str = ".gild-tmp-";
+
+/// Removes temporaries a killed build left in `dir` whose names start with `prefix` (itself
+/// starting with [`TMP_PREFIX`]). Call with the lock held.
+pub fn remove_stale(dir: &Path, prefix: &str) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
+    Ok(())
+}
