@@ -86,7 +86,7 @@ impl Output {
                         "artifact": a.artifact,
                         "sha256": a.sha256,
                         "signers": a.signers.iter().map(|s| json!({"key": s.key, "key-id": s.key_id.to_string(), "trusted-comment": s.trusted_comment})).collect::<Vec<_>>(),
-                        "ignored": a.ignored.iter().map(|i| json!({"signature": i.signature.display().to_string(), "reason": i.reason})).collect::<Vec<_>>(),
+                        "ignored": a.ignored.iter().map(|i| json!({"signature": i.signature, "reason": i.reason})).collect::<Vec<_>>(),
                     })
                 })
                 .collect();

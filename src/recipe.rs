@@ -100,7 +100,15 @@ pub struct ArtifactSpec {
     /// Indices into [`Recipe::keys`].
     pub signed_by: Vec<usize>,
     pub threshold: usize,
-    pub signatures: Vec<PathBuf>,
+    pub signatures: Vec<SignatureFile>,
+}
+
+/// A signature file of an artifact.
+#[derive(Debug, Clone)]
+pub struct SignatureFile {
+    /// As written in the recipe (or the default `ARTIFACT.minisig`), for messages.
+    pub written: String,
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -419,11 +427,13 @@ impl Checker<'_> {
             Some(list) if list.is_empty() => {
                 return Err(loc.error(0..0, format!("`{id}`: `signatures` is empty"), None));
             }
-            Some(list) => list.iter().map(|s| self.dir.join(s.get_ref())).collect(),
+            Some(list) => list
+                .iter()
+                .map(|s| SignatureFile { written: s.get_ref().clone(), path: self.dir.join(s.get_ref()) })
+                .collect(),
             None => {
-                let mut p = path.clone().into_os_string();
-                p.push(".minisig");
-                vec![PathBuf::from(p)]
+                let written = format!("{}.minisig", raw.artifact.get_ref());
+                vec![SignatureFile { path: self.dir.join(&written), written }]
             }
         };
         Ok(ArtifactSpec { id, written: raw.artifact.into_inner(), path, sha256, signed_by, threshold, signatures })

@@ -9,12 +9,11 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::recipe::{ArtifactSpec, Key};
+use crate::recipe::{ArtifactSpec, Key, SignatureFile};
 
 /// A minisign key ID: 8 bytes, shown as minisign shows it (hex of the little-endian integer).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,8 +78,8 @@ pub enum TrustError {
     Missing { id: String, artifact: String, source: io::Error },
     #[error("artifact `{artifact}` ({id}) does not match its pin\n  cause: expected sha256 {expected}\n  cause: found sha256    {found}\n  help: if this is the artifact that was approved, update `sha256` in the recipe; otherwise do not use it")]
     Pin { id: String, artifact: String, expected: String, found: String },
-    #[error("signature `{}` of artifact `{artifact}` ({id}) is unusable\n  cause: {why}", signature.display())]
-    Signature { id: String, artifact: String, signature: PathBuf, why: String },
+    #[error("signature `{signature}` of artifact `{artifact}` ({id}) is unusable\n  cause: {why}")]
+    Signature { id: String, artifact: String, signature: String, why: String },
     #[error("artifact `{artifact}` ({id}) has {found} of the {threshold} signature(s) it needs{}", reasons.iter().map(|r| format!("\n  cause: {r}")).collect::<String>())]
     Threshold { id: String, artifact: String, threshold: usize, found: usize, reasons: Vec<String> },
     #[error("artifact `{artifact}` ({id}) changed while gild was reading it\n  cause: expected sha256 {expected}\n  cause: read sha256     {found}")]
@@ -98,7 +97,7 @@ pub struct Signer {
 /// A listed signature that did not count, and why.
 #[derive(Debug, Clone)]
 pub struct Ignored {
-    pub signature: PathBuf,
+    pub signature: String,
     pub reason: String,
 }
 
@@ -157,20 +156,20 @@ impl Read for PinnedReader<'_> {
 
 /// A parsed signature file.
 struct SigFile {
-    path: PathBuf,
+    path: String,
     key_id: KeyId,
     legacy: bool,
     sig: minisign_verify::Signature,
 }
 
-fn read_signature(spec: &ArtifactSpec, path: &Path) -> Result<SigFile, TrustError> {
+fn read_signature(spec: &ArtifactSpec, file: &SignatureFile) -> Result<SigFile, TrustError> {
     let bad = |why: String| TrustError::Signature {
         id: spec.id.clone(),
         artifact: spec.written.clone(),
-        signature: path.to_path_buf(),
+        signature: file.written.clone(),
         why,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let text = std::fs::read_to_string(&file.path).map_err(|e| bad(format!("cannot read it: {e}")))?;
     let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
     let lines: Vec<&str> = lines.into_iter().filter(|l| !l.trim().is_empty()).collect();
     if lines.len() != 4 {
@@ -193,7 +192,7 @@ fn read_signature(spec: &ArtifactSpec, path: &Path) -> Result<SigFile, TrustErro
     let mut id = [0u8; 8];
     id.copy_from_slice(&bin[2..10]);
     let sig = minisign_verify::Signature::decode(&lines.join("\n")).map_err(|e| bad(e.to_string()))?;
-    Ok(SigFile { path: path.to_path_buf(), key_id: KeyId(id), legacy, sig })
+    Ok(SigFile { path: file.written.clone(), key_id: KeyId(id), legacy, sig })
 }
 
 /// Checks an artifact's pin, then its signatures, reading it once.
@@ -219,14 +218,14 @@ pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError>
                 let reason = match other {
                     Some(k) => format!(
                         "`{}`: signed by key `{}` ({}), which is not in `signed-by` of `{}`",
-                        sig.path.display(),
+                        sig.path,
                         k.name,
                         sig.key_id,
                         spec.id
                     ),
                     None => format!(
                         "`{}`: signed by key ID {}, which no key in `[keys]` has",
-                        sig.path.display(),
+                        sig.path,
                         sig.key_id
                     ),
                 };
@@ -236,7 +235,7 @@ pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError>
                 signature: sig.path.clone(),
                 reason: format!(
                     "`{}`: key `{}` ({}) is revoked since {}{}",
-                    sig.path.display(),
+                    sig.path,
                     k.name,
                     k.id,
                     k.revoked.as_deref().unwrap_or_default(),
@@ -299,7 +298,7 @@ pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError>
                 signature: sig.path.clone(),
                 reason: format!(
                     "`{}`: the signature by key `{}` ({}) does not verify (the artifact or the trusted comment was altered, or it signs another file)",
-                    sig.path.display(),
+                    sig.path,
                     key.name,
                     key.id
                 ),
@@ -309,7 +308,7 @@ pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError>
                 signature: sig.path.clone(),
                 reason: format!(
                     "`{}`: key `{}` ({}) already signed; one key counts once",
-                    sig.path.display(),
+                    sig.path,
                     key.name,
                     key.id
                 ),
