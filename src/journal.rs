@@ -59,7 +59,23 @@ fn actor() -> String {
     ["GILD_ACTOR", "USER", "LOGNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .or_else(user_name)
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The name of the effective user, from the password database (CI runners often set no USER).
+fn user_name() -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: a zeroed passwd is a valid out-parameter; getpwuid_r writes only into it and
+    // into `buf`, whose length it is given; `result` is null or points at `pwd`.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut result = std::ptr::null_mut();
+        if libc::getpwuid_r(libc::geteuid(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) != 0 || result.is_null() {
+            return None;
+        }
+        Some(std::ffi::CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned())
+    }
 }
 
 /// The current time (or `GILD_NOW`, for tests) as `YYYY-MM-DDTHH:MM:SSZ`.

@@ -112,7 +112,7 @@ pub struct SignatureFile {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Approval {
     pub change: String,
     pub by: String,
