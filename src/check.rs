@@ -92,7 +92,7 @@ fn run_one(check: &Check, root: &Path, env: &Env) -> Result<(), CheckError> {
         if let Some(status) = child.try_wait().map_err(io_err)? {
             break Some(status);
         }
-        if start.elapsed() >= check.timeout {
+        if start.elapsed() >= check.timeout || crate::interrupt::requested() {
             // SAFETY: signals the process group the child leads; no memory is involved.
             unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             let _ = child.wait();

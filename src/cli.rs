@@ -47,6 +47,7 @@ pub enum Command {
 /// Runs the command line; returns the exit code.
 pub fn main() -> u8 {
     let cli = Cli::parse();
+    crate::interrupt::install();
     let out = Output { json: cli.json };
     let ctx = Context { dir: cli.dir, limits: cli.limits };
     match cli.command {
@@ -57,6 +58,7 @@ pub fn main() -> u8 {
                     out.build(&report);
                     0
                 }
+                Err(_) if crate::interrupt::requested() => interrupted(&out),
                 Err(e) => {
                     out.error(&e);
                     e.exit_code()
@@ -74,4 +76,10 @@ pub fn main() -> u8 {
             }
         },
     }
+}
+
+/// Exit code 130, as a shell reports a process ended by SIGINT.
+fn interrupted(out: &Output) -> u8 {
+    out.note("interrupted: nothing was recorded");
+    130
 }

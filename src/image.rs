@@ -50,6 +50,7 @@ pub fn write_tar(tree: &Tree, spool: &SpoolReader, out: &mut impl Write) -> io::
     counts.retain(|_, n| *n > 1);
     let mut leaders: HashMap<u64, Vec<u8>> = HashMap::new();
     for (path, node) in tree.iter() {
+        crate::interrupt::check()?;
         let mut name = b"./".to_vec();
         name.extend_from_slice(path);
         if node.is_dir() && !path.is_empty() {

@@ -96,6 +96,7 @@ impl Layering {
                 .map_err(|e| archive_err(e.into()))?;
             let mut archive = Archive::new(reader, self.limits);
             loop {
+                crate::interrupt::check().map_err(|e| archive_err(e.into()))?;
                 let header = match archive.next_entry() {
                     Ok(Some(h)) => h,
                     Ok(None) => break,

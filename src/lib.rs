@@ -23,6 +23,7 @@ pub mod check;
 pub mod cli;
 pub mod error;
 pub mod image;
+pub mod interrupt;
 pub mod journal;
 pub mod layer;
 pub mod limits;
