@@ -59,14 +59,7 @@ struct Entry {
 
 fn entry(name: &'static str, kind: Kind, mode: u32, mtime: u64) -> Entry {
     let (uid, gid) = (0, 0);
-    Entry {
-        name,
-        kind,
-        mode,
-        uid,
-        gid,
-        mtime,
-    }
+    Entry { name, kind, mode, uid, gid, mtime }
 }
 
 fn dir(name: &'static str, mode: u32, mtime: u64) -> Entry {
@@ -179,12 +172,7 @@ fn base_entries() -> Vec<Entry> {
         symlink("./bin", "usr/bin", t),
         dir("./etc/", 0o755, t),
         file("./etc/hostname", 0o644, t, "demo\n"),
-        file(
-            "./etc/motd",
-            0o644,
-            t,
-            "Welcome to the gild demo image.\nThis message is removed by DEMO-2026-0002.\n",
-        ),
+        file("./etc/motd", 0o644, t, "Welcome to the gild demo image.\nThis message is removed by DEMO-2026-0002.\n"),
         file(
             "./etc/os-release",
             0o644,
@@ -214,45 +202,20 @@ fn base_entries() -> Vec<Entry> {
         // `dir` is the same program as `ls` (coreutils ships them as separate files; here
         // a hard link, to exercise link groups).
         hardlink("./usr/bin/dir", "./usr/bin/ls", 0o755, t),
-        file(
-            "./usr/bin/passwd",
-            0o4755,
-            t,
-            fake_elf("passwd (setuid root)"),
-        ),
+        file("./usr/bin/passwd", 0o4755, t, fake_elf("passwd (setuid root)")),
         file("./usr/bin/sh", 0o755, t, fake_elf("sh")),
         dir("./usr/lib/", 0o755, t),
         dir("./usr/lib/x86_64-linux-gnu/", 0o755, t),
-        file(
-            "./usr/lib/x86_64-linux-gnu/libcrypto.so.3",
-            0o644,
-            t,
-            fake_elf("libcrypto.so.3 3.0.14"),
-        ),
-        file(
-            "./usr/lib/x86_64-linux-gnu/libssl.so.3",
-            0o644,
-            t,
-            fake_elf("libssl.so.3 3.0.14"),
-        ),
+        file("./usr/lib/x86_64-linux-gnu/libcrypto.so.3", 0o644, t, fake_elf("libcrypto.so.3 3.0.14")),
+        file("./usr/lib/x86_64-linux-gnu/libssl.so.3", 0o644, t, fake_elf("libssl.so.3 3.0.14")),
         dir("./usr/sbin/", 0o755, t),
         file("./usr/sbin/sshd", 0o755, t, fake_elf("sshd")),
         dir("./usr/share/", 0o755, t),
         dir("./usr/share/doc/", 0o755, t),
         readme,
         dir("./usr/share/legacy/", 0o755, t),
-        file(
-            "./usr/share/legacy/a",
-            0o644,
-            t,
-            "legacy file a: hidden by the opaque marker of DEMO-2026-0002\n",
-        ),
-        file(
-            "./usr/share/legacy/b",
-            0o644,
-            t,
-            "legacy file b: hidden by the opaque marker of DEMO-2026-0002\n",
-        ),
+        file("./usr/share/legacy/a", 0o644, t, "legacy file a: hidden by the opaque marker of DEMO-2026-0002\n"),
+        file("./usr/share/legacy/b", 0o644, t, "legacy file b: hidden by the opaque marker of DEMO-2026-0002\n"),
         dir("./var/", 0o755, t),
         dir("./var/tmp/", 0o1777, t),
     ]
@@ -266,18 +229,8 @@ fn openssl_entries() -> Vec<Entry> {
         // Directory entries where the base has `lib -> usr/lib`: the symlink must stay.
         dir("./lib/", 0o755, t),
         dir("./lib/x86_64-linux-gnu/", 0o755, t),
-        file(
-            "./lib/x86_64-linux-gnu/libcrypto.so.3",
-            0o644,
-            t,
-            fake_elf("libcrypto.so.3 3.0.15"),
-        ),
-        file(
-            "./lib/x86_64-linux-gnu/libssl.so.3",
-            0o644,
-            t,
-            fake_elf("libssl.so.3 3.0.15"),
-        ),
+        file("./lib/x86_64-linux-gnu/libcrypto.so.3", 0o644, t, fake_elf("libcrypto.so.3 3.0.15")),
+        file("./lib/x86_64-linux-gnu/libssl.so.3", 0o644, t, fake_elf("libssl.so.3 3.0.15")),
         dir("./usr/", 0o755, t),
         dir("./usr/bin/", 0o755, t),
         file("./usr/bin/openssl", 0o755, t, fake_elf("openssl 3.0.15")),
@@ -294,12 +247,7 @@ fn motd_entries() -> Vec<Entry> {
         dir("./usr/", 0o755, t),
         dir("./usr/share/", 0o755, t),
         dir("./usr/share/legacy/", 0o755, t),
-        file(
-            "./usr/share/legacy/README",
-            0o644,
-            t,
-            "The legacy files were retired by DEMO-2026-0002.\n",
-        ),
+        file("./usr/share/legacy/README", 0o644, t, "The legacy files were retired by DEMO-2026-0002.\n"),
         whiteout("./usr/share/legacy/.wh..wh..opq", t),
     ]
 }
@@ -350,25 +298,15 @@ fn generate_key(dir: &Path, name: &'static str) -> Result<()> {
     let id = key_id(&kp.pk)?;
 
     let mut pub_text = String::new();
-    writeln!(
-        pub_text,
-        "untrusted comment: {KEY_COMMENT} ({name}, minisign public key {id})"
-    )?;
+    writeln!(pub_text, "untrusted comment: {KEY_COMMENT} ({name}, minisign public key {id})")?;
     writeln!(pub_text, "{}", kp.pk.to_base64())?;
 
     let mut raw = kp.sk.to_bytes();
     // sig_alg (2 bytes), then kdf_alg: `\0\0` means "not encrypted" to minisign and rsign.
     raw[2..4].copy_from_slice(&[0, 0]);
     let mut key_text = String::new();
-    writeln!(
-        key_text,
-        "untrusted comment: {KEY_COMMENT} ({name}, unencrypted secret key {id})"
-    )?;
-    writeln!(
-        key_text,
-        "{}",
-        base64::engine::general_purpose::STANDARD.encode(&raw)
-    )?;
+    writeln!(key_text, "untrusted comment: {KEY_COMMENT} ({name}, unencrypted secret key {id})")?;
+    writeln!(key_text, "{}", base64::engine::general_purpose::STANDARD.encode(&raw))?;
 
     fs::write(dir.join(format!("{name}.pub")), pub_text)?;
     fs::write(dir.join(format!("{name}.key")), key_text)?;
@@ -380,10 +318,7 @@ fn load_key(dir: &Path, name: &'static str) -> Result<Key> {
     let pub_path = dir.join(format!("{name}.pub"));
     let key_path = dir.join(format!("{name}.key"));
     let pub_text = fs::read_to_string(&pub_path)?;
-    let b64 = pub_text
-        .lines()
-        .nth(1)
-        .ok_or_else(|| format!("{}: no key line", pub_path.display()))?;
+    let b64 = pub_text.lines().nth(1).ok_or_else(|| format!("{}: no key line", pub_path.display()))?;
     let pk = minisign::PublicKey::from_base64(b64.trim())?;
     // An empty password: no decryption, but the checksum is still checked.
     let sk = minisign::SecretKeyBox::from_string(&fs::read_to_string(&key_path)?)?
@@ -394,23 +329,11 @@ fn load_key(dir: &Path, name: &'static str) -> Result<Key> {
 
 /// Signs `artifact` into `sig_path` and checks the result with the public key.
 fn sign(artifact: &Path, key: &Key, sig_path: &Path) -> Result<()> {
-    let file_name = artifact
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
+    let file_name = artifact.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let trusted = format!("file:{file_name} signer:{} (demo)", key.name);
-    let untrusted = format!(
-        "signature from the gild DEMO {} key - for tests only",
-        key.name
-    );
+    let untrusted = format!("signature from the gild DEMO {} key - for tests only", key.name);
     let data = fs::read(artifact)?;
-    let sig = minisign::sign(
-        Some(&key.pk),
-        &key.sk,
-        &data[..],
-        Some(&trusted),
-        Some(&untrusted),
-    )?;
+    let sig = minisign::sign(Some(&key.pk), &key.sk, &data[..], Some(&trusted), Some(&untrusted))?;
     let text = sig.into_string();
     let check = minisign::SignatureBox::from_string(&text)?;
     minisign::verify(&key.pk, &check, io::Cursor::new(&data), true, false, false)?;
@@ -445,8 +368,7 @@ fn run(root: &Path, new_keys: bool) -> Result<()> {
     }
 
     for name in ["vendor", "cab"] {
-        let have = keys_dir.join(format!("{name}.pub")).exists()
-            && keys_dir.join(format!("{name}.key")).exists();
+        let have = keys_dir.join(format!("{name}.pub")).exists() && keys_dir.join(format!("{name}.key")).exists();
         if new_keys || !have {
             generate_key(&keys_dir, name)?;
         }
@@ -457,11 +379,7 @@ fn run(root: &Path, new_keys: bool) -> Result<()> {
     let write = |path: PathBuf, data: Vec<u8>| -> Result<(PathBuf, String)> {
         let pin = sha256_hex(&data);
         fs::write(&path, &data)?;
-        eprintln!(
-            "wrote {} ({} bytes, sha256 {pin})",
-            path.strip_prefix(root)?.display(),
-            data.len()
-        );
+        eprintln!("wrote {} ({} bytes, sha256 {pin})", path.strip_prefix(root)?.display(), data.len());
         Ok((path, pin))
     };
     let sig_path = |artifact: &Path, suffix: &str| -> PathBuf {
@@ -470,37 +388,20 @@ fn run(root: &Path, new_keys: bool) -> Result<()> {
         PathBuf::from(s)
     };
 
-    let (base, base_pin) = write(
-        fixtures.join("base.tar.zst"),
-        zstd(&tar_bytes(&base_entries())?)?,
-    )?;
+    let (base, base_pin) = write(fixtures.join("base.tar.zst"), zstd(&tar_bytes(&base_entries())?)?)?;
     sign(&base, &vendor, &sig_path(&base, ".minisig"))?;
 
-    let (openssl, openssl_pin) = write(
-        patches.join("openssl-3.0.15.tar.gz"),
-        gzip(&tar_bytes(&openssl_entries())?)?,
-    )?;
+    let (openssl, openssl_pin) = write(patches.join("openssl-3.0.15.tar.gz"), gzip(&tar_bytes(&openssl_entries())?)?)?;
     sign(&openssl, &vendor, &sig_path(&openssl, ".minisig"))?;
 
-    let (motd, motd_pin) = write(
-        patches.join("motd-cleanup.tar.xz"),
-        xz(&tar_bytes(&motd_entries())?)?,
-    )?;
+    let (motd, motd_pin) = write(patches.join("motd-cleanup.tar.xz"), xz(&tar_bytes(&motd_entries())?)?)?;
     sign(&motd, &vendor, &sig_path(&motd, ".minisig"))?;
     sign(&motd, &cab, &sig_path(&motd, ".cab.minisig"))?;
 
-    let (sshd, sshd_pin) = write(
-        patches.join("sshd-hardening.tar"),
-        tar_bytes(&sshd_entries())?,
-    )?;
+    let (sshd, sshd_pin) = write(patches.join("sshd-hardening.tar"), tar_bytes(&sshd_entries())?)?;
     sign(&sshd, &vendor, &sig_path(&sshd, ".minisig"))?;
 
-    let pins = Pins {
-        base: base_pin,
-        openssl: openssl_pin,
-        motd: motd_pin,
-        sshd: sshd_pin,
-    };
+    let pins = Pins { base: base_pin, openssl: openssl_pin, motd: motd_pin, sshd: sshd_pin };
     let recipe = recipes.join("demo.toml");
     fs::write(&recipe, recipe_text(&pins))?;
     eprintln!("wrote {}", recipe.strip_prefix(root)?.display());
@@ -636,9 +537,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             other => {
-                eprintln!(
-                    "error: unexpected argument `{other}`\n  help: the only flag is `--new-keys`"
-                );
+                eprintln!("error: unexpected argument `{other}`\n  help: the only flag is `--new-keys`");
                 return ExitCode::from(2);
             }
         }

@@ -297,7 +297,7 @@ mod tests {
     fn pax_record_length_counts_itself() {
         let mut v = Vec::new();
         pax_record(&mut v, b"path", b"abc");
-        assert_eq!(v, b"13 path=abc\n");
+        assert_eq!(v, b"12 path=abc\n");
         let mut v = Vec::new();
         pax_record(&mut v, b"path", &[b'x'; 95]);
         assert_eq!(v.len(), 105);

@@ -122,7 +122,9 @@ impl Tree {
             Some(e) => Bound::Excluded(e.clone()),
             None => Bound::Unbounded,
         };
-        self.nodes.range((Bound::Included(prefix), upper))
+        // The root's prefix is empty, which would include the root itself.
+        let lower = if prefix.is_empty() { Bound::Excluded(prefix) } else { Bound::Included(prefix) };
+        self.nodes.range((lower, upper))
     }
 
     pub fn has_children(&self, dir: &[u8]) -> bool {

@@ -218,16 +218,9 @@ pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError>
                 let reason = match other {
                     Some(k) => format!(
                         "`{}`: signed by key `{}` ({}), which is not in `signed-by` of `{}`",
-                        sig.path,
-                        k.name,
-                        sig.key_id,
-                        spec.id
+                        sig.path, k.name, sig.key_id, spec.id
                     ),
-                    None => format!(
-                        "`{}`: signed by key ID {}, which no key in `[keys]` has",
-                        sig.path,
-                        sig.key_id
-                    ),
+                    None => format!("`{}`: signed by key ID {}, which no key in `[keys]` has", sig.path, sig.key_id),
                 };
                 ignored.push(Ignored { signature: sig.path.clone(), reason });
             }
@@ -306,12 +299,7 @@ pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError>
         } else if signers.iter().any(|s| s.key_id == key.id) {
             ignored.push(Ignored {
                 signature: sig.path.clone(),
-                reason: format!(
-                    "`{}`: key `{}` ({}) already signed; one key counts once",
-                    sig.path,
-                    key.name,
-                    key.id
-                ),
+                reason: format!("`{}`: key `{}` ({}) already signed; one key counts once", sig.path, key.name, key.id),
             });
         } else {
             signers.push(Signer {

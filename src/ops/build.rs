@@ -146,7 +146,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         tree: tree_hash,
         recipe: hex(&recipe.sha256),
         entries: layered.tree.len() as u64,
-        journal: head,
+        journal: Some(head.unwrap_or_else(|| baseline::JournalHead { seq: 0, hash: "0".repeat(64) })),
         image: images.iter().map(|(f, _)| f.clone()).collect(),
         base: artifact_record(&verified[0]),
         patch: recipe
@@ -171,7 +171,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     };
 
     // Stage the baseline, put the images in place, then commit by renaming the baseline.
-    let final_dir = records_dir.join(record.version.to_string());
+    let final_dir = records_dir.join(&record.version);
     let staged = tempfile::Builder::new()
         .prefix(TMP_PREFIX)
         .tempdir_in(&records_dir)

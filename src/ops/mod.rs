@@ -53,7 +53,10 @@ impl Context {
                 path.display()
             ))
         })?;
-        Ok((ws, recipe::load(&path)?))
+        // Messages show the path as the user would type it: relative to where gild started.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let shown = path.strip_prefix(&cwd).map_or_else(|_| path.clone(), Path::to_path_buf);
+        Ok((ws, recipe::load(&shown)?))
     }
 
     /// The recipe's limits with the `--limit` overrides applied.

@@ -1,0 +1,13 @@
+//! Integration tests for `gild build` and `gild verify RECIPE`: one test binary (as cargo and
+//! uv do) that drives the real `gild` through `assert_cmd` in temporary workspaces made by
+//! `harness`. Every fixture (keys, signatures, tar layers, recipes) is generated in code.
+
+mod harness;
+
+mod build;
+mod checks;
+mod interop;
+mod layering;
+mod recipe;
+mod reproducible;
+mod trust;

@@ -1,0 +1,277 @@
+//! SPEC §3: pins, signatures, thresholds and keys. A trust failure is exit 3 and writes
+//! nothing.
+
+use crate::harness::*;
+use crate::require_tool;
+
+#[test]
+fn signature_by_a_declared_key_not_in_signed_by_does_not_count() {
+    let ws = Workspace::new();
+    ws.recipe("demo")
+        .declare_key("cab")
+        .base(base_layer())
+        .signed_by(&["vendor"])
+        .sig_by("cab")
+        .build_fails(3)
+        .stderr_has("demo-base.tar");
+}
+
+#[test]
+fn signature_by_an_undeclared_key_does_not_count() {
+    let ws = Workspace::new();
+    let stranger = ws.key("stranger");
+    ws.recipe("demo")
+        .base(base_layer())
+        .signed_by(&["vendor"])
+        .sig_by("stranger")
+        .build_fails(3)
+        .stderr_has("demo-base.tar")
+        .stderr_has_ci(&stranger.key_id());
+}
+
+#[test]
+fn two_distinct_signers_meet_threshold_two() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").base(base_layer()).signed_by(&["vendor", "cab"]).threshold(2).write();
+    ws.gild(&["build", &recipe]).success();
+    let sigs = tv(&ws.baseline("demo", "1.0.0"), &["base", "signature"]).as_array().unwrap().len();
+    assert_eq!(sigs, 2);
+}
+
+#[test]
+fn same_key_signing_twice_does_not_meet_threshold_two() {
+    let ws = Workspace::new();
+    ws.recipe("demo")
+        .base(base_layer())
+        .signed_by(&["vendor", "cab"])
+        .threshold(2)
+        .sig_by("vendor")
+        .sig_by("vendor")
+        .build_fails(3)
+        .stderr_has("demo-base.tar");
+}
+
+#[test]
+fn missing_listed_signature_file_is_a_trust_failure() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").base(base_layer()).signed_by(&["vendor", "cab"]).threshold(2).write();
+    std::fs::remove_file(ws.path("artifacts/demo-base.tar.2.minisig")).unwrap();
+    ws.gild(&["build", &recipe]).exit(3).stderr_has("demo-base.tar.2.minisig");
+    ws.assert_nothing_written("demo", "1.0.0");
+}
+
+#[test]
+fn edited_trusted_comment_is_a_trust_failure() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").write();
+    ws.edit("artifacts/demo-base.tar.minisig", |s| {
+        assert!(s.contains("trusted comment: base signed by vendor"), "{s}");
+        s.replace("trusted comment: base signed by vendor", "trusted comment: base signed by the CAB")
+    });
+    ws.gild(&["build", &recipe]).exit(3).stderr_has("demo-base.tar");
+    ws.assert_nothing_written("demo", "1.0.0");
+}
+
+#[test]
+fn artifact_changed_after_pinning_names_expected_and_found_digest() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").write();
+    let path = ws.artifact("demo", "base");
+    let pinned = sha256_hex(&std::fs::read(&path).unwrap());
+    let changed = base_layer().file("./etc/backdoor", b"x").tar();
+    std::fs::write(&path, &changed).unwrap();
+    // Re-signed by the right key: only the pin can catch it.
+    ws.sign(&ws.key("vendor"), &path, &ws.path("artifacts/demo-base.tar.minisig"), false, "base signed by vendor");
+    ws.gild(&["build", &recipe])
+        .exit(3)
+        .stderr_has("demo-base.tar")
+        .stderr_has(&pinned)
+        .stderr_has(&sha256_hex(&changed));
+    ws.assert_nothing_written("demo", "1.0.0");
+}
+
+#[test]
+fn signature_by_a_revoked_key_does_not_count() {
+    let ws = Workspace::new();
+    ws.key("old");
+    ws.recipe("demo")
+        .key_line("old", r#"{ file = "../keys/old.pub", revoked = 2026-10-01, reason = "key rotated" }"#)
+        .base(base_layer())
+        .signed_by(&["old"])
+        .build_fails(3)
+        .stderr_has_ci("revoked");
+}
+
+#[test]
+fn legacy_and_prehashed_signatures_are_both_accepted() {
+    require_tool!("minisign");
+    let ws = Workspace::new();
+    let recipe = ws
+        .recipe("demo")
+        .base(base_layer())
+        .signed_by(&["vendor", "legacy"])
+        .threshold(2)
+        .sig_by("vendor")
+        .legacy_sig_by("legacy")
+        .write();
+    let sig = ws.read_string("artifacts/demo-base.tar.2.minisig");
+    let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sig.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(&raw[..2], b"Ed", "the CLI made a legacy signature");
+    let sig = ws.read_string("artifacts/demo-base.tar.minisig");
+    let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sig.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(&raw[..2], b"ED", "the crate made a prehashed signature");
+    ws.gild(&["build", &recipe]).success();
+    let sigs = tv(&ws.baseline("demo", "1.0.0"), &["base", "signature"]).as_array().unwrap().clone();
+    let mut keys: Vec<&str> = sigs.iter().map(|s| s["key"].as_str().unwrap()).collect();
+    keys.sort();
+    assert_eq!(keys, ["legacy", "vendor"]);
+}
+
+#[test]
+fn verify_recipe_reports_signers_and_trusted_comments_and_builds_nothing() {
+    let ws = Workspace::new();
+    let recipe = ws
+        .recipe("demo")
+        .base(base_layer())
+        .sig_with_comment("vendor", "debian 12 minbase 2026-11-01")
+        .patch("P-1", Layer::new().file("./etc/motd", b"hi\n"))
+        .signed_by(&["vendor", "cab"])
+        .threshold(2)
+        .sig_with_comment("vendor", "openssl 3.0.15")
+        .sig_with_comment("cab", "approved CHG-1042")
+        .write();
+    let j = ws.gild(&["--json", "verify", &recipe]).success().json();
+    assert_eq!(j["command"], "verify");
+    assert_eq!(j["ok"], true);
+    let arts = j["artifacts"].as_array().unwrap();
+    assert_eq!(arts.len(), 2, "{j}");
+    assert_eq!(arts[0]["id"], "base");
+    assert_eq!(arts[0]["artifact"], "../artifacts/demo-base.tar");
+    assert_eq!(arts[0]["sha256"], sha256_hex(&std::fs::read(ws.artifact("demo", "base")).unwrap()));
+    let s = &arts[0]["signers"][0];
+    assert_eq!(s["key"], "vendor");
+    assert!(s["key-id"].as_str().unwrap().eq_ignore_ascii_case(&ws.key("vendor").key_id()), "{j}");
+    assert_eq!(s["trusted-comment"], "debian 12 minbase 2026-11-01");
+    assert_eq!(arts[1]["id"], "P-1");
+    let mut comments: Vec<&str> =
+        arts[1]["signers"].as_array().unwrap().iter().map(|s| s["trusted-comment"].as_str().unwrap()).collect();
+    comments.sort();
+    assert_eq!(comments, ["approved CHG-1042", "openssl 3.0.15"]);
+    assert!(!ws.exists("out"), "verify wrote out/");
+    assert!(!ws.exists("baselines/demo/1.0.0"), "verify recorded a baseline");
+}
+
+#[test]
+fn verify_reports_signatures_that_do_not_count() {
+    let ws = Workspace::new();
+    let recipe = ws
+        .recipe("demo")
+        .declare_key("cab")
+        .base(base_layer())
+        .signed_by(&["vendor"])
+        .sig_by("vendor")
+        .sig_by("cab")
+        .write();
+    let j = ws.gild(&["--json", "verify", &recipe]).success().json();
+    let ignored = j["artifacts"][0]["ignored"].as_array().unwrap();
+    assert_eq!(ignored.len(), 1, "{j}");
+    assert!(ignored[0]["signature"].as_str().unwrap().contains("demo-base.tar.2.minisig"), "{j}");
+    assert!(ignored[0]["reason"].as_str().is_some_and(|r| !r.is_empty()), "{j}");
+}
+
+#[test]
+fn verify_recipe_with_a_wrong_pin_exits_3() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").write();
+    std::fs::write(ws.artifact("demo", "base"), b"not the pinned bytes").unwrap();
+    ws.gild(&["verify", &recipe]).exit(3).stderr_has("demo-base.tar");
+}
+
+#[test]
+fn key_file_with_crlf_and_surrounding_whitespace_is_accepted() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").write();
+    let key = ws.key("vendor");
+    let text =
+        format!("\r\n  untrusted comment: minisign public key {}\r\n   {}  \r\n\r\n", key.key_id(), key.base64());
+    ws.write("keys/vendor.pub", text);
+    ws.gild(&["build", &recipe]).success();
+}
+
+#[test]
+fn key_string_with_surrounding_whitespace_is_accepted() {
+    let ws = Workspace::new();
+    let cab = ws.key("cab");
+    let recipe = ws
+        .recipe("demo")
+        .key_line("cab", &format!("{{ key = \"  {}\\r\\n\" }}", cab.base64()))
+        .base(base_layer())
+        .signed_by(&["cab"])
+        .write();
+    ws.gild(&["build", &recipe]).success();
+}
+
+#[test]
+fn two_keys_with_the_same_key_id_are_refused() {
+    let ws = Workspace::new();
+    let vendor = ws.key("vendor");
+    let mut twin = minisign::KeyPair::generate_unencrypted_keypair().unwrap().pk.to_bytes();
+    twin[2..10].copy_from_slice(&vendor.public[2..10]);
+    ws.public_only_key("twin", twin);
+    let recipe = ws.recipe("demo").declare_key("twin").write();
+    ws.gild(&["build", &recipe]).exit(2).stderr_has_ci(&vendor.key_id());
+    ws.assert_nothing_written("demo", "1.0.0");
+}
+
+#[test]
+fn signature_file_holding_two_signatures_is_refused() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").base(base_layer()).signed_by(&["vendor", "cab"]).write();
+    let first = ws.read_string("artifacts/demo-base.tar.minisig");
+    let second = ws.read_string("artifacts/demo-base.tar.2.minisig");
+    ws.write("artifacts/demo-base.tar.minisig", format!("{first}{second}"));
+    ws.gild(&["build", &recipe]).exit(3).stderr_has("demo-base.tar.minisig");
+    ws.assert_nothing_written("demo", "1.0.0");
+}
+
+#[test]
+fn valid_signature_of_another_file_is_a_trust_failure() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").patch("P-1", Layer::new().file("./etc/motd", b"m")).write();
+    std::fs::copy(ws.path("artifacts/demo-P-1.tar.minisig"), ws.path("artifacts/demo-base.tar.minisig")).unwrap();
+    ws.gild(&["build", &recipe]).exit(3).stderr_has("demo-base.tar");
+    ws.assert_nothing_written("demo", "1.0.0");
+}
+
+#[test]
+fn untrusted_patch_is_named_by_its_id() {
+    let ws = Workspace::new();
+    ws.recipe("demo")
+        .patch("P-UNSIGNED", Layer::new().file("./etc/motd", b"m"))
+        .sig_by("stranger")
+        .build_fails(3)
+        .stderr_has("P-UNSIGNED");
+}
+
+#[test]
+fn trust_is_checked_before_a_byte_of_the_layer_is_read() {
+    let ws = Workspace::new();
+    ws.recipe("demo")
+        .patch("P-EVIL", Layer::new().file("../outside", b"x"))
+        .sig_by("stranger")
+        .build_fails(3)
+        .stderr_has("P-EVIL");
+}
+
+#[test]
+fn trust_failure_writes_nothing_even_when_an_earlier_build_exists() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").write();
+    ws.gild(&["build", &recipe]).success();
+    let before = (snapshot(&ws.path("out")), snapshot(&ws.baseline_dir("demo", "1.0.0")));
+    ws.recipe("demo").version("1.1.0").patch("P-1", Layer::new().file("./etc/motd", b"m")).sig_by("stranger").write();
+    ws.gild(&["build", &recipe]).exit(3);
+    ws.assert_nothing_written("demo", "1.1.0");
+    let after = (snapshot(&ws.path("out")), snapshot(&ws.baseline_dir("demo", "1.0.0")));
+    assert!(before == after, "a refused build touched the earlier outputs");
+}
