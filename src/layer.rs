@@ -6,7 +6,7 @@
 //! its parents. Whiteouts act on the tree as it was before their layer: a node remembers which
 //! layer set it, and a whiteout spares what its own layer set, wherever it stands in the tar.
 
-mod decompress;
+pub(crate) mod decompress;
 mod resolve;
 pub mod tar;
 

@@ -3,9 +3,19 @@
 //! Paths are the bytes relative to the image root without a leading `./` (the root itself is
 //! the empty path). A `BTreeMap` keeps them in path-byte order, which is the order of the
 //! image and of `files.mtree`, and makes every subtree one contiguous range.
+//!
+//! The same model holds every tree source gild compares (SPEC §1): [`source`] reads a baseline,
+//! a tarball, a directory or an mtree spec ([`spec`]) into a [`Tree`], with [`Lacks`] for what
+//! a source could not say about an entry.
+
+pub mod source;
+pub mod spec;
+
+mod archive;
+mod walk;
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::ops::{BitOr, BitOrAssign, Bound};
 
 use crate::spool::Content;
 
@@ -73,6 +83,57 @@ impl Node {
     }
 }
 
+/// What a tree source could not say about one entry (a spec without `sha256digest`, say), so
+/// the checks that need it cannot be made. A set of flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Lacks(u8);
+
+impl Lacks {
+    pub const NONE: Lacks = Lacks(0);
+    pub const MODE: Lacks = Lacks(1);
+    pub const UID: Lacks = Lacks(1 << 1);
+    pub const GID: Lacks = Lacks(1 << 2);
+    pub const SIZE: Lacks = Lacks(1 << 3);
+    pub const DIGEST: Lacks = Lacks(1 << 4);
+    pub const LINK: Lacks = Lacks(1 << 5);
+    pub const DEVICE: Lacks = Lacks(1 << 6);
+    const ALL: [(Lacks, &'static str); 7] = [
+        (Lacks::MODE, "mode"),
+        (Lacks::UID, "uid"),
+        (Lacks::GID, "gid"),
+        (Lacks::SIZE, "size"),
+        (Lacks::DIGEST, "sha256digest"),
+        (Lacks::LINK, "link"),
+        (Lacks::DEVICE, "device"),
+    ];
+
+    pub fn has(self, any: Lacks) -> bool {
+        self.0 & any.0 != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The mtree keywords lacking, in a fixed order.
+    pub fn keywords(self) -> Vec<&'static str> {
+        Lacks::ALL.iter().filter(|(l, _)| self.has(*l)).map(|(_, k)| *k).collect()
+    }
+}
+
+impl BitOr for Lacks {
+    type Output = Lacks;
+    fn bitor(self, rhs: Lacks) -> Lacks {
+        Lacks(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for Lacks {
+    fn bitor_assign(&mut self, rhs: Lacks) {
+        self.0 |= rhs.0;
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Tree {
     nodes: BTreeMap<Vec<u8>, Node>,
@@ -82,6 +143,13 @@ impl Tree {
     pub fn new(root: Node) -> Tree {
         let mut nodes = BTreeMap::new();
         nodes.insert(Vec::new(), root);
+        Tree { nodes }
+    }
+
+    /// The root and every other entry, in any order (a later duplicate wins). Building from
+    /// sorted entries is linear, which is what readers of large sorted specs rely on.
+    pub fn from_entries(root: Node, entries: impl IntoIterator<Item = (Vec<u8>, Node)>) -> Tree {
+        let nodes = std::iter::once((Vec::new(), root)).chain(entries).collect();
         Tree { nodes }
     }
 
@@ -151,6 +219,22 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// An entry name as a tree path: `/`, `./`, empty and `.` components dropped (`./usr//bin/`
+/// is `usr/bin`, `./` the root); `None` when a component is `..`.
+pub fn clean_path(name: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(name.len());
+    for comp in name.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".") {
+        if comp == b".." {
+            return None;
+        }
+        if !out.is_empty() {
+            out.push(b'/');
+        }
+        out.extend_from_slice(comp);
+    }
+    Some(out)
 }
 
 /// `a` joined with `b` by a slash (just `b` under the root).

@@ -1,0 +1,750 @@
+//! mtree specs as text (SPEC §1, §6): gild's own `files.mtree`, NetBSD `mtree -c` output (the
+//! indented relative form with `/set`, `/unset`, `..`, `\` continuations, vis escapes such as
+//! `\s` and `\M-C`) and `bsdtar --format=mtree` output (full paths, `mode=755`).
+//!
+//! [`parse`] is a pure function from the text to entries; [`to_tree`] makes them a [`Tree`].
+//! Both name the line of any mistake. A keyword the spec does not give for an entry is not
+//! guessed: the entry [`Lacks`] it, and comparisons say which checks they could not make.
+
+use std::collections::HashMap;
+
+use crate::spool::Content;
+use crate::tree::{Kind, Lacks, Node, Tree};
+
+/// An entry's type, as `type=` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryType {
+    File,
+    Dir,
+    Link,
+    Char,
+    Block,
+    Fifo,
+    Socket,
+}
+
+/// The keywords gild compares; `None` when the spec does not give it (after `/set`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keywords {
+    pub kind: Option<EntryType>,
+    pub mode: Option<u32>,
+    pub uid: Option<u64>,
+    pub gid: Option<u64>,
+    pub size: Option<u64>,
+    pub sha256: Option<[u8; 32]>,
+    pub link: Option<Vec<u8>>,
+    pub device: Option<(u32, u32)>,
+}
+
+impl Keywords {
+    /// `self` with every keyword `over` gives replaced.
+    fn overlay(&self, over: Keywords) -> Keywords {
+        Keywords {
+            kind: over.kind.or(self.kind),
+            mode: over.mode.or(self.mode),
+            uid: over.uid.or(self.uid),
+            gid: over.gid.or(self.gid),
+            size: over.size.or(self.size),
+            sha256: over.sha256.or(self.sha256),
+            link: over.link.or_else(|| self.link.clone()),
+            device: over.device.or(self.device),
+        }
+    }
+}
+
+/// One entry: its path (unescaped, relative to the root, no `./`; the root is empty), the
+/// line it starts on, and its keywords with `/set` applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: Vec<u8>,
+    pub line: usize,
+    pub keywords: Keywords,
+}
+
+/// How the spec names its entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// Every entry by its full path (`./usr/bin/sh`): gild and bsdtar.
+    FullPath,
+    /// Names relative to the current directory, `..` to go up: NetBSD `mtree -c`.
+    Relative,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub entries: Vec<Entry>,
+    pub form: Form,
+}
+
+/// A mistake in a spec, at a line (1-based).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {why}")]
+pub struct SpecError {
+    pub line: usize,
+    pub why: String,
+}
+
+/// Reads a spec. Comments (`#` to the end of the line, unless escaped), blank lines and
+/// `\`-continued lines are handled as NetBSD's `fparseln` does.
+pub fn parse(text: &[u8]) -> Result<Spec, SpecError> {
+    let mut parser = Parser { set: Keywords::default(), dirs: Vec::new(), entries: Vec::new(), relative: false };
+    let mut logical: Vec<u8> = Vec::new();
+    let mut start = 0;
+    let mut pieces = text.split_inclusive(|&b| b == b'\n').enumerate().peekable();
+    while let Some((i, piece)) = pieces.next() {
+        let number = i + 1;
+        let Some(body) = piece.strip_suffix(b"\n") else {
+            if piece.iter().all(u8::is_ascii_whitespace) && logical.is_empty() {
+                break;
+            }
+            return Err(SpecError {
+                line: number,
+                why: "the line is cut short: the spec does not end with a newline (truncated?)".into(),
+            });
+        };
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        let body = strip_comment(body);
+        if logical.is_empty() {
+            start = number;
+        }
+        if continues(body) {
+            logical.extend_from_slice(&body[..body.len() - 1]);
+            logical.push(b' ');
+            if pieces.peek().is_none() {
+                return Err(SpecError {
+                    line: number,
+                    why: "the line ends with `\\` but no line follows it (truncated?)".into(),
+                });
+            }
+            continue;
+        }
+        logical.extend_from_slice(body);
+        let line = std::mem::take(&mut logical);
+        parser.line(&line, start).map_err(|why| SpecError { line: start, why })?;
+    }
+    let form = if parser.relative { Form::Relative } else { Form::FullPath };
+    Ok(Spec { entries: parser.entries, form })
+}
+
+struct Parser {
+    set: Keywords,
+    /// The directories entered by relative-form entries; the last is the current one.
+    dirs: Vec<Vec<u8>>,
+    entries: Vec<Entry>,
+    relative: bool,
+}
+
+impl Parser {
+    fn line(&mut self, line: &[u8], number: usize) -> Result<(), String> {
+        let mut words = line.split(|b| *b == b' ' || *b == b'\t').filter(|w| !w.is_empty());
+        let Some(first) = words.next() else { return Ok(()) };
+        match first {
+            b"/set" => {
+                let mut set = self.set.clone();
+                for w in words {
+                    set = set.overlay(keyword(w)?);
+                }
+                self.set = set;
+                return Ok(());
+            }
+            b"/unset" => {
+                for w in words {
+                    unset(&mut self.set, w)?;
+                }
+                return Ok(());
+            }
+            _ if first.starts_with(b"/") => {
+                return Err(format!("unknown command `{}` (mtree has `/set` and `/unset`)", show(first)))
+            }
+            _ => {}
+        }
+        let name = unescape(first)?;
+        if name == b".." {
+            self.relative = true;
+            if self.dirs.pop().is_none() {
+                return Err("`..` climbs above the root".into());
+            }
+            return Ok(());
+        }
+        let mut own = Keywords::default();
+        for w in words {
+            own = own.overlay(keyword(w)?);
+        }
+        let keywords = self.set.overlay(own);
+        let path = if name.contains(&b'/') {
+            super::clean_path(&name).ok_or_else(|| format!("`..` in the path `{}`", show(&name)))?
+        } else if name == b"." {
+            self.dirs.last().cloned().unwrap_or_default()
+        } else {
+            self.relative = true;
+            super::join(self.dirs.last().map_or(&[][..], Vec::as_slice), &name)
+        };
+        // A directory named relatively (or the root) becomes the current one; full paths never
+        // change it, as in libarchive and NetBSD mtree.
+        if keywords.kind == Some(EntryType::Dir) && !name.contains(&b'/') {
+            self.dirs.push(path.clone());
+        }
+        self.entries.push(Entry { path, line: number, keywords });
+        Ok(())
+    }
+}
+
+/// The line without its comment: from the first `#` not escaped by a backslash.
+fn strip_comment(line: &[u8]) -> &[u8] {
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            b'\\' => i += 2,
+            b'#' => return &line[..i],
+            _ => i += 1,
+        }
+    }
+    line
+}
+
+/// True when the line ends with an odd number of backslashes (the last one continues it).
+fn continues(line: &[u8]) -> bool {
+    line.iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1
+}
+
+/// Keywords gild reads and keywords it knows and passes over (times, link counts, other
+/// digests: they say nothing gild compares).
+const PASSED_OVER: &[&str] = &[
+    "time",
+    "nlink",
+    "flags",
+    "uname",
+    "gname",
+    "cksum",
+    "md5",
+    "md5digest",
+    "sha1",
+    "sha1digest",
+    "sha384",
+    "sha384digest",
+    "sha512",
+    "sha512digest",
+    "rmd160",
+    "rmd160digest",
+    "ripemd160digest",
+    "inode",
+    "resdevice",
+    "contents",
+    "tags",
+];
+const READ: &[&str] = &["type", "mode", "uid", "gid", "size", "sha256", "sha256digest", "link", "device"];
+/// Keywords that change how a checker treats a path; a spec describing a host has no use
+/// for them and gild does not guess their meaning for a comparison.
+const UNSUPPORTED: &[&str] = &["ignore", "optional", "nochange"];
+
+/// One `KEY=VALUE` word.
+fn keyword(word: &[u8]) -> Result<Keywords, String> {
+    let mut k = Keywords::default();
+    let Some(eq) = word.iter().position(|&b| b == b'=') else {
+        let key = show(word);
+        if UNSUPPORTED.contains(&key.as_str()) {
+            return Err(format!("keyword `{key}` is not supported: gild compares whole trees"));
+        }
+        if READ.contains(&key.as_str()) || PASSED_OVER.contains(&key.as_str()) {
+            return Err(format!("keyword `{key}` has no value (truncated?)"));
+        }
+        return Err(format!("unknown keyword `{key}`"));
+    };
+    let (key, value) = (show(&word[..eq]), &word[eq + 1..]);
+    if value.is_empty() {
+        if READ.contains(&key.as_str()) || PASSED_OVER.contains(&key.as_str()) {
+            return Err(format!("keyword `{key}` has no value (truncated?)"));
+        }
+        return Err(format!("unknown keyword `{key}`"));
+    }
+    let text = std::str::from_utf8(value).unwrap_or("");
+    let bad = |what: &str| format!("`{key}={}`: {what}", show(value));
+    match key.as_str() {
+        "type" => {
+            k.kind = Some(match text {
+                "file" => EntryType::File,
+                "dir" => EntryType::Dir,
+                "link" => EntryType::Link,
+                "char" => EntryType::Char,
+                "block" => EntryType::Block,
+                "fifo" => EntryType::Fifo,
+                "socket" => EntryType::Socket,
+                _ => return Err(bad("unknown type (file, dir, link, char, block, fifo, socket)")),
+            })
+        }
+        "mode" => {
+            let mode = (text.len() <= 6 && text.bytes().all(|b| (b'0'..=b'7').contains(&b)))
+                .then(|| u32::from_str_radix(text, 8).ok())
+                .flatten()
+                .filter(|m| *m <= 0o7777);
+            k.mode = Some(mode.ok_or_else(|| bad("not an octal mode from 0 to 7777 (symbolic modes are not read)"))?);
+        }
+        "uid" => k.uid = Some(decimal(text).ok_or_else(|| bad("not a decimal number"))?),
+        "gid" => k.gid = Some(decimal(text).ok_or_else(|| bad("not a decimal number"))?),
+        "size" => k.size = Some(decimal(text).ok_or_else(|| bad("not a decimal number"))?),
+        "sha256" | "sha256digest" => k.sha256 = Some(sha256(text).ok_or_else(|| bad("not 64 hex digits"))?),
+        "link" => k.link = Some(unescape(value)?),
+        "device" => k.device = Some(device(text).ok_or_else(|| bad("not FORMAT,MAJOR,MINOR or a device number"))?),
+        _ if PASSED_OVER.contains(&key.as_str()) => {}
+        _ if UNSUPPORTED.contains(&key.as_str()) => {
+            return Err(format!("keyword `{key}` is not supported: gild compares whole trees"))
+        }
+        _ => return Err(format!("unknown keyword `{key}`")),
+    }
+    Ok(k)
+}
+
+/// One word of `/unset`: a keyword name or `all`.
+fn unset(set: &mut Keywords, word: &[u8]) -> Result<(), String> {
+    match show(word).as_str() {
+        "all" => *set = Keywords::default(),
+        "type" => set.kind = None,
+        "mode" => set.mode = None,
+        "uid" => set.uid = None,
+        "gid" => set.gid = None,
+        "size" => set.size = None,
+        "sha256" | "sha256digest" => set.sha256 = None,
+        "link" => set.link = None,
+        "device" => set.device = None,
+        k if PASSED_OVER.contains(&k) || UNSUPPORTED.contains(&k) => {}
+        k => return Err(format!("unknown keyword `{k}` in `/unset`")),
+    }
+    Ok(())
+}
+
+fn decimal(s: &str) -> Option<u64> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+}
+
+fn sha256(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// `FORMAT,MAJOR,MINOR` (bsdtar writes `native,1,3`) or one number as Linux packs it.
+fn device(s: &str) -> Option<(u32, u32)> {
+    let number = |n: &str| -> Option<u64> {
+        if let Some(hex) = n.strip_prefix("0x").or_else(|| n.strip_prefix("0X")) {
+            u64::from_str_radix(hex, 16).ok()
+        } else if n.len() > 1 && n.starts_with('0') {
+            u64::from_str_radix(&n[1..], 8).ok()
+        } else {
+            decimal(n)
+        }
+    };
+    let parts: Vec<&str> = s.split(',').collect();
+    match parts[..] {
+        [one] => Some(super::walk::split_dev(number(one)?)),
+        [format, major, minor] | [format, major, minor, _] if format.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            Some((u32::try_from(number(major)?).ok()?, u32::try_from(number(minor)?).ok()?))
+        }
+        _ => None,
+    }
+}
+
+/// Undoes mtree escapes: the octal `\NNN` gild and libarchive write, and the vis(3) forms
+/// NetBSD writes (`\s`, `\t`, `\\`, `\#`, `\M-C`, `\^A`, ...). Anything else after a
+/// backslash is a bad escape.
+pub fn unescape(word: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(word.len());
+    let mut i = 0;
+    let bad = |at: usize| {
+        let end = (at + 4).min(word.len());
+        format!("bad escape `{}` in `{}`", show(&word[at..end]), show(word))
+    };
+    while i < word.len() {
+        let b = word[i];
+        if b != b'\\' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let Some(&c) = word.get(i + 1) else {
+            return Err(format!("bad escape: `{}` ends with a lone `\\`", show(word)));
+        };
+        let (byte, len) = match c {
+            b'0'..=b'7' => {
+                let digits = word.get(i + 1..i + 4).filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+                let value = digits.map(|d| d.iter().fold(0u32, |v, b| v * 8 + u32::from(b - b'0')));
+                match value.and_then(|v| u8::try_from(v).ok()) {
+                    Some(v) => (v, 4),
+                    None => return Err(bad(i)),
+                }
+            }
+            b's' => (b' ', 2),
+            b't' => (b'\t', 2),
+            b'n' => (b'\n', 2),
+            b'r' => (b'\r', 2),
+            b'b' => (8, 2),
+            b'a' => (7, 2),
+            b'v' => (11, 2),
+            b'f' => (12, 2),
+            b'E' => (27, 2),
+            b'M' => match (word.get(i + 2), word.get(i + 3)) {
+                (Some(b'-'), Some(&x)) if (0x20..0x7f).contains(&x) => (x | 0x80, 4),
+                (Some(b'^'), Some(&x)) => match control(x) {
+                    Some(v) => (v | 0x80, 4),
+                    None => return Err(bad(i)),
+                },
+                _ => return Err(bad(i)),
+            },
+            b'^' => match word.get(i + 2).and_then(|&x| control(x)) {
+                Some(v) => (v, 3),
+                None => return Err(bad(i)),
+            },
+            c if c.is_ascii_punctuation() => (c, 2),
+            _ => return Err(bad(i)),
+        };
+        out.push(byte);
+        i += len;
+    }
+    Ok(out)
+}
+
+/// `^X` of vis(3): `?` is DEL, `@`–`_` the control characters.
+fn control(x: u8) -> Option<u8> {
+    match x {
+        b'?' => Some(0x7f),
+        b'@'..=b'_' => Some(x - b'@'),
+        _ => None,
+    }
+}
+
+fn show(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The tree a spec describes, with what each entry lacks, and the number of sockets passed
+/// over (gild's trees hold none).
+pub struct SpecTree {
+    pub tree: Tree,
+    pub lacks: HashMap<Vec<u8>, Lacks>,
+    pub sockets: usize,
+}
+
+/// Makes the entries a tree. Every entry needs a `type`; a path may appear once. A spec
+/// without the root `.` gets a root whose mode and owner are unknown.
+pub fn to_tree(spec: Spec) -> Result<SpecTree, SpecError> {
+    let mut entries = spec.entries;
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    if let Some(w) = entries.windows(2).find(|w| w[0].path == w[1].path) {
+        return Err(SpecError {
+            line: w[0].line.max(w[1].line),
+            why: format!(
+                "`{}` is listed twice (lines {} and {})",
+                crate::baseline::mtree::escape_path(&w[0].path),
+                w[0].line.min(w[1].line),
+                w[0].line.max(w[1].line)
+            ),
+        });
+    }
+    let mut lacks = HashMap::new();
+    let mut sockets = 0;
+    let mut root = None;
+    let mut nodes = Vec::with_capacity(entries.len());
+    for e in entries {
+        let Some((node, lacking)) = node(&e)? else {
+            sockets += 1;
+            continue;
+        };
+        if e.path.is_empty() {
+            if !node.is_dir() {
+                return Err(SpecError { line: e.line, why: "the root `.` is not a directory".into() });
+            }
+            root = Some(node);
+        } else {
+            nodes.push((e.path.clone(), node));
+        }
+        if !lacking.is_empty() {
+            lacks.insert(e.path, lacking);
+        }
+    }
+    let root = root.unwrap_or_else(|| {
+        lacks.insert(Vec::new(), Lacks::MODE | Lacks::UID | Lacks::GID);
+        Node::dir(0, 0, 0)
+    });
+    Ok(SpecTree { tree: Tree::from_entries(root, nodes), lacks, sockets })
+}
+
+/// The node of one entry and what it lacks; `None` for a socket.
+fn node(e: &Entry) -> Result<Option<(Node, Lacks)>, SpecError> {
+    let k = &e.keywords;
+    let err = |why: String| SpecError { line: e.line, why };
+    let shown = crate::baseline::mtree::escape_path(&e.path);
+    let kind = k.kind.ok_or_else(|| err(format!("`{shown}` has no `type`")))?;
+    let mut lacks = Lacks::NONE;
+    let mut want = |present: bool, flag: Lacks| {
+        if !present {
+            lacks |= flag;
+        }
+    };
+    want(k.uid.is_some(), Lacks::UID);
+    want(k.gid.is_some(), Lacks::GID);
+    if kind != EntryType::Link {
+        want(k.mode.is_some(), Lacks::MODE);
+    }
+    let kind = match kind {
+        EntryType::Socket => return Ok(None),
+        EntryType::Dir => Kind::Dir,
+        EntryType::Fifo => Kind::Fifo,
+        EntryType::File => {
+            want(k.size.is_some(), Lacks::SIZE);
+            want(k.sha256.is_some(), Lacks::DIGEST);
+            Kind::File(Content { id: 0, offset: 0, size: k.size.unwrap_or(0), sha256: k.sha256.unwrap_or([0; 32]) })
+        }
+        EntryType::Link => {
+            want(k.link.is_some(), Lacks::LINK);
+            Kind::Symlink(k.link.clone().unwrap_or_default())
+        }
+        EntryType::Char | EntryType::Block => {
+            want(k.device.is_some(), Lacks::DEVICE);
+            let (major, minor) = k.device.unwrap_or((0, 0));
+            if kind == EntryType::Char {
+                Kind::Char(major, minor)
+            } else {
+                Kind::Block(major, minor)
+            }
+        }
+    };
+    let node = Node {
+        kind,
+        mode: k.mode.unwrap_or(0),
+        uid: k.uid.unwrap_or(0),
+        gid: k.gid.unwrap_or(0),
+        mtime: 0,
+        xattrs: Vec::new(),
+        origin: 0,
+    };
+    Ok(Some((node, lacks)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::baseline::mtree::render;
+
+    fn tree_of(text: &str) -> SpecTree {
+        to_tree(parse(text.as_bytes()).unwrap()).unwrap()
+    }
+
+    fn err_of(text: &str) -> SpecError {
+        match parse(text.as_bytes()).and_then(to_tree) {
+            Ok(_) => panic!("{text:?} parsed"),
+            Err(e) => e,
+        }
+    }
+
+    fn file(data: &[u8], mode: u32) -> Node {
+        use sha2::Digest;
+        let sha256 = sha2::Sha256::digest(data).into();
+        Node {
+            kind: Kind::File(Content { id: 0, offset: 0, size: data.len() as u64, sha256 }),
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            xattrs: Vec::new(),
+            origin: 0,
+        }
+    }
+
+    #[test]
+    fn everything_render_writes_parses_back_to_the_same_tree() {
+        let mut every_byte: Vec<u8> = (1..=255u8).filter(|&b| b != b'/').collect();
+        every_byte.extend_from_slice(b"\\\\#=*?[");
+        let mut t = Tree::new(Node::dir(0o755, 0, 0));
+        let link = |target: &[u8]| Node { kind: Kind::Symlink(target.to_vec()), mode: 0o777, ..Node::dir(0, 0, 0) };
+        t.insert(b"opt".to_vec(), Node { uid: 1000, gid: 33, ..Node::dir(0o2750, 0, 0) });
+        t.insert(every_byte.iter().map(|&b| if b == b'/' { b'x' } else { b }).collect(), file(b"odd", 0o644));
+        t.insert(b"opt/with space\ttab".to_vec(), file(b"", 0o4755));
+        t.insert(b"opt/l".to_vec(), link(&every_byte));
+        t.insert(b"opt/abs".to_vec(), link(b"/usr/lib/x y"));
+        t.insert(b"dev".to_vec(), Node::dir(0o755, 0, 0));
+        t.insert(b"dev/null".to_vec(), Node { kind: Kind::Char(1, 3), mode: 0o666, ..Node::dir(0, 0, 0) });
+        t.insert(b"dev/sda".to_vec(), Node { kind: Kind::Block(8, 0), mode: 0o660, gid: 6, ..Node::dir(0, 0, 0) });
+        t.insert(b"dev/initctl".to_vec(), Node { kind: Kind::Fifo, mode: 0o600, ..Node::dir(0, 0, 0) });
+        let text = render(&t);
+        let back = tree_of(&text);
+        assert!(back.lacks.is_empty(), "{:?}", back.lacks);
+        assert_eq!(render(&back.tree), text);
+        assert_eq!(back.tree.len(), t.len());
+        for ((p, a), (q, b)) in t.iter().zip(back.tree.iter()) {
+            assert_eq!(p, q);
+            let mode = |n: &Node| if matches!(n.kind, Kind::Symlink(_)) { 0 } else { n.mode };
+            assert_eq!((&a.kind, mode(a), a.uid, a.gid), (&b.kind, mode(b), b.uid, b.gid), "{p:?}");
+        }
+    }
+
+    /// `mtree -c -K sha256digest,mode,uid,gid,type,link -p root` (NetBSD mtree 20180822).
+    const NETBSD: &str = r"#	   user: (null)
+#	machine: vm
+#	   tree: /tmp/mt/root
+#	   date: Mon Nov 23 15:44:34 2026
+
+# .
+/set type=file uid=0 gid=0 mode=0644 nlink=1 flags=none
+.               type=dir mode=0755 nlink=5 time=1795448674.960273411
+    bin         type=link mode=0777 time=1795448674.952350916 link=usr/bin
+    caf\M-C\M-) size=1 time=1795448674.958582743 \
+                sha256=8e35c2cd3bf6641bdb0e2050b76932cbb2e6034a0ddacc1d9bea82a6ba57f7cf
+    fifo        type=fifo time=1795448674.958582743
+    sl          type=link mode=0777 time=1795448674.956350916 link=tar\sget
+    tab\there   size=1 time=1795448674.958582743 \
+                sha256=594e519ae499312b29433b7dd8a97ff068defcba9755b6d5d00e84c524d67b06
+
+# ./etc
+etc             type=dir mode=0755 nlink=2 time=1795448674.960350916
+    hard        nlink=2 size=3 time=1795448674.952350916 \
+                sha256=98ea6e4f216f2fb4b69fff9b3a44842c38686ca685f3f55dc48c5d3fb1107be4
+# ./etc
+..
+
+
+# ./usr
+/set type=file uid=0 gid=0 mode=0755 nlink=1 flags=none
+usr             type=dir nlink=3 time=1795448674.952350916
+
+# ./usr/bin
+/set type=file uid=0 gid=0 mode=04755 nlink=1 flags=none
+bin             type=dir mode=0755 nlink=2 time=1795448674.952350916
+    st*r?[x]    size=1 time=1795448674.952350916 \
+                sha256=a1fce4363854ff888cff4b8e7875d600c2682390412a8cf79b37d0b11148b0fa
+# ./usr/bin
+..
+
+# ./usr
+..
+
+
+# ./with space
+/set type=file uid=0 gid=0 mode=0644 nlink=1 flags=none
+with\sspace     type=dir mode=0755 nlink=2 time=1795448674.952350916
+    a\#b=c      size=1 time=1795448674.952350916 \
+                sha256=2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881
+# ./with space
+..
+
+";
+
+    #[test]
+    fn netbsd_relative_form_with_set_continuations_and_vis_escapes() {
+        let spec = parse(NETBSD.as_bytes()).unwrap();
+        assert_eq!(spec.form, Form::Relative);
+        let t = tree_of(NETBSD);
+        assert!(t.lacks.is_empty(), "{:?}", t.lacks);
+        let paths: Vec<String> = t.tree.iter().map(|(p, _)| String::from_utf8_lossy(p).into_owned()).collect();
+        assert_eq!(
+            paths,
+            [
+                "",
+                "bin",
+                "caf\u{e9}",
+                "etc",
+                "etc/hard",
+                "fifo",
+                "sl",
+                "tab\there",
+                "usr",
+                "usr/bin",
+                "usr/bin/st*r?[x]",
+                "with space",
+                "with space/a#b=c"
+            ]
+        );
+        let get = |p: &[u8]| t.tree.get(p).unwrap();
+        assert_eq!(get(b"usr").mode, 0o755, "mode from `/set`");
+        assert_eq!(get(b"usr/bin/st*r?[x]").mode, 0o4755);
+        assert_eq!(get(b"sl").kind, Kind::Symlink(b"tar get".to_vec()));
+        assert_eq!(get(b"fifo").kind, Kind::Fifo);
+        match &get(b"with space/a#b=c").kind {
+            Kind::File(c) => assert_eq!(c.size, 1),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bsdtar_full_path_form_with_modes_without_leading_zero() {
+        let text = "#mtree\n. mode=755 gid=0 uid=0 type=dir\n./bin mode=777 gid=0 uid=0 type=link link=usr/bin\n./caf\\303\\251 mode=644 gid=0 uid=0 type=file size=1 sha256digest=8e35c2cd3bf6641bdb0e2050b76932cbb2e6034a0ddacc1d9bea82a6ba57f7cf\n./with\\040space mode=755 gid=0 uid=0 type=dir\n./with\\040space/a\\043b\\075c mode=4755 gid=0 uid=0 type=file size=1 sha256digest=2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\n./dev/null mode=666 uid=0 gid=0 type=char device=native,1,3\n";
+        assert_eq!(parse(text.as_bytes()).unwrap().form, Form::FullPath);
+        let t = tree_of(text);
+        assert_eq!(t.tree.get(b"with space/a#b=c").unwrap().mode, 0o4755);
+        assert_eq!(t.tree.get(b"dev/null").unwrap().kind, Kind::Char(1, 3));
+        assert!(t.tree.get("caf\u{e9}".as_bytes()).is_some());
+    }
+
+    #[test]
+    fn missing_keywords_are_recorded_not_guessed() {
+        let t = tree_of("./a type=file mode=644 uid=0 gid=0 size=3\n./l type=link uid=0 gid=0\n./d type=dir\n");
+        assert_eq!(t.lacks[&b"a".to_vec()], Lacks::DIGEST);
+        assert_eq!(t.lacks[&b"l".to_vec()], Lacks::LINK);
+        assert_eq!(t.lacks[&b"d".to_vec()], Lacks::MODE | Lacks::UID | Lacks::GID);
+        assert_eq!(t.lacks[&Vec::new()], Lacks::MODE | Lacks::UID | Lacks::GID, "no `.` line: the root is unknown");
+    }
+
+    #[test]
+    fn unset_removes_defaults() {
+        let t = tree_of("/set type=file uid=0 gid=0 mode=0644\n. type=dir mode=0755\n/unset mode\nf size=0 sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n");
+        assert_eq!(t.lacks[&b"f".to_vec()], Lacks::MODE);
+        let t = tree_of("/set type=dir uid=0 gid=0 mode=0755\n/unset all\n. type=dir\n");
+        assert!(t.lacks[&Vec::new()].has(Lacks::UID));
+    }
+
+    #[test]
+    fn freebsd_style_closing_dotdot_of_the_root_is_accepted() {
+        let t = tree_of("/set type=dir uid=0 gid=0 mode=0755\n.\n    etc\n    ..\n..\n");
+        assert!(t.tree.get(b"etc").is_some());
+    }
+
+    #[test]
+    fn comments_end_a_line_unless_escaped() {
+        let t = tree_of("./a\\#b type=dir mode=0755 uid=0 gid=0 # a comment with type=bogus\n");
+        assert!(t.tree.get(b"a#b").is_some());
+    }
+
+    #[test]
+    fn crlf_line_ends_are_read() {
+        let t = tree_of(". type=dir mode=0755 uid=0 gid=0\r\n./x type=dir mode=0700 uid=0 gid=0\r\n");
+        assert_eq!(t.tree.get(b"x").unwrap().mode, 0o700);
+    }
+
+    #[test]
+    fn mistakes_name_their_line() {
+        let cases: [(&str, usize, &str); 13] = [
+            (". type=dir\n./a type=file mode=06", 2, "cut short"),
+            (". type=dir\n./a type=file \\\n", 2, "no line follows"),
+            (". type=dir\n\n./a type=file colour=red\n", 3, "unknown keyword `colour`"),
+            (". type=dir\n./a\\q type=file\n", 2, "bad escape `\\q"),
+            (". type=dir\n./a\\7 type=file\n", 2, "bad escape"),
+            (". type=dir\n./a\\777 type=file\n", 2, "bad escape"),
+            (". type=dir\n./a type=file link=x\\\\\\\n", 2, "no line follows"),
+            (". type=dir\n./a type=file mode=u+rwx\n", 2, "not an octal mode"),
+            (". type=dir\n./a type=file sha256digest=abc\n", 2, "not 64 hex digits"),
+            (". type=dir\n./a type=gizmo\n", 2, "unknown type"),
+            ("..\n", 1, "climbs above the root"),
+            (". type=dir\n./a mode=0644\n", 2, "has no `type`"),
+            (". type=dir\n./a type=file\n./b type=dir\n./a type=dir\n", 4, "listed twice (lines 2 and 4)"),
+        ];
+        for (text, line, why) in cases {
+            let e = err_of(text);
+            assert_eq!(e.line, line, "{text:?}: {e}");
+            assert!(e.why.contains(why), "{text:?}: {e}");
+        }
+        assert!(err_of("./a type=file ignore\n").why.contains("not supported"));
+        assert!(err_of("./a type\n").why.contains("no value"));
+        assert!(err_of("/frob x\n").why.contains("unknown command"));
+    }
+
+    #[test]
+    fn vis_escapes_decode() {
+        assert_eq!(unescape(br"a\sb\tc\\d\#e\M-C\M-)\M^?\^A\040\303").unwrap(), b"a b\tc\\d#e\xc3\xa9\xff\x01 \xc3");
+        assert!(unescape(b"a\\").is_err());
+        assert!(unescape(br"\M-").is_err());
+        assert!(unescape(br"\^a").is_err());
+    }
+}
