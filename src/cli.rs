@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::ops::{self, build::BuildOptions, Context};
+use crate::ops::{self, build::BuildOptions, diff::DiffOptions, Context};
 use crate::output::Output;
 
 /// Build golden images from signed, approved patches; record what is in them.
@@ -42,6 +42,16 @@ pub enum Command {
         /// The recipe file (or NAME for recipes/NAME.toml)
         recipe: String,
     },
+    /// Compare two tree sources (baselines, tarballs, directories, mtree specs)
+    Diff {
+        /// The tree before: NAME[@VERSION], a baseline directory, a tarball, a directory or a spec
+        a: String,
+        /// The tree after
+        b: String,
+        /// Counts only (by patch), no list of paths
+        #[arg(long)]
+        stat: bool,
+    },
 }
 
 /// Runs the command line; returns the exit code.
@@ -75,7 +85,23 @@ pub fn main() -> u8 {
                 e.exit_code()
             }
         },
+        Command::Diff { a, b, stat } => match ops::diff::diff(&ctx, &DiffOptions { a, b }) {
+            Ok(report) => {
+                out.diff(&report, stat);
+                report.exit_code()
+            }
+            Err(e) => failed(&out, &e),
+        },
     }
+}
+
+/// Prints the error; its exit code, or 130 after an interruption.
+fn failed(out: &Output, e: &crate::Error) -> u8 {
+    if crate::interrupt::requested() {
+        return interrupted(out);
+    }
+    out.error(e);
+    e.exit_code()
 }
 
 /// Exit code 130, as a shell reports a process ended by SIGINT.

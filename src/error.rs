@@ -5,6 +5,7 @@ use std::io;
 use crate::check::CheckError;
 use crate::layer::LayerError;
 use crate::recipe::RecipeError;
+use crate::tree::source::SourceError;
 use crate::trust::TrustError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,8 @@ pub enum Error {
     Layer(#[from] LayerError),
     #[error(transparent)]
     Check(#[from] CheckError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
     #[error("{what}\n  cause: {source}")]
     Io { what: String, source: io::Error },
     #[error("{0}")]
@@ -40,6 +43,7 @@ impl Error {
             Error::Trust(TrustError::Missing { .. }) => 2,
             Error::Trust(_) | Error::Layer(LayerError::Trust(_)) | Error::Irreproducible { .. } => 3,
             Error::Check(CheckError::Failed(_)) => 1,
+            Error::Source(e) => e.exit_code(),
             Error::Recipe(_)
             | Error::Layer(_)
             | Error::Check(_)

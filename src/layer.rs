@@ -399,7 +399,8 @@ fn components(path: &[u8]) -> Result<Vec<&[u8]>, EntryError> {
     Ok(comps)
 }
 
-fn notable(node: &Node) -> Vec<&'static str> {
+/// Why a file is worth a person's look: setuid, setgid, file capabilities, world-writable.
+pub(crate) fn notable(node: &Node) -> Vec<&'static str> {
     let mut out = Vec::new();
     if let Kind::File(_) = node.kind {
         if node.mode & 0o4000 != 0 {

@@ -21,6 +21,7 @@
 pub mod baseline;
 pub mod check;
 pub mod cli;
+pub mod diff;
 pub mod error;
 pub mod image;
 pub mod interrupt;

@@ -1,5 +1,7 @@
 //! The only writer to stdout and stderr: human text, or one JSON document with `--json`.
 
+mod compare;
+
 use serde_json::{json, Value};
 
 use crate::error::Error;

@@ -2,6 +2,8 @@
 //! of clap, stdout or colours; `cli` maps flags to options and `output` prints the reports.
 
 pub mod build;
+pub mod diff;
+mod sources;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

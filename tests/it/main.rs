@@ -6,6 +6,7 @@ mod harness;
 
 mod build;
 mod checks;
+mod compare;
 mod interop;
 mod layering;
 mod recipe;

@@ -1,0 +1,228 @@
+//! Printing the comparing commands' reports: `diff`, `scan`, `verify IMAGE`, `audit`.
+
+use serde_json::{json, Value};
+
+use super::Output;
+use crate::diff::{Aspect, Status, Unchecked};
+use crate::ops::diff::{DiffReport, EntryState, PathChange, RecordChanges, SourceInfo};
+
+pub(super) fn source_json(s: &SourceInfo) -> Value {
+    json!({"source": s.label, "kind": s.kind, "name": s.name, "version": s.version, "entries": s.entries})
+}
+
+fn mode(m: u32) -> String {
+    format!("0{m:o}")
+}
+
+fn state_json(s: &EntryState) -> Value {
+    let mut v = json!({"type": s.kind});
+    let o = v.as_object_mut().expect("an object");
+    if let Some(m) = s.mode {
+        o.insert("mode".into(), json!(mode(m)));
+    }
+    for (k, x) in [("uid", s.uid), ("gid", s.gid), ("size", s.size)] {
+        if let Some(x) = x {
+            o.insert(k.into(), json!(x));
+        }
+    }
+    if let Some(d) = &s.sha256 {
+        o.insert("sha256".into(), json!(d));
+    }
+    if let Some(l) = &s.link {
+        o.insert("link".into(), json!(l));
+    }
+    if let Some((a, b)) = s.device {
+        o.insert("device".into(), json!(format!("{a},{b}")));
+    }
+    v
+}
+
+pub(super) fn change_json(c: &PathChange) -> Value {
+    json!({
+        "path": c.path,
+        "change": c.status.word(),
+        "what": c.aspects.iter().map(|a| a.word()).collect::<Vec<_>>(),
+        "before": c.before.as_ref().map(state_json),
+        "after": c.after.as_ref().map(state_json),
+        "patch": c.patch,
+        "flags": c.flags,
+    })
+}
+
+pub(super) fn unchecked_json(u: &Unchecked) -> Value {
+    json!({"check": u.aspect.word(), "side": u.side, "keyword": u.keyword, "entries": u.entries})
+}
+
+/// `content of 12 entries (B has no sha256digest)`.
+pub(super) fn unchecked_line(u: &Unchecked) -> String {
+    let side = if u.side == "A and B" { "neither side has".to_string() } else { format!("{} has no", u.side) };
+    format!("{} of {} entries ({side} `{}`)", u.aspect.word(), u.entries, u.keyword)
+}
+
+fn owner(s: &EntryState) -> String {
+    let id = |x: Option<u64>| x.map_or("?".into(), |v| v.to_string());
+    format!("{}:{}", id(s.uid), id(s.gid))
+}
+
+/// What changed, in words: `mode 0755 → 04755, content`.
+pub(super) fn describe(c: &PathChange) -> String {
+    let (Some(b), Some(a)) = (&c.before, &c.after) else {
+        let s = c.after.as_ref().or(c.before.as_ref()).expect("a change has a side");
+        let mut words = vec![s.kind.to_string()];
+        if let Some(m) = s.mode {
+            words.push(mode(m));
+        }
+        words.push(owner(s));
+        if let Some(l) = &s.link {
+            words.push(format!("-> {l}"));
+        }
+        return words.join(" ");
+    };
+    let opt_mode = |m: Option<u32>| m.map_or("?".into(), mode);
+    c.aspects
+        .iter()
+        .map(|aspect| match aspect {
+            Aspect::Type => format!("type {} → {}", b.kind, a.kind),
+            Aspect::Mode => format!("mode {} → {}", opt_mode(b.mode), opt_mode(a.mode)),
+            Aspect::Owner => format!("owner {} → {}", owner(b), owner(a)),
+            Aspect::Link => format!("link {} → {}", b.link.as_deref().unwrap_or("?"), a.link.as_deref().unwrap_or("?")),
+            Aspect::Content => "content".to_string(),
+            Aspect::Device => {
+                let dev = |d: Option<(u32, u32)>| d.map_or("?".into(), |(x, y)| format!("{x},{y}"));
+                format!("device {} → {}", dev(b.device), dev(a.device))
+            }
+            Aspect::Xattrs => "extended attributes".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One line per change: `~ ./usr/bin/su  mode 0755 → 04755  [setuid]  (DEMO-1)`.
+pub(super) fn change_line(c: &PathChange) -> String {
+    let mark = match c.status {
+        Status::Added => "+",
+        Status::Removed => "-",
+        Status::Changed => "~",
+    };
+    let flags = if c.flags.is_empty() { String::new() } else { format!("  [{}]", c.flags.join(", ")) };
+    let patch = c.patch.as_ref().map(|p| format!("  ({p})")).unwrap_or_default();
+    format!("{mark} {}  {}{flags}{patch}", c.path, describe(c))
+}
+
+fn records_json(r: &RecordChanges) -> Value {
+    let patch = |p: &crate::baseline::PatchRecord| json!({"id": p.id, "severity": p.severity, "fixes": p.fixes, "sha256": p.sha256});
+    let deferred = |d: &crate::recipe::Deferred| json!({"id": d.id, "reason": d.reason, "mitigation": d.mitigation, "review-by": d.review_by.map(|t| t.to_string())});
+    json!({
+        "base": r.base.as_ref().map(|(a, b)| json!({"before": a, "after": b})),
+        "patches": {
+            "added": r.patches_added.iter().map(patch).collect::<Vec<_>>(),
+            "removed": r.patches_removed.iter().map(patch).collect::<Vec<_>>(),
+            "changed": r.patches_changed.iter().map(|(a, b)| json!({"id": b.id, "before": a.sha256, "after": b.sha256})).collect::<Vec<_>>(),
+        },
+        "deferred": {
+            "added": r.deferred_added.iter().map(deferred).collect::<Vec<_>>(),
+            "removed": r.deferred_removed.iter().map(deferred).collect::<Vec<_>>(),
+            "changed": r.deferred_changed.iter().map(|(_, b)| deferred(b)).collect::<Vec<_>>(),
+        },
+        "cves": {"fixed": r.cves_fixed, "reverted": r.cves_reverted},
+    })
+}
+
+/// `critical`, as the recipe writes it.
+pub(super) fn severity(s: crate::recipe::Severity) -> String {
+    serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn print_records(r: &RecordChanges) {
+    if let Some((a, b)) = &r.base {
+        println!("base      {} → {}", &a[..a.len().min(12)], &b[..b.len().min(12)]);
+    }
+    for p in &r.patches_added {
+        let fixes = if p.fixes.is_empty() { String::new() } else { format!("  fixes {}", p.fixes.join(", ")) };
+        println!("patch   + {}  {}{fixes}", p.id, severity(p.severity));
+    }
+    for p in &r.patches_removed {
+        println!("patch   - {}", p.id);
+    }
+    for (a, b) in &r.patches_changed {
+        println!(
+            "patch   ~ {}  artifact sha256 {} → {}",
+            b.id,
+            &a.sha256[..12.min(a.sha256.len())],
+            &b.sha256[..12.min(b.sha256.len())]
+        );
+    }
+    for d in &r.deferred_added {
+        println!("deferred + {}: {}", d.id, d.reason);
+    }
+    for d in &r.deferred_removed {
+        println!("deferred - {}", d.id);
+    }
+    for (_, d) in &r.deferred_changed {
+        println!("deferred ~ {}: {}", d.id, d.reason);
+    }
+    if !r.cves_fixed.is_empty() {
+        println!("fixed     {}", r.cves_fixed.join(", "));
+    }
+    if !r.cves_reverted.is_empty() {
+        println!("unfixed   {} (fixed in A, not in B)", r.cves_reverted.join(", "));
+    }
+}
+
+impl Output {
+    pub fn diff(&self, r: &DiffReport, stat: bool) {
+        for w in &r.warnings {
+            self.warning(w);
+        }
+        let counts = json!({
+            "added": r.count(Status::Added),
+            "removed": r.count(Status::Removed),
+            "changed": r.count(Status::Changed),
+        });
+        if self.json {
+            let mut doc = json!({
+                "command": "diff",
+                "a": source_json(&r.a),
+                "b": source_json(&r.b),
+                "differ": r.differ(),
+                "stat": counts,
+                "unchecked": r.unchecked.iter().map(unchecked_json).collect::<Vec<_>>(),
+                "records": r.records.as_ref().map(records_json),
+                "warnings": r.warnings,
+            });
+            if !stat {
+                doc["changes"] = r.changes.iter().map(change_json).collect();
+            }
+            println!("{doc}");
+            return;
+        }
+        println!("--- {}", r.a.title());
+        println!("+++ {}", r.b.title());
+        if let Some(records) = &r.records {
+            print_records(records);
+        }
+        if !stat {
+            for c in &r.changes {
+                println!("{}", change_line(c));
+            }
+        } else {
+            let mut by_patch: std::collections::BTreeMap<&str, [usize; 3]> = Default::default();
+            for c in &r.changes {
+                let slot = by_patch.entry(c.patch.as_deref().unwrap_or("(no patch)")).or_default();
+                slot[c.status as usize] += 1;
+            }
+            for (patch, [added, removed, changed]) in by_patch {
+                println!("  {patch}  +{added} -{removed} ~{changed}");
+            }
+        }
+        println!(
+            "{} added, {} removed, {} changed",
+            r.count(Status::Added),
+            r.count(Status::Removed),
+            r.count(Status::Changed)
+        );
+        for u in &r.unchecked {
+            println!("not checked: {}", unchecked_line(u));
+        }
+    }
+}
