@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::ops::{self, build::BuildOptions, diff::DiffOptions, Context};
+use crate::ops::{self, build::BuildOptions, diff::DiffOptions, scan::ScanOptions, Context};
 use crate::output::Output;
 
 /// Build golden images from signed, approved patches; record what is in them.
@@ -52,6 +52,14 @@ pub enum Command {
         #[arg(long)]
         stat: bool,
     },
+    /// Write the mtree spec (files.mtree form) of any tree source: a host's report
+    Scan {
+        /// NAME[@VERSION], a baseline directory, a tarball, a directory or a spec
+        source: String,
+        /// Write the spec to FILE (beside it, then renamed) instead of stdout
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Runs the command line; returns the exit code.
@@ -89,6 +97,13 @@ pub fn main() -> u8 {
             Ok(report) => {
                 out.diff(&report, stat);
                 report.exit_code()
+            }
+            Err(e) => failed(&out, &e),
+        },
+        Command::Scan { source, output } => match ops::scan::scan(&ctx, &ScanOptions { source, output }) {
+            Ok(report) => {
+                out.scan(&report);
+                0
             }
             Err(e) => failed(&out, &e),
         },

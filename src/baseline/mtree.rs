@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::tree::{Kind, Tree};
+use crate::tree::{Kind, Lacks, Tree};
 use crate::trust::hex;
 
 /// Writes a path the way libarchive does: bytes outside 0x21–0x7E and `#=\*?[` as `\NNN`.
@@ -29,26 +29,44 @@ pub fn escape_path(path: &[u8]) -> String {
 
 /// The whole spec: `#mtree v2.0`, the root, then one line per entry in path-byte order.
 pub fn render(tree: &Tree) -> String {
+    render_with(tree, |_| Lacks::NONE)
+}
+
+/// The spec of a tree whose source could not say everything (a stock tool's spec read back,
+/// say): each keyword an entry lacks is left out rather than made up.
+pub fn render_with(tree: &Tree, lacks: impl Fn(&[u8]) -> Lacks) -> String {
     let mut out = String::with_capacity(tree.len() * 128);
     out.push_str("#mtree v2.0\n");
     for (path, node) in tree.iter() {
+        let lacking = lacks(path);
+        let known = |flag| !lacking.has(flag);
         out.push_str(&escape_path(path));
         let _ = write!(out, " type={}", node.kind.mtree_type());
-        if !matches!(node.kind, Kind::Symlink(_)) {
+        if !matches!(node.kind, Kind::Symlink(_)) && known(Lacks::MODE) {
             let _ = write!(out, " mode=0{:o}", node.mode);
         }
-        let _ = write!(out, " uid={} gid={}", node.uid, node.gid);
+        if known(Lacks::UID) {
+            let _ = write!(out, " uid={}", node.uid);
+        }
+        if known(Lacks::GID) {
+            let _ = write!(out, " gid={}", node.gid);
+        }
         match &node.kind {
             Kind::File(c) => {
-                let _ = write!(out, " size={} sha256digest={}", c.size, hex(&c.sha256));
+                if known(Lacks::SIZE) {
+                    let _ = write!(out, " size={}", c.size);
+                }
+                if known(Lacks::DIGEST) {
+                    let _ = write!(out, " sha256digest={}", hex(&c.sha256));
+                }
             }
-            Kind::Symlink(t) => {
+            Kind::Symlink(t) if known(Lacks::LINK) => {
                 let _ = write!(out, " link={}", escape(t));
             }
-            Kind::Char(a, b) | Kind::Block(a, b) => {
+            Kind::Char(a, b) | Kind::Block(a, b) if known(Lacks::DEVICE) => {
                 let _ = write!(out, " device=native,{a},{b}");
             }
-            Kind::Dir | Kind::Fifo => {}
+            _ => {}
         }
         out.push('\n');
     }

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod diff;
+pub mod scan;
 mod sources;
 pub mod verify;
 

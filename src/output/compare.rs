@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use super::Output;
 use crate::diff::{Aspect, Status, Unchecked};
 use crate::ops::diff::{DiffReport, EntryState, PathChange, RecordChanges, SourceInfo};
+use crate::ops::scan::ScanReport;
 
 pub(super) fn source_json(s: &SourceInfo) -> Value {
     json!({"source": s.label, "kind": s.kind, "name": s.name, "version": s.version, "entries": s.entries})
@@ -223,6 +224,40 @@ impl Output {
         );
         for u in &r.unchecked {
             println!("not checked: {}", unchecked_line(u));
+        }
+    }
+}
+
+impl Output {
+    pub fn scan(&self, r: &ScanReport) {
+        for w in &r.warnings {
+            self.warning(w);
+        }
+        for (keyword, entries) in &r.lacking {
+            self.warning(&format!(
+                "{} has no `{keyword}` for {entries} entries: the spec leaves it out",
+                r.source.label
+            ));
+        }
+        if self.json {
+            let doc = json!({
+                "command": "scan",
+                "source": source_json(&r.source),
+                "sha256": r.sha256,
+                "output": r.output,
+                "spec": r.spec,
+                "lacking": r.lacking.iter().map(|(k, n)| json!({"keyword": k, "entries": n})).collect::<Vec<_>>(),
+                "warnings": r.warnings,
+            });
+            println!("{doc}");
+            return;
+        }
+        match (&r.output, &r.spec) {
+            (Some(file), _) => {
+                println!("scanned {}: {} entries → {file} (sha256 {})", r.source.label, r.source.entries, r.sha256)
+            }
+            (None, Some(spec)) => print!("{spec}"),
+            (None, None) => {}
         }
     }
 }

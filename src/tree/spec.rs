@@ -688,6 +688,21 @@ with\sspace     type=dir mode=0755 nlink=2 time=1795448674.952350916
     }
 
     #[test]
+    fn a_partial_spec_renders_without_what_it_lacks_and_reads_back_the_same() {
+        let text = "#mtree\n./a type=file mode=644 uid=0 size=3\n./l type=link gid=5\n./d type=dir uid=1 gid=2\n";
+        let first = tree_of(text);
+        let rendered =
+            crate::baseline::mtree::render_with(&first.tree, |p| first.lacks.get(p).copied().unwrap_or_default());
+        assert!(!rendered.contains("sha256digest") && !rendered.contains("link="), "{rendered}");
+        let second = tree_of(&rendered);
+        assert_eq!(second.lacks, first.lacks);
+        assert_eq!(
+            crate::baseline::mtree::render_with(&second.tree, |p| second.lacks.get(p).copied().unwrap_or_default()),
+            rendered
+        );
+    }
+
+    #[test]
     fn unset_removes_defaults() {
         let t = tree_of("/set type=file uid=0 gid=0 mode=0644\n. type=dir mode=0755\n/unset mode\nf size=0 sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n");
         assert_eq!(t.lacks[&b"f".to_vec()], Lacks::MODE);

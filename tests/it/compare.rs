@@ -1,7 +1,11 @@
 //! `gild diff`, `gild scan`, `gild verify IMAGE --baseline`, `gild audit`: tree sources of every
 //! kind compared, each difference attributed to the patch that last touched it.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 use crate::harness::*;
+use crate::{require_root, require_tool};
 
 /// The first patch of the demo-like image: an openssl update.
 fn openssl_patch() -> Layer {
@@ -161,4 +165,138 @@ fn a_baseline_whose_files_mtree_was_edited_is_a_trust_failure() {
     two_versions(&ws);
     ws.edit("baselines/demo/1.0.0/files.mtree", |t| t.replace("mode=0755", "mode=0777"));
     ws.gild(&["diff", "demo@1.0.0", "demo@1.1.0"]).exit(3).stderr_has("was altered after it was recorded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// scan
+
+/// Extracts an image with `bsdtar -xpf` (owners kept: run as root) into a new directory.
+fn extract(image: &Path) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("gild-host-").tempdir().unwrap();
+    let out = Command::new("bsdtar").arg("-xpf").arg(image).arg("-C").arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "bsdtar -xpf: {}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
+/// Runs a stock tool, asserting success; returns stdout.
+fn stock(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// The host's report by NetBSD `mtree -c` and by `bsdtar --format=mtree`, written in `ws`.
+fn stock_reports(ws: &Workspace, host: &Path) -> (PathBuf, PathBuf) {
+    let netbsd = ws.path("netbsd.mtree");
+    let spec = stock(Command::new("mtree").args(["-c", "-K", "sha256digest,mode,uid,gid,type,link", "-p"]).arg(host));
+    std::fs::write(&netbsd, spec).unwrap();
+    let bsd = ws.path("bsdtar.mtree");
+    stock(
+        Command::new("bsdtar")
+            .args(["--format=mtree", "--options=!all,type,mode,uid,gid,size,link,sha256", "-cf"])
+            .arg(&bsd)
+            .arg("-C")
+            .arg(host)
+            .arg("."),
+    );
+    (netbsd, bsd)
+}
+
+#[test]
+fn scan_of_an_image_and_of_its_extraction_is_the_recorded_files_mtree() {
+    require_tool!("bsdtar");
+    require_root!();
+    let ws = Workspace::new();
+    two_versions(&ws);
+    let recorded = ws.read_string("baselines/demo/1.1.0/files.mtree");
+    for format in ["tar.zst", "tar.gz", "tar"] {
+        let image = ws.image_path("demo", "1.1.0", format);
+        let run = ws.gild(&["scan", image.to_str().unwrap()]);
+        run.success();
+        assert_eq!(run.stdout, recorded, "{format}");
+    }
+    let host = extract(&ws.image_path("demo", "1.1.0", "tar.gz"));
+    let run = ws.gild(&["scan", host.path().to_str().unwrap()]);
+    assert_eq!(run.success().stdout, recorded);
+}
+
+#[test]
+fn scan_writes_its_file_whole_and_reports_the_digest() {
+    let ws = Workspace::new();
+    two_versions(&ws);
+    ws.gild(&["scan", "demo", "-o", "reports/host.mtree"]).exit(2).stderr_has("cannot write `");
+    std::fs::create_dir(ws.path("reports")).unwrap();
+    let j = ws.gild(&["--json", "scan", "demo@1.0.0", "-o", "reports/host.mtree"]).success().json();
+    ws.gild(&["scan", "demo", "-o", "reports/host.mtree"]).success().stdout_has("→ reports/host.mtree");
+    assert_eq!(j["command"], "scan");
+    assert_eq!(j["output"], "reports/host.mtree");
+    assert!(j["spec"].is_null(), "{j}");
+    let recorded = ws.read("baselines/demo/1.0.0/files.mtree");
+    assert_eq!(j["sha256"], sha256_hex(&recorded));
+    assert_eq!(j["source"]["entries"], ws.mtree("demo", "1.0.0").entries.len());
+    let names: Vec<String> = std::fs::read_dir(ws.path("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["host.mtree"], "nothing left beside it");
+    assert_eq!(ws.read("reports/host.mtree"), ws.read("baselines/demo/1.1.0/files.mtree"), "`demo` is the newest");
+}
+
+#[test]
+fn scan_of_stock_tool_reports_reads_back_the_host() {
+    require_tool!("bsdtar");
+    require_tool!("mtree");
+    require_root!();
+    let ws = Workspace::new();
+    let odd = Layer::new()
+        .dir("./opt")
+        .file("./opt/with space", b"s")
+        .file("./opt/hash#and=eq", b"h")
+        .file(b"./opt/caf\xc3\xa9", b"c")
+        .file("./opt/glob*?[x]", b"g")
+        .symlink("./opt/to space", "with space")
+        .hardlink("./opt/hard", "./opt/with space");
+    ws.recipe("demo").patch("P-ODD", odd).build();
+    let host = extract(&ws.image_path("demo", "1.0.0", "tar.zst"));
+    let (netbsd, bsd) = stock_reports(&ws, host.path());
+    let recorded = ws.read_string("baselines/demo/1.0.0/files.mtree");
+    for spec in [netbsd, bsd] {
+        let run = ws.gild(&["scan", spec.to_str().unwrap()]);
+        assert_eq!(run.success().stdout, recorded, "{}", spec.display());
+    }
+}
+
+#[test]
+fn scan_of_a_spec_without_digests_leaves_them_out_and_says_so() {
+    let ws = Workspace::new();
+    ws.write("host.mtree", "#mtree\n. type=dir mode=755 uid=0 gid=0\n./etc type=dir mode=755 uid=0 gid=0\n./etc/motd type=file mode=644 uid=0 gid=0 size=3\n");
+    let run = ws.gild(&["scan", "host.mtree"]);
+    run.success().stderr_has("no `sha256digest` for 1 entries");
+    assert_eq!(
+        run.stdout,
+        "#mtree v2.0\n. type=dir mode=0755 uid=0 gid=0\n./etc type=dir mode=0755 uid=0 gid=0\n./etc/motd type=file mode=0644 uid=0 gid=0 size=3\n"
+    );
+}
+
+#[test]
+fn bad_specs_exit_2_naming_the_line() {
+    let ws = Workspace::new();
+    two_versions(&ws);
+    let good = ws.read_string("baselines/demo/1.0.0/files.mtree");
+    let line = |n: usize| good.lines().take(n).map(|l| format!("{l}\n")).collect::<String>();
+    let cases = [
+        ("truncated.mtree", format!("{}./usr/bin/openssl type=file mode=07", line(5)), 6, "cut short"),
+        ("keyword.mtree", format!("{}./x type=file colour=red\n{}", line(3), line(2)), 4, "unknown keyword `colour`"),
+        ("escape.mtree", format!("{}./x\\q type=file\n", line(2)), 3, "bad escape"),
+    ];
+    for (file, text, n, why) in cases {
+        ws.write(file, text);
+        for args in [vec!["scan", file], vec!["diff", "demo", file]] {
+            ws.gild(&args)
+                .exit(2)
+                .stderr_has(&format!("invalid mtree spec `{file}`"))
+                .stderr_has(&format!("{file}:{n}: "))
+                .stderr_has(why);
+        }
+    }
 }

@@ -63,6 +63,30 @@ macro_rules! require_tool {
     };
 }
 
+/// True when the tests run as root (extracting an image keeps its owners only then). When
+/// not, prints `skipped: needs root` and returns false, except under `CI=true`, where it fails.
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("this test extracts images with their owners and must run as root under CI=true");
+        }
+        println!("skipped: needs root (extracting owners)");
+    }
+    root
+}
+
+/// Returns from the test (after printing `skipped: …`) unless running as root.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::harness::running_as_root() {
+            return;
+        }
+    };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Compression
 
