@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::ops::{self, build::BuildOptions, diff::DiffOptions, scan::ScanOptions, Context};
+use crate::ops::{
+    self, build::BuildOptions, diff::DiffOptions, scan::ScanOptions, verify_image::VerifyImageOptions, Context,
+};
 use crate::output::Output;
 
 /// Build golden images from signed, approved patches; record what is in them.
@@ -37,10 +39,14 @@ pub enum Command {
         #[arg(long, value_name = "V")]
         version: Option<String>,
     },
-    /// Check every artifact's pin and signatures; build nothing
+    /// Check every artifact's pin and signatures; build nothing. With `--baseline`: check an
+    /// image file against a recorded baseline
     Verify {
-        /// The recipe file (or NAME for recipes/NAME.toml)
+        /// The recipe file (or NAME for recipes/NAME.toml); with `--baseline`, the image file
         recipe: String,
+        /// The baseline the image must match: NAME, NAME@VERSION or a baseline directory
+        #[arg(long, value_name = "REF")]
+        baseline: Option<String>,
     },
     /// Compare two tree sources (baselines, tarballs, directories, mtree specs)
     Diff {
@@ -83,7 +89,16 @@ pub fn main() -> u8 {
                 }
             }
         }
-        Command::Verify { recipe } => match ops::verify::verify(&ctx, &recipe) {
+        Command::Verify { recipe: image, baseline: Some(baseline) } => {
+            match ops::verify_image::verify_image(&ctx, &VerifyImageOptions { image, baseline }) {
+                Ok(report) => {
+                    out.verify_image(&report);
+                    report.exit_code()
+                }
+                Err(e) => failed(&out, &e),
+            }
+        }
+        Command::Verify { recipe, baseline: None } => match ops::verify::verify(&ctx, &recipe) {
             Ok(report) => {
                 out.verify(&report);
                 report.exit_code()

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod scan;
 mod sources;
 pub mod verify;
+pub mod verify_image;
 
 use std::path::{Path, PathBuf};
 

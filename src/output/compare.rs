@@ -6,6 +6,7 @@ use super::Output;
 use crate::diff::{Aspect, Status, Unchecked};
 use crate::ops::diff::{DiffReport, EntryState, PathChange, RecordChanges, SourceInfo};
 use crate::ops::scan::ScanReport;
+use crate::ops::verify_image::VerifyImageReport;
 
 pub(super) fn source_json(s: &SourceInfo) -> Value {
     json!({"source": s.label, "kind": s.kind, "name": s.name, "version": s.version, "entries": s.entries})
@@ -258,6 +259,61 @@ impl Output {
             }
             (None, Some(spec)) => print!("{spec}"),
             (None, None) => {}
+        }
+    }
+}
+
+impl Output {
+    pub fn verify_image(&self, r: &VerifyImageReport) {
+        if self.json {
+            let doc = json!({
+                "command": "verify",
+                "image": r.image,
+                "baseline": source_json(&r.baseline),
+                "ok": r.ok(),
+                "sha256": r.sha256,
+                "recorded-as": r.recorded_as,
+                "tree": r.tree,
+                "tree-matches": r.tree_matches,
+                "changes": r.changes.iter().map(change_json).collect::<Vec<_>>(),
+            });
+            println!("{doc}");
+        } else {
+            println!("image     {}", r.image);
+            println!("baseline  {}", r.baseline.title());
+            match &r.recorded_as {
+                Some(file) => println!("sha256    {}  recorded as {file}", r.sha256),
+                None => {
+                    let files: Vec<&str> = r.recorded.iter().map(|(f, _)| f.as_str()).collect();
+                    println!("sha256    {}  not recorded (the baseline records {})", r.sha256, files.join(", "))
+                }
+            }
+            if r.tree_matches {
+                println!("tree      {}  matches files.mtree", r.tree);
+            } else {
+                println!("tree      {}  differs from files.mtree:", r.tree);
+                for c in &r.changes {
+                    println!("  {}", change_line(c));
+                }
+            }
+            if r.ok() {
+                println!("ok");
+            }
+        }
+        if !r.ok() {
+            let mut why = Vec::new();
+            if r.recorded_as.is_none() {
+                why.push(format!("  cause: its sha256 {} is not one the baseline records", r.sha256));
+            }
+            if !r.tree_matches {
+                why.push(format!("  cause: its tree differs from files.mtree in {} path(s)", r.changes.len().max(1)));
+            }
+            eprintln!(
+                "error: image `{}` is not the one recorded in {}\n{}",
+                r.image,
+                r.baseline.title(),
+                why.join("\n")
+            );
         }
     }
 }

@@ -300,3 +300,72 @@ fn bad_specs_exit_2_naming_the_line() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// verify IMAGE --baseline
+
+#[test]
+fn verify_image_accepts_every_recorded_image_of_the_baseline() {
+    let ws = Workspace::new();
+    two_versions(&ws);
+    for format in ["tar.zst", "tar.gz", "tar"] {
+        let image = ws.image_path("demo", "1.1.0", format);
+        let run = ws.gild(&["--json", "verify", image.to_str().unwrap(), "--baseline", "demo@1.1.0"]);
+        let j = run.success().json();
+        assert_eq!(j["command"], "verify");
+        assert_eq!(j["ok"], true);
+        assert_eq!(j["recorded-as"], format!("demo-1.1.0.{format}"));
+        assert_eq!(j["tree"], sha256_hex(&ws.read("baselines/demo/1.1.0/files.mtree")));
+    }
+    let image = ws.image_path("demo", "1.1.0", "tar.zst");
+    ws.gild(&["verify", image.to_str().unwrap(), "--baseline", "demo"]).success().stdout_has("matches files.mtree");
+}
+
+#[test]
+fn verify_image_of_another_version_is_exit_3_naming_the_paths() {
+    let ws = Workspace::new();
+    two_versions(&ws);
+    let image = ws.image_path("demo", "1.0.0", "tar.zst");
+    let run = ws.gild(&["verify", image.to_str().unwrap(), "--baseline", "demo@1.1.0"]);
+    run.exit(3)
+        .stdout_has("- ./usr/bin/ssh-keysign")
+        .stdout_has("(P-SSH)")
+        .stderr_has("is not the one recorded in demo 1.1.0")
+        .stderr_has("is not one the baseline records");
+}
+
+#[test]
+fn verify_image_with_the_recorded_tree_but_other_bytes_is_exit_3() {
+    let ws = Workspace::new();
+    two_versions(&ws);
+    let tar = decompress(&ws.read(ws.image_path("demo", "1.1.0", "tar.zst")));
+    ws.write("recompressed.tar.xz", Compression::Xz.compress(&tar));
+    let j = ws.gild(&["--json", "verify", "recompressed.tar.xz", "--baseline", "demo@1.1.0"]).exit(3).json();
+    assert_eq!(j["ok"], false);
+    assert!(j["recorded-as"].is_null(), "{j}");
+    assert_eq!(j["tree-matches"], true, "{j}");
+}
+
+#[test]
+fn verify_image_with_a_changed_file_is_exit_3_with_its_patch() {
+    let ws = Workspace::new();
+    two_versions(&ws);
+    let mut tar = decompress(&ws.read(ws.image_path("demo", "1.1.0", "tar")));
+    let at = tar.windows(14).position(|w| w == b"openssl 3.0.15").expect("the file's data");
+    tar[at..at + 7].copy_from_slice(b"OPENSSL");
+    ws.write("tampered.tar", &tar);
+    let run = ws.gild(&["verify", "tampered.tar", "--baseline", "demo@1.1.0"]);
+    run.exit(3).stdout_has("~ ./usr/bin/openssl  content  (P-SSL)");
+}
+
+#[test]
+fn verify_image_wants_an_image_file() {
+    let ws = Workspace::new();
+    two_versions(&ws);
+    ws.gild(&["verify", "baselines/demo/1.0.0/files.mtree", "--baseline", "demo"])
+        .exit(2)
+        .stderr_has("not an image file");
+    ws.gild(&["verify", "nosuch.tar.zst", "--baseline", "demo"]).exit(2).stderr_has("no tree source");
+    let image = ws.image_path("demo", "1.1.0", "tar.zst");
+    ws.gild(&["verify", image.to_str().unwrap(), "--baseline", "nosuch"]).exit(2);
+}
