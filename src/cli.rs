@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::ops::{
-    self, build::BuildOptions, diff::DiffOptions, scan::ScanOptions, verify_image::VerifyImageOptions, Context,
+    self, audit::AuditOptions, build::BuildOptions, diff::DiffOptions, scan::ScanOptions,
+    verify_image::VerifyImageOptions, Context,
 };
 use crate::output::Output;
 
@@ -66,6 +67,26 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Is each target compliant with a baseline? Which patches does it lack?
+    Audit {
+        /// The baseline: NAME, NAME@VERSION or a baseline directory
+        baseline: String,
+        /// Directories, host specs, images or baselines to judge
+        #[arg(required = true)]
+        targets: Vec<String>,
+        /// Which targets need this patch? (exit 1 when any does)
+        #[arg(long, value_name = "ID", conflicts_with = "fixes")]
+        patch: Option<String>,
+        /// Which targets need a fix for this CVE? (exit 1 when any does)
+        #[arg(long, value_name = "CVE")]
+        fixes: Option<String>,
+        /// Pass over paths matching GLOB (relative, e.g. `var/log/**`), besides `[audit] ignore`
+        #[arg(long, value_name = "GLOB")]
+        ignore: Vec<String>,
+        /// Extra paths on a target count against compliance
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 /// Runs the command line; returns the exit code.
@@ -122,6 +143,16 @@ pub fn main() -> u8 {
             }
             Err(e) => failed(&out, &e),
         },
+        Command::Audit { baseline, targets, patch, fixes, ignore, strict } => {
+            let opts = AuditOptions { baseline, targets, patch, fixes, ignore, strict };
+            match ops::audit::audit(&ctx, &opts) {
+                Ok(report) => {
+                    out.audit(&report);
+                    report.exit_code()
+                }
+                Err(e) => failed(&out, &e),
+            }
+        }
     }
 }
 

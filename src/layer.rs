@@ -24,6 +24,12 @@ use tar::{Archive, Header, TarError};
 /// The path gild writes itself; a layer may not ship it.
 pub const RELEASE_PATH: &[u8] = b"etc/gild/release";
 
+/// What `etc/gild/release` holds in an image of `name` at `version` (SPEC §5). `audit` knows a
+/// host's version from its digest alone when the host reports with a spec.
+pub fn release_text(name: &str, version: &str) -> String {
+    format!("name = \"{name}\"\nversion = \"{version}\"\n")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
     #[error("layer `{layer}` ({id}) is not a valid archive\n  cause: {source}")]

@@ -18,6 +18,7 @@
 //! - [`ops`] holds the commands as plain functions; [`cli`] maps flags to them and
 //!   [`output`] is the only writer to stdout and stderr. [`error`] decides exit codes.
 
+pub mod audit;
 pub mod baseline;
 pub mod check;
 pub mod cli;

@@ -276,7 +276,7 @@ fn layer_all(
             changes.push(c);
         }
     }
-    layering.add_release(&format!("name = \"{}\"\nversion = \"{}\"\n", recipe.name, recipe.version))?;
+    layering.add_release(&crate::layer::release_text(&recipe.name, &recipe.version.to_string()))?;
     Ok((layering.finish()?, changes))
 }
 

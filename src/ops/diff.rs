@@ -103,18 +103,11 @@ pub struct PathChange {
     pub flags: Vec<&'static str>,
 }
 
-/// Owns the differences of two changes lists; see [`diff::trees`].
-pub fn path_changes(
-    a: &Source,
-    b: &Source,
-    opts: diff::Options,
-    attribution: &[&Attribution],
-) -> (Vec<PathChange>, Vec<Unchecked>) {
-    let d = diff::trees(Side::from(a), Side::from(b), opts);
-    let changes = d
-        .changes
-        .iter()
-        .map(|c| PathChange {
+impl PathChange {
+    /// The owned form of one change from `a` to `b`, attributed to the first attribution that
+    /// names its path.
+    pub fn of(c: &diff::Change, a: &Source, b: &Source, attribution: &[&Attribution]) -> PathChange {
+        PathChange {
             path: mtree::escape_path(c.path),
             status: c.status,
             aspects: c.aspects.clone(),
@@ -122,8 +115,19 @@ pub fn path_changes(
             after: c.after.map(|n| EntryState::of(n, b.lacks(c.path))),
             patch: attribution.iter().find_map(|at| at.patch(c.path)).map(str::to_string),
             flags: c.flags.clone(),
-        })
-        .collect();
+        }
+    }
+}
+
+/// Every path that differs from `a` to `b`, owned, and the checks that could not be made.
+pub fn path_changes(
+    a: &Source,
+    b: &Source,
+    opts: diff::Options,
+    attribution: &[&Attribution],
+) -> (Vec<PathChange>, Vec<Unchecked>) {
+    let d = diff::trees(Side::from(a), Side::from(b), opts);
+    let changes = d.changes.iter().map(|c| PathChange::of(c, a, b, attribution)).collect();
     (changes, d.unchecked)
 }
 

@@ -1,6 +1,7 @@
 //! Operations: what each command does, as plain functions of plain options. They know nothing
 //! of clap, stdout or colours; `cli` maps flags to options and `output` prints the reports.
 
+pub mod audit;
 pub mod build;
 pub mod diff;
 pub mod scan;

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::Output;
 use crate::diff::{Aspect, Status, Unchecked};
+use crate::ops::audit::{AuditReport, MissingPatch, Question, Standing, TargetReport};
 use crate::ops::diff::{DiffReport, EntryState, PathChange, RecordChanges, SourceInfo};
 use crate::ops::scan::ScanReport;
 use crate::ops::verify_image::VerifyImageReport;
@@ -314,6 +315,176 @@ impl Output {
                 r.baseline.title(),
                 why.join("\n")
             );
+        }
+    }
+}
+
+/// `content of 12 entries (the target has no `sha256digest`)`, for audits.
+fn audit_unchecked_line(u: &Unchecked) -> String {
+    let who = match u.side {
+        "A" => "the baseline has",
+        "B" => "the target has",
+        _ => "neither has",
+    };
+    format!("{} of {} entries ({who} no `{}`)", u.aspect.word(), u.entries, u.keyword)
+}
+
+fn missing_json(m: &MissingPatch) -> Value {
+    json!({"id": m.id, "severity": m.severity.map(severity), "fixes": m.fixes, "why": m.why})
+}
+
+fn target_json(t: &TargetReport) -> Value {
+    json!({
+        "target": t.target,
+        "kind": t.kind,
+        "version": t.version,
+        "standing": t.standing.word(),
+        "image": match &t.standing { Standing::OtherImage(n) => Some(n), _ => None },
+        "compared-with": t.compared_with,
+        "revoked": t.revoked,
+        "compliant": t.compliant(),
+        "verdict": t.verdict(),
+        "drift": t.drift.iter().map(change_json).collect::<Vec<_>>(),
+        "extra": t.extra.iter().map(|(c, counts)| {
+            let mut v = change_json(c);
+            v["counts"] = json!(counts);
+            v
+        }).collect::<Vec<_>>(),
+        "ignored": t.ignored,
+        "missing": t.missing.iter().map(missing_json).collect::<Vec<_>>(),
+        "unchecked": t.unchecked.iter().map(unchecked_json).collect::<Vec<_>>(),
+        "needs": t.needs,
+        "error": t.error.as_ref().map(|e| &e.0),
+        "warnings": t.warnings,
+    })
+}
+
+impl Output {
+    pub fn audit(&self, r: &AuditReport) {
+        for t in &r.targets {
+            for w in &t.warnings {
+                self.warning(&format!("{}: {w}", t.target));
+            }
+            if let Some((e, _)) = &t.error {
+                eprintln!("error: {e}");
+            }
+        }
+        let question = match &r.question {
+            Some(Question::Patch(id)) => Some(json!({"patch": id})),
+            Some(Question::Fixes { cve, patches }) => Some(json!({"fixes": cve, "patches": patches})),
+            None => None,
+        };
+        if self.json {
+            let doc = json!({
+                "command": "audit",
+                "baseline": source_json(&r.baseline),
+                "question": question,
+                "ignore": r.ignore,
+                "strict": r.strict,
+                "compliant": r.targets.iter().all(TargetReport::compliant),
+                "targets": r.targets.iter().map(target_json).collect::<Vec<_>>(),
+            });
+            println!("{doc}");
+            return;
+        }
+        let asked = match &r.question {
+            Some(Question::Patch(id)) => format!(": which targets need {id}?"),
+            Some(Question::Fixes { cve, patches }) => {
+                format!(": which targets need a fix for {cve} ({})?", patches.join(", "))
+            }
+            None => String::new(),
+        };
+        println!("audit against {}{asked}", r.baseline.title());
+        if !r.ignore.is_empty() {
+            println!("ignoring {}", r.ignore.join(", "));
+        }
+        for t in &r.targets {
+            print_target(t, r.strict);
+        }
+        println!();
+        print_table(r);
+    }
+}
+
+fn print_target(t: &TargetReport, strict: bool) {
+    let kind = t.kind.map(|k| format!(" ({k})")).unwrap_or_default();
+    let on = match (&t.standing, &t.version) {
+        (Standing::OtherImage(name), Some(v)) => format!(", built from {name} {v}"),
+        (Standing::Unknown, _) => ", names no version gild recorded".to_string(),
+        (Standing::Unrecorded, Some(v)) => format!(", on {v}, which is not recorded here"),
+        (_, Some(v)) => format!(", on {v}"),
+        (_, None) => String::new(),
+    };
+    let compared = match (&t.compared_with, &t.version) {
+        (Some(c), Some(v)) if c == v => String::new(),
+        (Some(c), _) => format!(" (compared with {c})"),
+        _ => String::new(),
+    };
+    println!("== {}{kind}: {}{on}{compared}", t.target, t.verdict());
+    if let Some(reason) = &t.revoked {
+        println!("  revoked: {reason}");
+    }
+    for c in &t.drift {
+        println!("  {}", change_line(c));
+    }
+    for (c, counts) in &t.extra {
+        let note = match (counts, strict) {
+            (true, _) => "  extra",
+            (false, _) => "  extra (counts with --strict)",
+        };
+        println!("  {}{note}", change_line(c));
+    }
+    for m in &t.missing {
+        let sev = m.severity.map(severity).unwrap_or_default();
+        let fixes = if m.fixes.is_empty() { String::new() } else { format!("  {}", m.fixes.join(", ")) };
+        println!("  missing  {}  {sev}{fixes}  ({})", m.id, m.why);
+    }
+    for u in &t.unchecked {
+        println!("  not checked: {}", audit_unchecked_line(u));
+    }
+    if t.ignored > 0 {
+        println!("  {} differing path(s) ignored", t.ignored);
+    }
+    if let Some(needs) = t.needs {
+        println!("  {}", if needs { "needs it" } else { "does not need it" });
+    }
+}
+
+fn print_table(r: &AuditReport) {
+    let width = r.targets.iter().map(|t| t.target.chars().count()).max().unwrap_or(6).max(6);
+    let needs_col = r.question.is_some();
+    let needs_head = if needs_col { "NEEDS  " } else { "" };
+    println!(
+        "{:<width$}  {:<10}  {:<15}  {:>5}  {:>5}  {needs_head}MISSING",
+        "TARGET", "VERSION", "VERDICT", "DRIFT", "EXTRA"
+    );
+    for t in &r.targets {
+        let missing: Vec<&str> = t.missing.iter().map(|m| m.id.as_str()).collect();
+        let needs = match t.needs {
+            Some(true) => "yes    ",
+            Some(false) => "no     ",
+            None if needs_col => "?      ",
+            None => "",
+        };
+        println!(
+            "{:<width$}  {:<10}  {:<15}  {:>5}  {:>5}  {needs}{}",
+            t.target,
+            t.version.as_deref().unwrap_or("-"),
+            t.verdict(),
+            t.drift.len(),
+            t.extra.len(),
+            if missing.is_empty() { "-".to_string() } else { missing.join(", ") }
+        );
+    }
+    let total = r.targets.len();
+    match &r.question {
+        Some(_) => {
+            let n = r.targets.iter().filter(|t| t.needs == Some(true)).count();
+            println!("{n} of {total} target(s) need it");
+        }
+        None => {
+            let n = r.targets.iter().filter(|t| !t.compliant()).count();
+            println!("{} of {total} target(s) compliant", total - n);
         }
     }
 }

@@ -220,7 +220,8 @@ impl Locator {
         }
     }
 
-    fn baseline_dir(&self, arg: &str, dir: &Path) -> Result<Source, SourceError> {
+    /// Opens the baseline directory `dir`; `arg` names it in reports.
+    pub fn baseline_dir(&self, arg: &str, dir: &Path) -> Result<Source, SourceError> {
         let spec_path = dir.join("files.mtree");
         let shown = spec_path.display().to_string();
         let text = std::fs::read(&spec_path).map_err(SourceError::io(format!("cannot read `{shown}`")))?;

@@ -369,3 +369,340 @@ fn verify_image_wants_an_image_file() {
     let image = ws.image_path("demo", "1.1.0", "tar.zst");
     ws.gild(&["verify", image.to_str().unwrap(), "--baseline", "nosuch"]).exit(2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// audit
+
+/// `demo` 1.0.0 and 1.1.0 as in [`two_versions`], with the recipe's `[audit] ignore`.
+fn audited(ws: &Workspace) {
+    let r = ws.recipe("demo").version("1.0.0");
+    with_fixes("P-SSL", openssl_patch(), &["CVE-2026-1001"])(r).build();
+    let r = ws.recipe("demo").version("1.1.0").formats(&["tar.zst", "tar.gz"]);
+    let r = with_fixes("P-SSL", openssl_patch(), &["CVE-2026-1001"])(r);
+    with_fixes("P-SSH", sshd_patch(), &["CVE-2026-2001", "CVE-2026-2002"])(r)
+        .section("[audit]\nignore = [\"var/log/**\", \"etc/machine-id\"]\n")
+        .build();
+}
+
+fn host(ws: &Workspace, version: &str) -> tempfile::TempDir {
+    extract(&ws.image_path("demo", version, "tar.zst"))
+}
+
+fn audit_json(ws: &Workspace, args: &[&str], code: i32) -> serde_json::Value {
+    let mut all = vec!["--json", "audit"];
+    all.extend_from_slice(args);
+    ws.gild(&all).exit(code).json()
+}
+
+/// (change, path, what, patch) of each drift and extra finding of the first target.
+fn findings(j: &serde_json::Value) -> Vec<(String, String, Vec<String>, Option<String>)> {
+    let t = &j["targets"][0];
+    let list = t["drift"].as_array().unwrap().iter().chain(t["extra"].as_array().unwrap());
+    list.map(|c| {
+        (
+            c["change"].as_str().unwrap().to_string(),
+            c["path"].as_str().unwrap().to_string(),
+            strings(&c["what"]),
+            c["patch"].as_str().map(str::to_string),
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn audit_of_a_tree_extracted_from_the_image_is_compliant() {
+    require_tool!("bsdtar");
+    require_root!();
+    let ws = Workspace::new();
+    audited(&ws);
+    let h = host(&ws, "1.1.0");
+    let dir = h.path().to_str().unwrap();
+    let j = audit_json(&ws, &["demo", dir], 0);
+    assert_eq!(j["command"], "audit");
+    assert_eq!(j["compliant"], true);
+    let t = &j["targets"][0];
+    assert_eq!(
+        (t["verdict"].as_str(), t["version"].as_str(), t["kind"].as_str()),
+        (Some("compliant"), Some("1.1.0"), Some("directory"))
+    );
+    ws.gild(&["audit", "demo@1.1.0", dir]).success().stdout_has("compliant").stdout_has("1 of 1 target(s) compliant");
+}
+
+#[test]
+fn audit_reports_each_change_with_its_patch_and_exit_1() {
+    require_tool!("bsdtar");
+    require_root!();
+    use std::os::unix::fs::{chown, symlink, PermissionsExt};
+    let ws = Workspace::new();
+    audited(&ws);
+    type Mutation = fn(&Path);
+    let cases: [(Mutation, &str, &str, &str, Option<&str>); 6] = [
+        (
+            |h| std::fs::write(h.join("usr/bin/openssl"), b"trojan\n").unwrap(),
+            "changed",
+            "./usr/bin/openssl",
+            "content",
+            Some("P-SSL"),
+        ),
+        (
+            |h| {
+                std::fs::set_permissions(h.join("etc/ssh/sshd_config"), std::fs::Permissions::from_mode(0o666)).unwrap()
+            },
+            "changed",
+            "./etc/ssh/sshd_config",
+            "mode",
+            Some("P-SSH"),
+        ),
+        (
+            |h| chown(h.join("usr/lib/x86_64-linux-gnu/libssl.so.3"), Some(1000), None).unwrap(),
+            "changed",
+            "./usr/lib/x86_64-linux-gnu/libssl.so.3",
+            "owner",
+            Some("P-SSL"),
+        ),
+        (
+            |h| {
+                std::fs::remove_file(h.join("lib")).unwrap();
+                symlink("/opt/evil/lib", h.join("lib")).unwrap();
+            },
+            "changed",
+            "./lib",
+            "link",
+            None,
+        ),
+        (
+            |h| {
+                std::fs::write(h.join("usr/bin/rootme"), b"#!/bin/sh\n").unwrap();
+                std::fs::set_permissions(h.join("usr/bin/rootme"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+            },
+            "added",
+            "./usr/bin/rootme",
+            "",
+            None,
+        ),
+        (
+            |h| std::fs::remove_file(h.join("usr/bin/ssh-keysign")).unwrap(),
+            "removed",
+            "./usr/bin/ssh-keysign",
+            "",
+            Some("P-SSH"),
+        ),
+    ];
+    for (mutate, change, path, what, patch) in cases {
+        let h = host(&ws, "1.1.0");
+        mutate(h.path());
+        let j = audit_json(&ws, &["demo", h.path().to_str().unwrap()], 1);
+        let want_what: Vec<String> = if what.is_empty() { vec![] } else { vec![what.to_string()] };
+        assert_eq!(
+            findings(&j),
+            [(change.to_string(), path.to_string(), want_what, patch.map(str::to_string))],
+            "{path}"
+        );
+        let t = &j["targets"][0];
+        assert_eq!(t["compliant"], false, "{path}");
+        let missing: Vec<&str> = t["missing"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+        assert_eq!(missing, patch.into_iter().collect::<Vec<_>>(), "{path}");
+        if change == "added" {
+            assert_eq!(t["extra"][0]["counts"], true, "a setuid extra file always counts");
+            assert_eq!(strings(&t["extra"][0]["flags"]), ["setuid"]);
+        }
+    }
+    let h = host(&ws, "1.1.0");
+    std::fs::write(h.path().join("usr/bin/openssl"), b"trojan\n").unwrap();
+    ws.gild(&["audit", "demo", h.path().to_str().unwrap()])
+        .exit(1)
+        .stdout_has("~ ./usr/bin/openssl  content  (P-SSL)")
+        .stdout_has("missing  P-SSL  high  CVE-2026-1001  (1 of its paths differ)")
+        .stdout_has("0 of 1 target(s) compliant");
+}
+
+#[test]
+fn ignored_paths_stay_quiet() {
+    require_tool!("bsdtar");
+    require_root!();
+    let ws = Workspace::new();
+    audited(&ws);
+    let h = host(&ws, "1.1.0");
+    std::fs::create_dir_all(h.path().join("var/log/apt")).unwrap();
+    std::fs::write(h.path().join("var/log/apt/history.log"), b"x").unwrap();
+    std::fs::write(h.path().join("etc/machine-id"), b"0123\n").unwrap();
+    std::fs::write(h.path().join("etc/passwd"), b"root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n")
+        .unwrap();
+    let dir = h.path().to_str().unwrap();
+    // var/ itself is new on the host: extra, counted only with --strict.
+    let j = audit_json(&ws, &["demo", dir, "--ignore", "etc/passwd"], 0);
+    assert_eq!(j["targets"][0]["ignored"], 4, "{j}");
+    assert!(j["targets"][0]["drift"].as_array().unwrap().is_empty(), "{j}");
+    let j = audit_json(&ws, &["demo", dir, "--ignore", "etc/passwd", "--strict"], 1);
+    assert_eq!(
+        findings(&j),
+        [("added".into(), "./var".into(), vec![], None), ("added".into(), "./var/log".into(), vec![], None)]
+    );
+    let j = audit_json(&ws, &["demo", dir], 1);
+    assert_eq!(
+        findings(&j),
+        [
+            ("changed".into(), "./etc/passwd".into(), vec!["content".into()], None),
+            ("added".into(), "./var".into(), vec![], None),
+            ("added".into(), "./var/log".into(), vec![], None)
+        ]
+    );
+}
+
+#[test]
+fn the_same_host_reported_by_gild_netbsd_mtree_and_bsdtar_audits_the_same() {
+    require_tool!("bsdtar");
+    require_tool!("mtree");
+    require_root!();
+    let ws = Workspace::new();
+    audited(&ws);
+    for drifted in [false, true] {
+        let h = host(&ws, "1.1.0");
+        if drifted {
+            std::fs::write(h.path().join("etc/ssh/sshd_config"), b"PermitRootLogin yes\n").unwrap();
+        }
+        let dir = h.path().to_str().unwrap().to_string();
+        ws.gild(&["scan", &dir, "-o", "gild.mtree"]).success();
+        let (netbsd, bsd) = stock_reports(&ws, h.path());
+        let targets = [dir.clone(), "gild.mtree".into(), netbsd.to_str().unwrap().into(), bsd.to_str().unwrap().into()];
+        let mut args = vec!["demo"];
+        args.extend(targets.iter().map(String::as_str));
+        let j = audit_json(&ws, &args, if drifted { 1 } else { 0 });
+        let verdicts: Vec<(String, String, Vec<String>)> = j["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                assert!(t["unchecked"].as_array().unwrap().is_empty(), "{t}");
+                let drift =
+                    t["drift"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap().to_string()).collect();
+                (t["verdict"].as_str().unwrap().to_string(), t["version"].as_str().unwrap().to_string(), drift)
+            })
+            .collect();
+        let want = if drifted {
+            ("drifted".to_string(), "1.1.0".to_string(), vec!["./etc/ssh/sshd_config".to_string()])
+        } else {
+            ("compliant".to_string(), "1.1.0".to_string(), vec![])
+        };
+        assert_eq!(verdicts, vec![want; 4], "drifted: {drifted}");
+    }
+}
+
+#[test]
+fn a_host_behind_is_compared_with_its_version_and_lacks_the_newer_patches() {
+    require_tool!("bsdtar");
+    require_root!();
+    let ws = Workspace::new();
+    audited(&ws);
+    let h = host(&ws, "1.0.0");
+    let dir = h.path().to_str().unwrap();
+    let j = audit_json(&ws, &["demo", dir], 1);
+    let t = &j["targets"][0];
+    assert_eq!(
+        (t["verdict"].as_str(), t["version"].as_str(), t["compared-with"].as_str()),
+        (Some("behind"), Some("1.0.0"), Some("1.0.0"))
+    );
+    assert!(t["drift"].as_array().unwrap().is_empty(), "compared with its own version: {t}");
+    assert_eq!(t["missing"][0]["id"], "P-SSH");
+    assert_eq!(t["missing"][0]["why"], "not in 1.0.0");
+    assert_eq!(t["missing"].as_array().unwrap().len(), 1);
+
+    let j = audit_json(&ws, &["demo", dir, "--patch", "P-SSH"], 1);
+    assert_eq!(j["question"]["patch"], "P-SSH");
+    assert_eq!(j["targets"][0]["needs"], true);
+    let j = audit_json(&ws, &["demo", dir, "--patch", "P-SSL"], 0);
+    assert_eq!(j["targets"][0]["needs"], false);
+    let j = audit_json(&ws, &["demo", dir, "demo@1.1.0", "--fixes", "CVE-2026-2002"], 1);
+    let needs: Vec<bool> = j["targets"].as_array().unwrap().iter().map(|t| t["needs"].as_bool().unwrap()).collect();
+    assert_eq!(needs, [true, false]);
+    ws.gild(&["audit", "demo", dir, "--fixes", "CVE-2026-2002"])
+        .exit(1)
+        .stdout_has("which targets need a fix for CVE-2026-2002 (P-SSH)?")
+        .stdout_has("1 of 1 target(s) need it");
+    ws.gild(&["audit", "demo", dir, "--patch", "P-NOPE"]).exit(2).stderr_has("`P-NOPE` is not a patch of demo 1.1.0");
+    ws.gild(&["audit", "demo", dir, "--fixes", "CVE-1999-0001"]).exit(2).stderr_has("no patch of demo 1.1.0 fixes");
+}
+
+#[test]
+fn a_spec_names_its_version_by_the_digest_of_its_release_file() {
+    let ws = Workspace::new();
+    audited(&ws);
+    ws.gild(&["scan", "demo@1.0.0", "-o", "old.mtree"]).success();
+    let j = audit_json(&ws, &["demo", "old.mtree"], 1);
+    let t = &j["targets"][0];
+    assert_eq!(
+        (t["verdict"].as_str(), t["version"].as_str(), t["kind"].as_str()),
+        (Some("behind"), Some("1.0.0"), Some("spec"))
+    );
+}
+
+#[test]
+fn a_spec_without_digests_is_not_compliant_and_says_which_checks_it_lacks() {
+    let ws = Workspace::new();
+    audited(&ws);
+    let text = ws.read_string("baselines/demo/1.1.0/files.mtree");
+    let stripped: String = text
+        .lines()
+        .map(|l| l.split(' ').filter(|w| !w.starts_with("sha256digest=")).collect::<Vec<_>>().join(" ") + "\n")
+        .collect();
+    ws.write("nodigest.mtree", stripped);
+    let j = audit_json(&ws, &["demo", "nodigest.mtree"], 1);
+    let t = &j["targets"][0];
+    assert_eq!(t["compliant"], false);
+    let u = &t["unchecked"][0];
+    assert_eq!(
+        (u["check"].as_str(), u["side"].as_str(), u["keyword"].as_str()),
+        (Some("content"), Some("B"), Some("sha256digest"))
+    );
+    assert!(t["drift"].as_array().unwrap().is_empty(), "{t}");
+    ws.gild(&["audit", "demo", "nodigest.mtree"])
+        .exit(1)
+        .stdout_has("not checked: content of")
+        .stdout_has("(the target has no `sha256digest`)");
+}
+
+#[test]
+fn a_target_on_a_revoked_version_is_flagged() {
+    let ws = Workspace::new();
+    audited(&ws);
+    let journal = ws.path("baselines/demo/journal.jsonl");
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str(
+        "{\"seq\":99,\"event\":\"revoke\",\"name\":\"demo\",\"version\":\"1.1.0\",\"reason\":\"libssl regression\"}\n",
+    );
+    std::fs::write(&journal, text).unwrap();
+    let j = audit_json(&ws, &["demo@1.0.0", "demo@1.1.0"], 1);
+    assert_eq!(j["targets"][0]["verdict"], "revoked");
+    assert_eq!(j["targets"][0]["revoked"], "libssl regression");
+}
+
+#[test]
+fn a_bad_target_is_exit_2_and_the_others_are_still_judged() {
+    let ws = Workspace::new();
+    audited(&ws);
+    ws.write("bad.mtree", ". type=dir\n./x type=file frobnicate=1\n");
+    let run = ws.gild(&["audit", "demo", "demo@1.1.0", "bad.mtree"]);
+    run.exit(2).stderr_has("bad.mtree:2: unknown keyword `frobnicate`").stdout_has("demo@1.1.0  1.1.0       compliant");
+}
+
+#[test]
+fn a_host_of_another_image_is_not_compliant() {
+    let ws = Workspace::new();
+    audited(&ws);
+    ws.recipe("web").version("2.0.0").build();
+    let j = audit_json(&ws, &["demo", "web"], 1);
+    assert_eq!(j["targets"][0]["verdict"], "other-image");
+    assert_eq!(j["targets"][0]["image"], "web");
+}
+
+#[test]
+fn a_bad_ignore_glob_in_the_recipe_names_its_line() {
+    let ws = Workspace::new();
+    audited(&ws);
+    ws.edit("recipes/demo.toml", |t| t.replace("\"etc/machine-id\"", "\"etc/[machine-id\""));
+    let line = nth_line_of(&ws.read_string("recipes/demo.toml"), "etc/[machine-id", 1);
+    ws.gild(&["audit", "demo", "demo"])
+        .exit(2)
+        .stderr_has(&format!("recipes/demo.toml:{line}:"))
+        .stderr_has("`[audit] ignore` glob `etc/[machine-id`");
+}
