@@ -146,6 +146,13 @@ impl Tree {
         Tree { nodes }
     }
 
+    /// Entries sorted by path without duplicates, the root (the empty path) first; built in
+    /// place, without another copy of a large tree.
+    pub fn from_sorted(entries: Vec<(Vec<u8>, Node)>) -> Tree {
+        debug_assert!(entries.first().is_some_and(|(p, _)| p.is_empty()), "the root comes first");
+        Tree { nodes: entries.into_iter().collect() }
+    }
+
     /// The root and every other entry, in any order (a later duplicate wins). Building from
     /// sorted entries is linear, which is what readers of large sorted specs rely on.
     pub fn from_entries(root: Node, entries: impl IntoIterator<Item = (Vec<u8>, Node)>) -> Tree {

@@ -240,7 +240,7 @@ impl Locator {
                 return Err(SourceError::Tampered { dir: dir.display().to_string(), expected: r.tree.clone(), found });
             }
         }
-        let (parsed, _) = parse_spec(&text, &shown)?;
+        let (parsed, _) = parse_spec(text, &shown)?;
         let mut tree = parsed.tree;
         let xattrs = match &record {
             Some(r) => {
@@ -296,7 +296,7 @@ impl Locator {
         let mut reader =
             decompress::decoder(io::BufReader::new(file), &self.limits).map_err(SourceError::io(cannot()))?.1;
         reader.read_to_end(&mut text).map_err(SourceError::io(cannot()))?;
-        let (parsed, form) = parse_spec(&text, arg)?;
+        let (parsed, form) = parse_spec(text, arg)?;
         Ok(Source {
             label: arg.to_string(),
             kind: SourceKind::Spec { path: path.to_path_buf(), form },
@@ -309,7 +309,7 @@ impl Locator {
     }
 }
 
-fn parse_spec(text: &[u8], shown: &str) -> Result<(spec::SpecTree, Form), SourceError> {
+fn parse_spec(text: Vec<u8>, shown: &str) -> Result<(spec::SpecTree, Form), SourceError> {
     let err = |e: spec::SpecError| SourceError::Spec {
         file: shown.to_string(),
         line: e.line,
@@ -318,9 +318,7 @@ fn parse_spec(text: &[u8], shown: &str) -> Result<(spec::SpecTree, Form), Source
             "write host reports with `gild scan`, `mtree -c -K sha256digest,…` or `bsdtar --format=mtree`".into(),
         ),
     };
-    let parsed = spec::parse(text).map_err(err)?;
-    let form = parsed.form;
-    Ok((spec::to_tree(parsed).map_err(err)?, form))
+    spec::read(text).map_err(err)
 }
 
 fn directory(arg: &str, path: &Path) -> Result<Source, SourceError> {

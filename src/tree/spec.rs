@@ -36,22 +36,6 @@ pub struct Keywords {
     pub device: Option<(u32, u32)>,
 }
 
-impl Keywords {
-    /// `self` with every keyword `over` gives replaced.
-    fn overlay(&self, over: Keywords) -> Keywords {
-        Keywords {
-            kind: over.kind.or(self.kind),
-            mode: over.mode.or(self.mode),
-            uid: over.uid.or(self.uid),
-            gid: over.gid.or(self.gid),
-            size: over.size.or(self.size),
-            sha256: over.sha256.or(self.sha256),
-            link: over.link.or_else(|| self.link.clone()),
-            device: over.device.or(self.device),
-        }
-    }
-}
-
 /// One entry: its path (unescaped, relative to the root, no `./`; the root is empty), the
 /// line it starts on, and its keywords with `/set` applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +71,27 @@ pub struct SpecError {
 /// Reads a spec. Comments (`#` to the end of the line, unless escaped), blank lines and
 /// `\`-continued lines are handled as NetBSD's `fparseln` does.
 pub fn parse(text: &[u8]) -> Result<Spec, SpecError> {
-    let mut parser = Parser { set: Keywords::default(), dirs: Vec::new(), entries: Vec::new(), relative: false };
+    let mut entries = Vec::new();
+    let form = each_entry(text, &mut |e| {
+        entries.push(e);
+        Ok(())
+    })?;
+    Ok(Spec { entries, form })
+}
+
+/// Reads a spec straight into a tree, one entry at a time, and lets go of the text before
+/// the tree is built (what a large baseline needs).
+pub fn read(text: Vec<u8>) -> Result<(SpecTree, Form), SpecError> {
+    // Lines of gild's own specs run about 100 bytes; a guess, not a count (counting costs).
+    let mut builder = Builder::with_capacity(text.len() / 96);
+    let form = each_entry(&text, &mut |e| builder.add(e))?;
+    drop(text);
+    Ok((builder.finish()?, form))
+}
+
+/// Hands every entry of the spec to `sink`, in the order written; returns the form.
+fn each_entry(text: &[u8], sink: &mut dyn FnMut(Entry) -> Result<(), SpecError>) -> Result<Form, SpecError> {
+    let mut parser = Parser { set: Keywords::default(), dirs: Vec::new(), relative: false };
     let mut logical: Vec<u8> = Vec::new();
     let mut start = 0;
     let mut pieces = text.split_inclusive(|&b| b == b'\n').enumerate().peekable();
@@ -118,40 +122,45 @@ pub fn parse(text: &[u8]) -> Result<Spec, SpecError> {
             }
             continue;
         }
-        logical.extend_from_slice(body);
-        let line = std::mem::take(&mut logical);
-        parser.line(&line, start).map_err(|why| SpecError { line: start, why })?;
+        let line = if logical.is_empty() {
+            body
+        } else {
+            logical.extend_from_slice(body);
+            &logical[..]
+        };
+        let entry = parser.line(line, start).map_err(|why| SpecError { line: start, why })?;
+        logical.clear();
+        if let Some(entry) = entry {
+            sink(entry)?;
+        }
     }
-    let form = if parser.relative { Form::Relative } else { Form::FullPath };
-    Ok(Spec { entries: parser.entries, form })
+    Ok(if parser.relative { Form::Relative } else { Form::FullPath })
 }
 
 struct Parser {
     set: Keywords,
     /// The directories entered by relative-form entries; the last is the current one.
     dirs: Vec<Vec<u8>>,
-    entries: Vec<Entry>,
     relative: bool,
 }
 
 impl Parser {
-    fn line(&mut self, line: &[u8], number: usize) -> Result<(), String> {
+    /// Reads one logical line: an entry, or a command (`/set`, `/unset`, `..`) or nothing.
+    fn line(&mut self, line: &[u8], number: usize) -> Result<Option<Entry>, String> {
         let mut words = line.split(|b| *b == b' ' || *b == b'\t').filter(|w| !w.is_empty());
-        let Some(first) = words.next() else { return Ok(()) };
+        let Some(first) = words.next() else { return Ok(None) };
         match first {
             b"/set" => {
-                let mut set = self.set.clone();
                 for w in words {
-                    set = set.overlay(keyword(w)?);
+                    keyword(&mut self.set, w)?;
                 }
-                self.set = set;
-                return Ok(());
+                return Ok(None);
             }
             b"/unset" => {
                 for w in words {
                     unset(&mut self.set, w)?;
                 }
-                return Ok(());
+                return Ok(None);
             }
             _ if first.starts_with(b"/") => {
                 return Err(format!("unknown command `{}` (mtree has `/set` and `/unset`)", show(first)))
@@ -164,15 +173,15 @@ impl Parser {
             if self.dirs.pop().is_none() {
                 return Err("`..` climbs above the root".into());
             }
-            return Ok(());
+            return Ok(None);
         }
-        let mut own = Keywords::default();
+        let mut keywords = self.set.clone();
         for w in words {
-            own = own.overlay(keyword(w)?);
+            keyword(&mut keywords, w)?;
         }
-        let keywords = self.set.overlay(own);
-        let path = if name.contains(&b'/') {
-            super::clean_path(&name).ok_or_else(|| format!("`..` in the path `{}`", show(&name)))?
+        let full = name.contains(&b'/');
+        let path = if full {
+            clean(name).map_err(|name| format!("`..` in the path `{}`", show(&name)))?
         } else if name == b"." {
             self.dirs.last().cloned().unwrap_or_default()
         } else {
@@ -181,16 +190,32 @@ impl Parser {
         };
         // A directory named relatively (or the root) becomes the current one; full paths never
         // change it, as in libarchive and NetBSD mtree.
-        if keywords.kind == Some(EntryType::Dir) && !name.contains(&b'/') {
+        if keywords.kind == Some(EntryType::Dir) && !full {
             self.dirs.push(path.clone());
         }
-        self.entries.push(Entry { path, line: number, keywords });
-        Ok(())
+        Ok(Some(Entry { path, line: number, keywords }))
     }
+}
+
+/// A full path as a tree path (see [`super::clean_path`]); `./usr/bin` the common case
+/// without a copy. Gives the name back when it climbs with `..`.
+fn clean(mut name: Vec<u8>) -> Result<Vec<u8>, Vec<u8>> {
+    let plain = name.starts_with(b"./")
+        && !name.ends_with(b"/")
+        && !name.windows(2).any(|w| w == b"//" || w == b"/.")
+        && !name[2..].starts_with(b".");
+    if plain {
+        name.drain(..2);
+        return Ok(name);
+    }
+    super::clean_path(&name).ok_or(name)
 }
 
 /// The line without its comment: from the first `#` not escaped by a backslash.
 fn strip_comment(line: &[u8]) -> &[u8] {
+    if !line.contains(&b'#') {
+        return line;
+    }
     let mut i = 0;
     while i < line.len() {
         match line[i] {
@@ -237,61 +262,66 @@ const READ: &[&str] = &["type", "mode", "uid", "gid", "size", "sha256", "sha256d
 /// for them and gild does not guess their meaning for a comparison.
 const UNSUPPORTED: &[&str] = &["ignore", "optional", "nochange"];
 
-/// One `KEY=VALUE` word.
-fn keyword(word: &[u8]) -> Result<Keywords, String> {
-    let mut k = Keywords::default();
+/// Applies one `KEY=VALUE` word.
+fn keyword(k: &mut Keywords, word: &[u8]) -> Result<(), String> {
     let Some(eq) = word.iter().position(|&b| b == b'=') else {
-        let key = show(word);
-        if UNSUPPORTED.contains(&key.as_str()) {
-            return Err(format!("keyword `{key}` is not supported: gild compares whole trees"));
-        }
-        if READ.contains(&key.as_str()) || PASSED_OVER.contains(&key.as_str()) {
-            return Err(format!("keyword `{key}` has no value (truncated?)"));
-        }
-        return Err(format!("unknown keyword `{key}`"));
+        return Err(valueless(&show(word)));
     };
-    let (key, value) = (show(&word[..eq]), &word[eq + 1..]);
+    let (key, value) = (&word[..eq], &word[eq + 1..]);
     if value.is_empty() {
-        if READ.contains(&key.as_str()) || PASSED_OVER.contains(&key.as_str()) {
-            return Err(format!("keyword `{key}` has no value (truncated?)"));
-        }
-        return Err(format!("unknown keyword `{key}`"));
+        return Err(valueless(&show(key)));
     }
-    let text = std::str::from_utf8(value).unwrap_or("");
-    let bad = |what: &str| format!("`{key}={}`: {what}", show(value));
-    match key.as_str() {
-        "type" => {
-            k.kind = Some(match text {
-                "file" => EntryType::File,
-                "dir" => EntryType::Dir,
-                "link" => EntryType::Link,
-                "char" => EntryType::Char,
-                "block" => EntryType::Block,
-                "fifo" => EntryType::Fifo,
-                "socket" => EntryType::Socket,
+    let text = || std::str::from_utf8(value).unwrap_or("");
+    let bad = |what: &str| format!("`{}={}`: {what}", show(key), show(value));
+    match key {
+        b"type" => {
+            k.kind = Some(match value {
+                b"file" => EntryType::File,
+                b"dir" => EntryType::Dir,
+                b"link" => EntryType::Link,
+                b"char" => EntryType::Char,
+                b"block" => EntryType::Block,
+                b"fifo" => EntryType::Fifo,
+                b"socket" => EntryType::Socket,
                 _ => return Err(bad("unknown type (file, dir, link, char, block, fifo, socket)")),
             })
         }
-        "mode" => {
+        b"mode" => {
+            let text = text();
             let mode = (text.len() <= 6 && text.bytes().all(|b| (b'0'..=b'7').contains(&b)))
                 .then(|| u32::from_str_radix(text, 8).ok())
                 .flatten()
                 .filter(|m| *m <= 0o7777);
             k.mode = Some(mode.ok_or_else(|| bad("not an octal mode from 0 to 7777 (symbolic modes are not read)"))?);
         }
-        "uid" => k.uid = Some(decimal(text).ok_or_else(|| bad("not a decimal number"))?),
-        "gid" => k.gid = Some(decimal(text).ok_or_else(|| bad("not a decimal number"))?),
-        "size" => k.size = Some(decimal(text).ok_or_else(|| bad("not a decimal number"))?),
-        "sha256" | "sha256digest" => k.sha256 = Some(sha256(text).ok_or_else(|| bad("not 64 hex digits"))?),
-        "link" => k.link = Some(unescape(value)?),
-        "device" => k.device = Some(device(text).ok_or_else(|| bad("not FORMAT,MAJOR,MINOR or a device number"))?),
-        _ if PASSED_OVER.contains(&key.as_str()) => {}
-        _ if UNSUPPORTED.contains(&key.as_str()) => {
-            return Err(format!("keyword `{key}` is not supported: gild compares whole trees"))
+        b"uid" => k.uid = Some(decimal(text()).ok_or_else(|| bad("not a decimal number"))?),
+        b"gid" => k.gid = Some(decimal(text()).ok_or_else(|| bad("not a decimal number"))?),
+        b"size" => k.size = Some(decimal(text()).ok_or_else(|| bad("not a decimal number"))?),
+        b"sha256" | b"sha256digest" => k.sha256 = Some(sha256(value).ok_or_else(|| bad("not 64 hex digits"))?),
+        b"link" => k.link = Some(unescape(value)?),
+        b"device" => k.device = Some(device(text()).ok_or_else(|| bad("not FORMAT,MAJOR,MINOR or a device number"))?),
+        _ => {
+            let key = show(key);
+            if UNSUPPORTED.contains(&key.as_str()) {
+                return Err(format!("keyword `{key}` is not supported: gild compares whole trees"));
+            }
+            if !PASSED_OVER.contains(&key.as_str()) {
+                return Err(format!("unknown keyword `{key}`"));
+            }
         }
-        _ => return Err(format!("unknown keyword `{key}`")),
     }
-    Ok(k)
+    Ok(())
+}
+
+/// The mistake of a keyword written without a value.
+fn valueless(key: &str) -> String {
+    if UNSUPPORTED.contains(&key) {
+        format!("keyword `{key}` is not supported: gild compares whole trees")
+    } else if READ.contains(&key) || PASSED_OVER.contains(&key) {
+        format!("keyword `{key}` has no value (truncated?)")
+    } else {
+        format!("unknown keyword `{key}`")
+    }
 }
 
 /// One word of `/unset`: a keyword name or `all`.
@@ -316,15 +346,34 @@ fn decimal(s: &str) -> Option<u64> {
     (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
 }
 
-fn sha256(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
+/// Hex digit values; 0xff for anything else.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// 64 hex digits (a million of them in a large spec: no branch per digit).
+fn sha256(hex: &[u8]) -> Option<[u8; 32]> {
+    let hex: &[u8; 64] = hex.try_into().ok()?;
     let mut out = [0u8; 32];
+    let mut bad = 0u8;
     for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+        let (hi, lo) = (HEX[hex[2 * i] as usize], HEX[hex[2 * i + 1] as usize]);
+        bad |= hi | lo;
+        *byte = hi << 4 | (lo & 0x0f);
     }
-    Some(out)
+    (bad & 0xf0 == 0).then_some(out)
 }
 
 /// `FORMAT,MAJOR,MINOR` (bsdtar writes `native,1,3`) or one number as Linux packs it.
@@ -352,6 +401,9 @@ fn device(s: &str) -> Option<(u32, u32)> {
 /// NetBSD writes (`\s`, `\t`, `\\`, `\#`, `\M-C`, `\^A`, ...). Anything else after a
 /// backslash is a bad escape.
 pub fn unescape(word: &[u8]) -> Result<Vec<u8>, String> {
+    if !word.contains(&b'\\') {
+        return Ok(word.to_vec());
+    }
     let mut out = Vec::with_capacity(word.len());
     let mut i = 0;
     let bad = |at: usize| {
@@ -431,53 +483,94 @@ pub struct SpecTree {
 /// Makes the entries a tree. Every entry needs a `type`; a path may appear once. A spec
 /// without the root `.` gets a root whose mode and owner are unknown.
 pub fn to_tree(spec: Spec) -> Result<SpecTree, SpecError> {
-    let mut entries = spec.entries;
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
-    if let Some(w) = entries.windows(2).find(|w| w[0].path == w[1].path) {
-        return Err(SpecError {
-            line: w[0].line.max(w[1].line),
-            why: format!(
-                "`{}` is listed twice (lines {} and {})",
-                crate::baseline::mtree::escape_path(&w[0].path),
-                w[0].line.min(w[1].line),
-                w[0].line.max(w[1].line)
-            ),
-        });
+    let mut builder = Builder::default();
+    for e in spec.entries {
+        builder.add(e)?;
     }
-    let mut lacks = HashMap::new();
-    let mut sockets = 0;
-    let mut root = None;
-    let mut nodes = Vec::with_capacity(entries.len());
-    for e in entries {
+    builder.finish()
+}
+
+/// Collects nodes entry by entry; checks for duplicates once they are sorted.
+struct Builder {
+    /// Path and node; the root first (a stand-in until the spec's `.` comes).
+    nodes: Vec<(Vec<u8>, Node)>,
+    /// The line of each node.
+    lines: Vec<usize>,
+    root_line: Option<usize>,
+    lacks: HashMap<Vec<u8>, Lacks>,
+    sockets: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder::with_capacity(0)
+    }
+}
+
+impl Builder {
+    fn with_capacity(n: usize) -> Builder {
+        let mut nodes = Vec::with_capacity(n + 1);
+        nodes.push((Vec::new(), Node::dir(0, 0, 0)));
+        let mut lines = Vec::with_capacity(n + 1);
+        lines.push(0);
+        Builder { nodes, lines, root_line: None, lacks: HashMap::new(), sockets: 0 }
+    }
+
+    fn add(&mut self, e: Entry) -> Result<(), SpecError> {
         let Some((node, lacking)) = node(&e)? else {
-            sockets += 1;
-            continue;
+            self.sockets += 1;
+            return Ok(());
         };
-        if e.path.is_empty() {
-            if !node.is_dir() {
-                return Err(SpecError { line: e.line, why: "the root `.` is not a directory".into() });
-            }
-            root = Some(node);
-        } else {
-            nodes.push((e.path.clone(), node));
-        }
         if !lacking.is_empty() {
-            lacks.insert(e.path, lacking);
+            self.lacks.insert(e.path.clone(), lacking);
         }
+        if !e.path.is_empty() {
+            self.nodes.push((e.path, node));
+            self.lines.push(e.line);
+            return Ok(());
+        }
+        if !node.is_dir() {
+            return Err(SpecError { line: e.line, why: "the root `.` is not a directory".into() });
+        }
+        if let Some(first) = self.root_line {
+            return Err(twice(b"", first, e.line));
+        }
+        self.root_line = Some(e.line);
+        self.nodes[0].1 = node;
+        Ok(())
     }
-    let root = root.unwrap_or_else(|| {
-        lacks.insert(Vec::new(), Lacks::MODE | Lacks::UID | Lacks::GID);
-        Node::dir(0, 0, 0)
-    });
-    Ok(SpecTree { tree: Tree::from_entries(root, nodes), lacks, sockets })
+
+    fn finish(mut self) -> Result<SpecTree, SpecError> {
+        if !self.nodes.windows(2).all(|w| w[0].0 <= w[1].0) {
+            let mut both: Vec<_> = self.nodes.into_iter().zip(self.lines).collect();
+            both.sort_by(|a, b| a.0 .0.cmp(&b.0 .0));
+            (self.nodes, self.lines) = both.into_iter().unzip();
+        }
+        if let Some(i) = self.nodes.windows(2).position(|w| w[0].0 == w[1].0) {
+            return Err(twice(&self.nodes[i].0, self.lines[i], self.lines[i + 1]));
+        }
+        if self.root_line.is_none() {
+            self.lacks.insert(Vec::new(), Lacks::MODE | Lacks::UID | Lacks::GID);
+        }
+        drop(self.lines);
+        Ok(SpecTree { tree: Tree::from_sorted(self.nodes), lacks: self.lacks, sockets: self.sockets })
+    }
+}
+
+fn twice(path: &[u8], a: usize, b: usize) -> SpecError {
+    let (first, second) = (a.min(b), a.max(b));
+    SpecError {
+        line: second,
+        why: format!("`{}` is listed twice (lines {first} and {second})", crate::baseline::mtree::escape_path(path)),
+    }
 }
 
 /// The node of one entry and what it lacks; `None` for a socket.
 fn node(e: &Entry) -> Result<Option<(Node, Lacks)>, SpecError> {
     let k = &e.keywords;
     let err = |why: String| SpecError { line: e.line, why };
-    let shown = crate::baseline::mtree::escape_path(&e.path);
-    let kind = k.kind.ok_or_else(|| err(format!("`{shown}` has no `type`")))?;
+    let kind =
+        k.kind.ok_or_else(|| err(format!("`{}` has no `type`", crate::baseline::mtree::escape_path(&e.path))))?;
     let mut lacks = Lacks::NONE;
     let mut want = |present: bool, flag: Lacks| {
         if !present {
