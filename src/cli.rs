@@ -51,7 +51,7 @@ pub enum Command {
     },
     /// Compare two tree sources (baselines, tarballs, directories, mtree specs)
     Diff {
-        /// The tree before: NAME[@VERSION], a baseline directory, a tarball, a directory or a spec
+        /// The tree before: NAME, NAME@VERSION, a baseline directory, a tarball, a directory or a spec
         a: String,
         /// The tree after
         b: String,
@@ -61,7 +61,7 @@ pub enum Command {
     },
     /// Write the mtree spec (files.mtree form) of any tree source: a host's report
     Scan {
-        /// NAME[@VERSION], a baseline directory, a tarball, a directory or a spec
+        /// NAME, NAME@VERSION, a baseline directory, a tarball, a directory or a spec
         source: String,
         /// Write the spec to FILE (beside it, then renamed) instead of stdout
         #[arg(short = 'o', long = "output", value_name = "FILE")]

@@ -15,6 +15,16 @@
 //! - [`image`] writes the tree as one reproducible PAX tar, compressed into every format at
 //!   once; [`check`] extracts it for the recipe's smoke tests when there are any.
 //! - [`baseline`] renders `files.mtree` and `baseline.toml`; [`journal`] appends the event.
+//!
+//! How the comparing commands (`diff`, `scan`, `verify IMAGE`, `audit`) flow:
+//!
+//! - [`tree::source`] reads any tree source into the same [`tree::Tree`]: a baseline
+//!   (`files.mtree` through [`tree::spec`], `baseline.toml` for attribution and extended
+//!   attributes), a tarball (the capped [`layer::tar`] reader, hashed as it streams), a
+//!   directory (walked, hashed on every core) or a stock tool's mtree spec, noting what a
+//!   source could not say ([`tree::Lacks`]).
+//! - [`diff`] compares two trees in one linear merge, and two records; [`diff::Attribution`]
+//!   names the patch that last touched a path. [`audit`] decides which differences count.
 //! - [`ops`] holds the commands as plain functions; [`cli`] maps flags to them and
 //!   [`output`] is the only writer to stdout and stderr. [`error`] decides exit codes.
 

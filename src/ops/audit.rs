@@ -279,7 +279,11 @@ fn ignores(locator: &Locator, images: &Path, name: &str, extra: &[String]) -> Re
         spanned = parsed.audit.map(|a| a.ignore).unwrap_or_default();
     }
     let mut patterns: Vec<String> = spanned.iter().map(|s| s.get_ref().clone()).collect();
-    patterns.extend(extra.iter().cloned());
+    for p in extra {
+        if !patterns.contains(p) {
+            patterns.push(p.clone());
+        }
+    }
     Ignore::new(&patterns).map_err(|(i, why)| match (spanned.get(i), &recipe) {
         (Some(s), Some(path)) => {
             let before = &text[..s.span().start.min(text.len())];

@@ -152,6 +152,40 @@ fn diff_names_a_changed_mode_owner_and_link_target() {
 }
 
 #[test]
+fn diff_flags_capabilities_from_the_records_and_world_writable_files() {
+    let ws = Workspace::new();
+    ws.recipe("demo")
+        .version("1.0.0")
+        .patch("P-1", Layer::new().file_meta("./usr/bin/ping", b"ping\n", 0o755, 0, 0))
+        .build();
+    let patch = Layer::new()
+        .file_xattrs("./usr/bin/ping", b"ping\n", 0o755, &[("security.capability", b"\x01\x00\x00\x02")])
+        .file_meta("./etc/shared", b"x\n", 0o666, 0, 0);
+    ws.recipe("demo")
+        .version("1.1.0")
+        .patch("P-1", Layer::new().file_meta("./usr/bin/ping", b"ping\n", 0o755, 0, 0))
+        .patch("P-CAP", patch)
+        .build();
+    let j = ws.gild(&["--json", "diff", "demo@1.0.0", "demo@1.1.0"]).exit(1).json();
+    let find = |p: &str| {
+        j["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["path"] == p)
+            .unwrap_or_else(|| panic!("no {p}: {j}"))
+            .clone()
+    };
+    let ping = find("./usr/bin/ping");
+    assert_eq!(strings(&ping["what"]), ["xattrs"]);
+    assert_eq!(strings(&ping["flags"]), ["capability"]);
+    assert_eq!(ping["patch"], "P-CAP");
+    assert_eq!(strings(&find("./etc/shared")["flags"]), ["world-writable"]);
+    let image = ws.image_path("demo", "1.1.0", "tar.zst");
+    ws.gild(&["diff", "demo@1.1.0", image.to_str().unwrap()]).success();
+}
+
+#[test]
 fn diff_of_a_missing_source_is_exit_2_with_help() {
     let ws = Workspace::new();
     two_versions(&ws);
