@@ -5,7 +5,6 @@
 //! taken on the same pass, for `gild verify IMAGE`. Entries are taken as listed (no layering):
 //! a later entry at a path replaces an earlier one, a hard link takes its target's contents.
 
-use std::fs::File;
 use std::io::{self, BufReader, Read};
 
 use sha2::{Digest, Sha256};
@@ -44,8 +43,8 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// Reads the tarball `file`; `shown` names it in errors.
-pub fn read(file: File, limits: &Limits, shown: &str) -> Result<Unpacked, SourceError> {
+/// Reads the tarball `file` from its first byte; `shown` names it in errors.
+pub fn read(file: impl Read, limits: &Limits, shown: &str) -> Result<Unpacked, SourceError> {
     let archive_err = |source: TarError| SourceError::Archive { file: shown.to_string(), source };
     let mut raw = BufReader::with_capacity(256 * 1024, Hashing { inner: file, hasher: Sha256::new() });
     let mut tree = Tree::new(Node::dir(0, 0, 0));

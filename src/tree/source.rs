@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::spec::{self, Form};
 use super::{archive, walk, Kind, Lacks, Tree};
 use crate::baseline::{self, Record};
-use crate::layer::decompress::{self, Compression};
+use crate::layer::decompress::Compression;
 use crate::layer::tar::TarError;
 use crate::layer::RELEASE_PATH;
 use crate::limits::Limits;
@@ -262,7 +262,8 @@ impl Locator {
         })
     }
 
-    /// A file: a tarball (compressed, or a valid tar header) or else an mtree spec.
+    /// A file: a tarball (compressed, or a valid tar header) or else an mtree spec. The file
+    /// is read once, front to back, so a pipe (`/dev/stdin`) works too.
     fn file(&self, arg: &str, path: &Path) -> Result<Source, SourceError> {
         let cannot = || format!("cannot read `{arg}`");
         let mut file = File::open(path).map_err(SourceError::io(cannot()))?;
@@ -270,8 +271,9 @@ impl Locator {
         (&mut file).take(512).read_to_end(&mut head).map_err(SourceError::io(cannot()))?;
         let compression = Compression::detect(&head)
             .map_err(|why| SourceError::Io { what: cannot(), source: io::Error::other(why) })?;
-        let file = File::open(path).map_err(SourceError::io(cannot()))?;
-        if compression != Compression::None || looks_like_tar(&head) {
+        let tarball = compression != Compression::None || looks_like_tar(&head);
+        let file = io::Cursor::new(head).chain(file);
+        if tarball {
             let mut unpacked = archive::read(file, &self.limits, arg)?;
             let mut lacks = HashMap::new();
             if !unpacked.root_lacks.is_empty() {
@@ -293,9 +295,8 @@ impl Locator {
             });
         }
         let mut text = Vec::new();
-        let mut reader =
-            decompress::decoder(io::BufReader::new(file), &self.limits).map_err(SourceError::io(cannot()))?.1;
-        reader.read_to_end(&mut text).map_err(SourceError::io(cannot()))?;
+        let mut file = file;
+        file.read_to_end(&mut text).map_err(SourceError::io(cannot()))?;
         let (parsed, form) = parse_spec(text, arg)?;
         Ok(Source {
             label: arg.to_string(),

@@ -86,6 +86,9 @@ pub fn read(text: Vec<u8>) -> Result<(SpecTree, Form), SpecError> {
     let mut builder = Builder::with_capacity(text.len() / 96);
     let form = each_entry(&text, &mut |e| builder.add(e))?;
     drop(text);
+    if builder.nodes.len() == 1 && builder.root_line.is_none() && builder.sockets == 0 {
+        return Err(SpecError { line: 1, why: "no entries: this is not an mtree spec (or it was emptied)".into() });
+    }
     Ok((builder.finish()?, form))
 }
 

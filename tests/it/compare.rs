@@ -740,3 +740,24 @@ fn a_bad_ignore_glob_in_the_recipe_names_its_line() {
         .stderr_has(&format!("recipes/demo.toml:{line}:"))
         .stderr_has("`[audit] ignore` glob `etc/[machine-id`");
 }
+
+#[test]
+fn a_host_report_can_come_through_a_pipe() {
+    let ws = Workspace::new();
+    audited(&ws);
+    let report = ws.read("baselines/demo/1.1.0/files.mtree");
+    let out = ws.command(&["audit", "demo", "/dev/stdin"]).write_stdin(report).output().unwrap();
+    let run = Run::new(&["audit", "demo", "/dev/stdin"], out);
+    run.success().stdout_has("/dev/stdin  1.1.0       compliant");
+    let image = ws.read(ws.image_path("demo", "1.1.0", "tar.zst"));
+    let out = ws.command(&["diff", "demo", "/dev/stdin"]).write_stdin(image).output().unwrap();
+    Run::new(&["diff", "demo", "/dev/stdin"], out).success();
+}
+
+#[test]
+fn an_empty_report_is_refused_not_read_as_an_empty_host() {
+    let ws = Workspace::new();
+    audited(&ws);
+    ws.write("empty.mtree", "");
+    ws.gild(&["audit", "demo", "empty.mtree"]).exit(2).stderr_has("empty.mtree:1: no entries");
+}
