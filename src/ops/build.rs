@@ -74,6 +74,9 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         None => ws.out(),
     };
     let records_dir = ws.baselines(&recipe.name);
+    for dir in [&out_dir, &ws.root.join("baselines"), &records_dir] {
+        refuse_symlink(dir)?;
+    }
     let _lock = ws
         .lock(&recipe.name, || notify(&format!("waiting for another gild working on `{}`…", recipe.name)))
         .map_err(Error::io(format!("cannot lock `{}`", records_dir.display())))?;
@@ -237,6 +240,18 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         checks: record.check.clone(),
         warnings,
     })
+}
+
+/// Outputs go only into real directories: a symlinked `out/` or `baselines/` would put images
+/// and records where the workspace does not say, and make "nothing partial" unprovable.
+fn refuse_symlink(dir: &Path) -> Result<(), Error> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::Usage(format!(
+            "`{}` is a symlink; gild writes images and baselines only into real directories\n  help: pass the real directory (`--out DIR` for images), or replace the symlink by a directory",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn source_date_epoch() -> Option<i64> {

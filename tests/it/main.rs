@@ -6,6 +6,7 @@ mod harness;
 
 mod build;
 mod checks;
+mod hardening;
 mod install;
 mod interop;
 mod layering;
