@@ -479,6 +479,52 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A workspace whose `fixtures` is the repository's, so mutated demo recipes find keys.
+    fn workspace() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("recipes")).unwrap();
+        std::os::unix::fs::symlink(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"), dir.path().join("fixtures"))
+            .unwrap();
+        dir
+    }
+
+    fn load_text(dir: &Path, text: &[u8]) -> Result<Recipe, RecipeError> {
+        let path = dir.join("recipes/demo.toml");
+        std::fs::write(&path, text).unwrap();
+        load(&path)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_text_never_panics_the_parser(text in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let ws = workspace();
+            let _ = load_text(ws.path(), &text);
+        }
+
+        #[test]
+        fn mutated_demo_recipes_never_panic_and_errors_name_a_line(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..6)
+        ) {
+            let ws = workspace();
+            let mut text = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/demo.toml")).unwrap();
+            for (at, byte, how) in edits {
+                let i = at.index(text.len() + 1);
+                match how {
+                    0 => text.insert(i, byte),
+                    1 if i < text.len() => { text.remove(i); }
+                    _ if i < text.len() => text[i] = byte,
+                    _ => {}
+                }
+            }
+            if let Err(RecipeError::Invalid { line, col, .. }) = load_text(ws.path(), &text) {
+                prop_assert!(line >= 1 && col >= 1);
+            }
+        }
+    }
 
     #[test]
     fn names_follow_the_spec_pattern() {

@@ -137,7 +137,7 @@ fn leftovers(ws: &Workspace) -> Vec<String> {
 fn sigint_stops_a_build_exits_130_and_leaves_nothing() {
     let ws = Workspace::new();
     let recipe = ws.recipe("demo").base(big_base(48)).compress(Compression::Tar).write();
-    let child = ws.command(&["build", &recipe]).get_program().to_owned();
+    let child = assert_cmd::cargo::cargo_bin("gild");
     let child = Command::new(child)
         .current_dir(&ws.root)
         .args(["build", &recipe])
@@ -169,7 +169,7 @@ fn unsafe_kill(pid: u32, signal: i32) {
 fn builds_killed_at_random_moments_leave_the_workspace_built_or_untouched() {
     let ws = Workspace::new();
     let recipe = ws.recipe("demo").base(big_base(6)).compress(Compression::Tar).write();
-    let bin = ws.command(&[]).get_program().to_owned();
+    let bin = assert_cmd::cargo::cargo_bin("gild");
     // One whole build first, to aim the kills across its whole length (and a bit after).
     let start = Instant::now();
     ws.gild(&["build", &recipe, "--version", "1.0.0"]).success();
@@ -219,7 +219,7 @@ fn two_builds_of_one_image_at_once_do_not_interleave() {
     let ws = Workspace::new();
     let recipe = ws.recipe("demo").base(big_base(8)).compress(Compression::Tar).write();
     let spawn = || {
-        Command::new(ws.command(&[]).get_program())
+        Command::new(assert_cmd::cargo::cargo_bin("gild"))
             .current_dir(&ws.root)
             .args(["build", &recipe])
             .stdout(Stdio::piped())

@@ -538,8 +538,18 @@ impl Workspace {
     }
 
     /// A `gild` command in this workspace (clean of the caller's SOURCE_DATE_EPOCH and colour).
+    /// With `GILD_IT_RSS_LOG=FILE`, every run goes through GNU time, which appends its peak
+    /// RSS (KiB) and command line to FILE: how the hostile-input memory bound is measured.
     pub fn command(&self, args: &[&str]) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("gild").unwrap();
+        let bin = assert_cmd::cargo::cargo_bin("gild");
+        let mut cmd = match std::env::var_os("GILD_IT_RSS_LOG") {
+            Some(log) => {
+                let mut c = assert_cmd::Command::new("/usr/bin/time");
+                c.arg("-a").arg("-o").arg(log).arg("-f").arg("%M %C").arg(bin);
+                c
+            }
+            None => assert_cmd::Command::new(bin),
+        };
         cmd.current_dir(&self.root)
             .args(args)
             .env_remove("SOURCE_DATE_EPOCH")

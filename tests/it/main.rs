@@ -10,6 +10,7 @@ mod hardening;
 mod install;
 mod interop;
 mod layering;
+mod model;
 mod recipe;
 mod reproducible;
 mod trust;
