@@ -112,33 +112,39 @@ impl Layering {
         let archive_err = |source: TarError| LayerError::Archive { layer: layer.clone(), id: id.clone(), source };
         let mut pinned = artifact.open().map_err(|e| archive_err(e.into()))?;
         let mut pass = Pass::new(index, index > 0);
-        let compression;
-        {
-            let (kind, reader) = decompress::decoder(BufReader::with_capacity(256 * 1024, &mut pinned), &self.limits)
-                .map_err(|e| archive_err(e.into()))?;
-            compression = kind;
-            let mut archive = Archive::new(reader, self.limits);
-            loop {
-                crate::interrupt::check().map_err(|e| archive_err(e.into()))?;
-                let header = match archive.next_entry() {
-                    Ok(Some(h)) => h,
-                    Ok(None) => break,
-                    Err(e) => return Err(archive_err(with_window_help(e))),
+        let limits = self.limits;
+        let (writer, pipe) = decompress::pipe();
+        // Decompression runs on a second thread, which also hashes the artifact again: the
+        // bytes it decompressed must be the very bytes that were verified.
+        let (parsed, produced) = std::thread::scope(|scope| {
+            let producer = scope.spawn(move || -> io::Result<(Compression, [u8; 32])> {
+                let kind = {
+                    let (kind, mut reader) =
+                        match decompress::decoder(BufReader::with_capacity(256 * 1024, &mut pinned), &limits) {
+                            Ok(d) => d,
+                            Err(e) => {
+                                writer.fail(&e);
+                                return Err(e);
+                            }
+                        };
+                    writer.pump(&mut reader)?;
+                    kind
                 };
-                let entry = String::from_utf8_lossy(&header.path).into_owned();
-                self.entry(&mut pass, header, &mut archive).map_err(|why| match why {
-                    EntryError::Refused(why) => LayerError::Entry { layer: layer.clone(), id: id.clone(), entry, why },
-                    EntryError::Tar(e) => archive_err(with_window_help(e)),
-                    EntryError::Spool(e) => LayerError::Spool(e),
-                })?;
-            }
-            if archive.missing_end {
-                self.warnings.push(format!("layer `{layer}` ({id}) ends without end-of-archive blocks (read to its end; the pin proves it whole)"));
-            }
-        }
-        io::copy(&mut pinned, &mut io::sink()).map_err(|e| archive_err(e.into()))?;
-        if pinned.digest() != spec.sha256 {
-            return Err(artifact.changed_error(pinned.digest()).into());
+                drop(writer);
+                io::copy(&mut pinned, &mut io::sink())?;
+                Ok((kind, pinned.digest()))
+            });
+            let parsed = self.read_layer(&mut pass, pipe, &layer, &id);
+            (parsed, producer.join())
+        });
+        parsed?;
+        let (compression, digest) = match produced {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => return Err(archive_err(with_window_help(TarError::Io(e)))),
+            Err(_) => return Err(archive_err(TarError::Io(io::Error::other("the decompression thread panicked")))),
+        };
+        if digest != spec.sha256 {
+            return Err(artifact.changed_error(digest).into());
         }
         if !pass.dropped.is_empty() {
             pass.dropped.sort();
@@ -149,6 +155,35 @@ impl Layering {
             ));
         }
         Ok(Changes { compression: Some(compression), ..self.changes(pass) })
+    }
+
+    /// Reads every entry of one layer's tar stream into the tree.
+    fn read_layer(&mut self, pass: &mut Pass, stream: impl Read, layer: &str, id: &str) -> Result<(), LayerError> {
+        let archive_err =
+            |source: TarError| LayerError::Archive { layer: layer.to_string(), id: id.to_string(), source };
+        let mut archive = Archive::new(stream, self.limits);
+        loop {
+            crate::interrupt::check().map_err(|e| archive_err(e.into()))?;
+            let header = match archive.next_entry() {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => return Err(archive_err(with_window_help(e))),
+            };
+            let entry = String::from_utf8_lossy(&header.path).into_owned();
+            self.entry(pass, header, &mut archive).map_err(|why| match why {
+                EntryError::Refused(why) => {
+                    LayerError::Entry { layer: layer.to_string(), id: id.to_string(), entry, why }
+                }
+                EntryError::Tar(e) => archive_err(with_window_help(e)),
+                EntryError::Spool(e) => LayerError::Spool(e),
+            })?;
+        }
+        if archive.missing_end {
+            self.warnings.push(format!(
+                "layer `{layer}` ({id}) ends without end-of-archive blocks (read to its end; the pin proves it whole)"
+            ));
+        }
+        Ok(())
     }
 
     fn changes(&mut self, mut pass: Pass) -> Changes {
