@@ -59,28 +59,6 @@ fn window_log(window: u64) -> u32 {
     (63 - window.max(1).leading_zeros()).clamp(10, 31)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn magic_bytes_decide() {
-        assert_eq!(Compression::detect(&[0x1f, 0x8b, 8]).unwrap(), Compression::Gzip);
-        assert_eq!(Compression::detect(&[0x28, 0xb5, 0x2f, 0xfd]).unwrap(), Compression::Zstd);
-        assert_eq!(Compression::detect(&[0x50, 0x2a, 0x4d, 0x18]).unwrap(), Compression::Zstd);
-        assert_eq!(Compression::detect(b"\xfd7zXZ\0").unwrap(), Compression::Xz);
-        assert_eq!(Compression::detect(b"./usr").unwrap(), Compression::None);
-        assert!(Compression::detect(b"BZh91AY").is_err());
-    }
-
-    #[test]
-    fn window_log_is_the_floor() {
-        assert_eq!(window_log(128 << 20), 27);
-        assert_eq!(window_log((128 << 20) + 1), 27);
-        assert_eq!(window_log(1), 10);
-    }
-}
-
 /// The decompressed stream, read on another thread: decompression runs on one core while
 /// the caller parses, hashes and spools on the other.
 pub struct Pipe {
@@ -172,5 +150,27 @@ impl Read for Pipe {
         buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_bytes_decide() {
+        assert_eq!(Compression::detect(&[0x1f, 0x8b, 8]).unwrap(), Compression::Gzip);
+        assert_eq!(Compression::detect(&[0x28, 0xb5, 0x2f, 0xfd]).unwrap(), Compression::Zstd);
+        assert_eq!(Compression::detect(&[0x50, 0x2a, 0x4d, 0x18]).unwrap(), Compression::Zstd);
+        assert_eq!(Compression::detect(b"\xfd7zXZ\0").unwrap(), Compression::Xz);
+        assert_eq!(Compression::detect(b"./usr").unwrap(), Compression::None);
+        assert!(Compression::detect(b"BZh91AY").is_err());
+    }
+
+    #[test]
+    fn window_log_is_the_floor() {
+        assert_eq!(window_log(128 << 20), 27);
+        assert_eq!(window_log((128 << 20) + 1), 27);
+        assert_eq!(window_log(1), 10);
     }
 }
