@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::ops::{self, build::BuildOptions, Context};
+use crate::ops::{self, build::BuildOptions, log::LogOptions, Context};
 use crate::output::Output;
 
 /// Build golden images from signed, approved patches; record what is in them.
@@ -42,6 +42,14 @@ pub enum Command {
         /// The recipe file (or NAME for recipes/NAME.toml)
         recipe: String,
     },
+    /// The journal: every intake, deferral, build, promotion, rollback and revocation
+    Log {
+        /// The image NAME
+        name: String,
+        /// Check the hash chain and the heads recorded in baselines and channels.toml (exit 3 when tampered)
+        #[arg(long)]
+        verify: bool,
+    },
 }
 
 /// Runs the command line; returns the exit code.
@@ -75,6 +83,21 @@ pub fn main() -> u8 {
                 e.exit_code()
             }
         },
+        Command::Log { name, verify } => report(&out, ops::log::log(&ctx, &LogOptions { name, verify }), |r| {
+            out.log(r);
+            r.exit_code()
+        }),
+    }
+}
+
+/// Prints a report (returning its exit code) or the error.
+fn report<R>(out: &Output, result: Result<R, crate::Error>, print: impl FnOnce(&R) -> u8) -> u8 {
+    match result {
+        Ok(r) => print(&r),
+        Err(e) => {
+            out.error(&e);
+            e.exit_code()
+        }
     }
 }
 

@@ -21,6 +21,7 @@
 pub mod baseline;
 pub mod check;
 pub mod cli;
+pub mod date;
 pub mod error;
 pub mod image;
 pub mod interrupt;

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::ops::build::{BuildReport, Status};
+use crate::ops::log::LogReport;
 use crate::ops::verify::VerifyReport;
 
 pub struct Output {
@@ -104,5 +105,76 @@ impl Output {
         for e in &r.failures {
             self.error(e);
         }
+    }
+
+    pub fn log(&self, r: &LogReport) {
+        if self.json {
+            let entries: Vec<Value> = r
+                .lines
+                .iter()
+                .map(|l| match &l.value {
+                    Some(map) => Value::Object(map.clone()),
+                    None => json!({"unparsed": String::from_utf8_lossy(&l.bytes)}),
+                })
+                .collect();
+            let verified = r.verified.as_ref().map(|v| {
+                json!({
+                    "ok": v.problem.is_none(),
+                    "lines": r.lines.len(),
+                    "anchors": v.anchors.iter().map(|a| json!({"source": a.source, "seq": a.head.seq, "hash": a.head.hash})).collect::<Vec<_>>(),
+                    "unanchored": v.unanchored,
+                    "problem": v.problem.as_ref().map(|p| json!({"line": p.line, "cause": p.cause})),
+                })
+            });
+            println!(
+                "{}",
+                json!({"command": "log", "name": r.name, "journal": r.path, "entries": entries, "verified": verified})
+            );
+        } else {
+            for line in &r.lines {
+                println!("{}", log_line(line));
+            }
+            if let Some(v) = &r.verified {
+                if v.problem.is_none() {
+                    let heads = if v.anchors.is_empty() {
+                        "no recorded heads to compare with".to_string()
+                    } else {
+                        format!("{} recorded head(s) match", v.anchors.len())
+                    };
+                    println!("verified: {} line(s), chain intact, {heads}", r.lines.len());
+                    if v.unanchored > 0 {
+                        println!(
+                            "note: the last {} line(s) come after the newest recorded head; a change to the last of them, or a cut there, would not show",
+                            v.unanchored
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(p) = r.verified.as_ref().and_then(|v| v.problem.as_ref()) {
+            eprintln!("error: {p}");
+        }
+    }
+}
+
+/// `SEQ  TIME  ACTOR  EVENT  key=value…` (values JSON-quoted when they need it).
+fn log_line(line: &crate::journal::Line) -> String {
+    let Some(map) = &line.value else {
+        return format!("?  (not JSON) {}", String::from_utf8_lossy(&line.bytes));
+    };
+    let field = |k: &str| map.get(k).map(scalar).unwrap_or_default();
+    let mut out = format!("{:>4}  {}  {}  {}", field("seq"), field("time"), field("actor"), field("event"));
+    for (k, v) in map {
+        if !["seq", "time", "actor", "event", "prev"].contains(&k.as_str()) {
+            out.push_str(&format!("  {k}={}", scalar(v)));
+        }
+    }
+    out
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) if !s.is_empty() && !s.contains(char::is_whitespace) && !s.contains('"') => s.clone(),
+        other => other.to_string(),
     }
 }

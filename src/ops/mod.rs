@@ -2,6 +2,7 @@
 //! of clap, stdout or colours; `cli` maps flags to options and `output` prints the reports.
 
 pub mod build;
+pub mod log;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
@@ -28,8 +29,20 @@ impl Context {
         })
     }
 
-    /// Finds the recipe (a path, or a bare NAME in the workspace) and its workspace, and loads it.
-    pub fn recipe(&self, arg: &str) -> Result<(Workspace, Recipe), Error> {
+    /// The workspace: `-C DIR`, else found from the current directory upwards.
+    pub fn workspace(&self) -> Result<Workspace, Error> {
+        let base = self.base()?;
+        Workspace::find(self.dir.as_ref().map(|_| base.as_path()), &base).ok_or_else(|| {
+            Error::Usage(
+                "no workspace here\n  cause: no directory holding `recipes/` from here upwards\n  help: run gild in the workspace, or pass `-C DIR`".into(),
+            )
+        })
+    }
+
+    /// Finds the recipe file (a path, or a bare NAME in the workspace) and its workspace,
+    /// without reading it; the path is as the user would type it, relative to where gild
+    /// started.
+    pub fn recipe_path(&self, arg: &str) -> Result<(Workspace, PathBuf), Error> {
         let base = self.base()?;
         let found = Workspace::find(self.dir.as_ref().map(|_| base.as_path()), &base);
         let as_path = base.join(arg);
@@ -53,10 +66,15 @@ impl Context {
                 path.display()
             ))
         })?;
-        // Messages show the path as the user would type it: relative to where gild started.
         let cwd = std::env::current_dir().unwrap_or_default();
         let shown = path.strip_prefix(&cwd).map_or_else(|_| path.clone(), Path::to_path_buf);
-        Ok((ws, recipe::load(&shown)?))
+        Ok((ws, shown))
+    }
+
+    /// Finds the recipe (a path, or a bare NAME in the workspace) and its workspace, and loads it.
+    pub fn recipe(&self, arg: &str) -> Result<(Workspace, Recipe), Error> {
+        let (ws, path) = self.recipe_path(arg)?;
+        Ok((ws, recipe::load(&path)?))
     }
 
     /// The recipe's limits with the `--limit` overrides applied.

@@ -7,6 +7,7 @@ mod harness;
 mod build;
 mod checks;
 mod interop;
+mod journal;
 mod layering;
 mod recipe;
 mod reproducible;
