@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::ops::{self, build::BuildOptions, log::LogOptions, Context};
+use crate::ops::{self, build::BuildOptions, intake::IntakeOptions, log::LogOptions, Context};
 use crate::output::Output;
+use crate::recipe::Severity;
 
 /// Build golden images from signed, approved patches; record what is in them.
 #[derive(Parser, Debug)]
@@ -42,6 +43,46 @@ pub enum Command {
         /// The recipe file (or NAME for recipes/NAME.toml)
         recipe: String,
     },
+    /// Verify an approved patch, pin it and append it to the recipe (comments kept)
+    Intake {
+        /// The recipe file (or NAME for recipes/NAME.toml)
+        recipe: String,
+        /// The patch artifact (a signed tarball)
+        artifact: PathBuf,
+        /// The patch id, unique in the recipe
+        #[arg(long)]
+        id: String,
+        #[arg(long, value_enum)]
+        severity: SeverityArg,
+        /// The change record that approved it
+        #[arg(long, value_name = "CHG")]
+        change: String,
+        /// Who approved it
+        #[arg(long, value_name = "WHO")]
+        approved_by: String,
+        /// What it fixes (repeatable; e.g. a CVE id)
+        #[arg(long, value_name = "ID")]
+        fixes: Vec<String>,
+        /// A key of `[keys]` that must have signed it (repeatable; the threshold is their
+        /// number). Default: the signers of the recipe's last patch, else of its base
+        #[arg(long, value_name = "KEY")]
+        signed_by: Vec<String>,
+        /// A signature file (repeatable; default ARTIFACT.minisig)
+        #[arg(long, value_name = "FILE")]
+        signature: Vec<PathBuf>,
+        /// A known exploit is in the wild
+        #[arg(long)]
+        exploited: bool,
+        /// The vendor's release date (YYYY-MM-DD)
+        #[arg(long, value_name = "DATE")]
+        released: Option<String>,
+        /// How to back it out
+        #[arg(long, value_name = "TEXT")]
+        backout: Option<String>,
+        /// The approval date (YYYY-MM-DD; default today)
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+    },
     /// The journal: every intake, deferral, build, promotion, rollback and revocation
     Log {
         /// The image NAME
@@ -50,6 +91,25 @@ pub enum Command {
         #[arg(long)]
         verify: bool,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SeverityArg {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(s: SeverityArg) -> Severity {
+        match s {
+            SeverityArg::Critical => Severity::Critical,
+            SeverityArg::High => Severity::High,
+            SeverityArg::Medium => Severity::Medium,
+            SeverityArg::Low => Severity::Low,
+        }
+    }
 }
 
 /// Runs the command line; returns the exit code.
@@ -83,6 +143,41 @@ pub fn main() -> u8 {
                 e.exit_code()
             }
         },
+        Command::Intake {
+            recipe,
+            artifact,
+            id,
+            severity,
+            change,
+            approved_by,
+            fixes,
+            signed_by,
+            signature,
+            exploited,
+            released,
+            backout,
+            date,
+        } => {
+            let opts = IntakeOptions {
+                recipe,
+                artifact,
+                id,
+                severity: severity.into(),
+                change,
+                approved_by,
+                fixes,
+                signed_by,
+                signatures: signature,
+                exploited,
+                released,
+                backout,
+                date,
+            };
+            report(&out, ops::intake::intake(&ctx, &opts, &|msg| out.note(msg)), |r| {
+                out.intake(r);
+                0
+            })
+        }
         Command::Log { name, verify } => report(&out, ops::log::log(&ctx, &LogOptions { name, verify }), |r| {
             out.log(r);
             r.exit_code()

@@ -4,6 +4,7 @@ use std::io;
 
 use crate::check::CheckError;
 use crate::layer::LayerError;
+use crate::recipe::edit::EditError;
 use crate::recipe::RecipeError;
 use crate::trust::TrustError;
 
@@ -17,6 +18,8 @@ pub enum Error {
     Layer(#[from] LayerError),
     #[error(transparent)]
     Check(#[from] CheckError),
+    #[error(transparent)]
+    Edit(#[from] EditError),
     #[error("{what}\n  cause: {source}")]
     Io { what: String, source: io::Error },
     #[error("{0}")]
@@ -43,6 +46,7 @@ impl Error {
             Error::Recipe(_)
             | Error::Layer(_)
             | Error::Check(_)
+            | Error::Edit(_)
             | Error::Io { .. }
             | Error::Usage(_)
             | Error::Version { .. } => 2,

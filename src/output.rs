@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::ops::build::{BuildReport, Status};
+use crate::ops::intake::IntakeReport;
 use crate::ops::log::LogReport;
 use crate::ops::verify::VerifyReport;
 
@@ -105,6 +106,34 @@ impl Output {
         for e in &r.failures {
             self.error(e);
         }
+    }
+
+    pub fn intake(&self, r: &IntakeReport) {
+        for i in &r.ignored {
+            self.warning(&format!("{} (`{}`): signature not counted: {}", r.id, r.artifact, i.reason));
+        }
+        if self.json {
+            let doc = json!({
+                "command": "intake",
+                "name": r.name,
+                "recipe": r.recipe,
+                "id": r.id,
+                "artifact": r.artifact,
+                "sha256": r.sha256,
+                "severity": r.severity,
+                "signed-by": r.signed_by,
+                "threshold": r.threshold,
+                "signers": r.signers.iter().map(|s| json!({"key": s.key, "key-id": s.key_id.to_string(), "trusted-comment": s.trusted_comment})).collect::<Vec<_>>(),
+                "approval": {"change": r.approval.change, "by": r.approval.by, "date": r.approval.date.to_string()},
+            });
+            println!("{doc}");
+            return;
+        }
+        println!("intake {} {}: appended to {}", r.name, r.id, r.recipe);
+        println!("  artifact  {}  sha256 {}", r.artifact, r.sha256);
+        let signers: Vec<String> = r.signers.iter().map(|s| format!("{} ({})", s.key, s.key_id)).collect();
+        println!("  signed    by {}  (threshold {})", signers.join(", "), r.threshold);
+        println!("  approval  {} by {} on {}", r.approval.change, r.approval.by, r.approval.date);
     }
 
     pub fn log(&self, r: &LogReport) {

@@ -2,6 +2,7 @@
 //! of clap, stdout or colours; `cli` maps flags to options and `output` prints the reports.
 
 pub mod build;
+pub mod intake;
 pub mod log;
 pub mod verify;
 
@@ -90,4 +91,44 @@ impl Context {
 /// `path` relative to `base` when it is inside it, for messages and reports.
 pub fn display_path(path: &Path, base: &Path) -> String {
     path.strip_prefix(base).unwrap_or(path).display().to_string()
+}
+
+/// `path` relative to the directory `from` (both absolute, symlinks resolved), with `..`
+/// where it climbs: how a recipe refers to a file.
+pub fn relative_to(from: &Path, path: &Path) -> PathBuf {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = path.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for c in &to[common..] {
+        out.push(c);
+    }
+    out
+}
+
+/// Parses a `YYYY-MM-DD` option.
+pub fn date_arg(flag: &str, value: &str) -> Result<crate::date::Date, Error> {
+    crate::date::Date::parse(value)
+        .ok_or_else(|| Error::Usage(format!("`{flag} {value}` is not a date\n  help: write it as YYYY-MM-DD")))
+}
+
+/// Today, from `GILD_NOW` or the clock.
+pub fn today() -> Result<crate::date::Date, Error> {
+    crate::date::Date::today().map_err(Error::Usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_climb_and_descend() {
+        let r = |a: &str, b: &str| relative_to(Path::new(a), Path::new(b)).display().to_string();
+        assert_eq!(r("/w/recipes", "/w/artifacts/p.tar"), "../artifacts/p.tar");
+        assert_eq!(r("/w/recipes", "/w/recipes/p.tar"), "p.tar");
+        assert_eq!(r("/w/recipes", "/elsewhere/p.tar"), "../../elsewhere/p.tar");
+    }
 }

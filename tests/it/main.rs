@@ -6,6 +6,7 @@ mod harness;
 
 mod build;
 mod checks;
+mod intake;
 mod interop;
 mod journal;
 mod layering;
