@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::ops::{self, build::BuildOptions, intake::IntakeOptions, log::LogOptions, Context};
+use crate::ops::{self, build::BuildOptions, defer::DeferOptions, intake::IntakeOptions, log::LogOptions, Context};
 use crate::output::Output;
 use crate::recipe::Severity;
 
@@ -82,6 +82,25 @@ pub enum Command {
         /// The approval date (YYYY-MM-DD; default today)
         #[arg(long, value_name = "DATE")]
         date: Option<String>,
+    },
+    /// Record a decision not to apply a patch; a listed patch moves out of the build
+    Defer {
+        /// The recipe file (or NAME for recipes/NAME.toml)
+        recipe: String,
+        /// The patch id
+        id: String,
+        /// Why it is not applied (required unless --undo)
+        #[arg(long, required_unless_present = "undo")]
+        reason: Option<String>,
+        /// What limits the risk meanwhile
+        #[arg(long, conflicts_with = "undo")]
+        mitigation: Option<String>,
+        /// When to decide again (YYYY-MM-DD); `plan` reports it once past
+        #[arg(long, value_name = "DATE", conflicts_with = "undo")]
+        review_by: Option<String>,
+        /// Move a deferred patch back to the end of the patch list
+        #[arg(long)]
+        undo: bool,
     },
     /// The journal: every intake, deferral, build, promotion, rollback and revocation
     Log {
@@ -175,6 +194,13 @@ pub fn main() -> u8 {
             };
             report(&out, ops::intake::intake(&ctx, &opts, &|msg| out.note(msg)), |r| {
                 out.intake(r);
+                0
+            })
+        }
+        Command::Defer { recipe, id, reason, mitigation, review_by, undo } => {
+            let opts = DeferOptions { recipe, id, reason, mitigation, review_by, undo };
+            report(&out, ops::defer::defer(&ctx, &opts, &|msg| out.note(msg)), |r| {
+                out.defer(r);
                 0
             })
         }

@@ -4,9 +4,11 @@ use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::ops::build::{BuildReport, Status};
+use crate::ops::defer::{Action, DeferReport};
 use crate::ops::intake::IntakeReport;
 use crate::ops::log::LogReport;
 use crate::ops::verify::VerifyReport;
+use crate::recipe::edit::Deferral;
 
 pub struct Output {
     pub json: bool,
@@ -134,6 +136,50 @@ impl Output {
         let signers: Vec<String> = r.signers.iter().map(|s| format!("{} ({})", s.key, s.key_id)).collect();
         println!("  signed    by {}  (threshold {})", signers.join(", "), r.threshold);
         println!("  approval  {} by {} on {}", r.approval.change, r.approval.by, r.approval.date);
+    }
+
+    pub fn defer(&self, r: &DeferReport) {
+        let action = match r.action {
+            Action::Deferred(Deferral::Moved) => "moved",
+            Action::Deferred(Deferral::Updated) => "updated",
+            Action::Deferred(Deferral::Recorded) => "recorded",
+            Action::Restored => "restored",
+        };
+        if self.json {
+            let doc = json!({
+                "command": "defer",
+                "name": r.name,
+                "recipe": r.recipe,
+                "id": r.id,
+                "action": action,
+                "reason": r.reason,
+                "mitigation": r.mitigation,
+                "review-by": r.review_by,
+            });
+            println!("{doc}");
+            return;
+        }
+        match r.action {
+            Action::Deferred(Deferral::Moved) => {
+                println!("deferred {} {}: moved from [[patch]] to [[deferred]] in {}", r.name, r.id, r.recipe)
+            }
+            Action::Deferred(Deferral::Updated) => {
+                println!("deferred {} {}: decision updated in {}", r.name, r.id, r.recipe)
+            }
+            Action::Deferred(Deferral::Recorded) => println!("deferred {} {}: recorded in {}", r.name, r.id, r.recipe),
+            Action::Restored => {
+                println!("restored {} {}: back at the end of [[patch]] in {}", r.name, r.id, r.recipe)
+            }
+        }
+        if let (Some(reason), false) = (&r.reason, r.action == Action::Restored) {
+            println!("  reason      {reason}");
+        }
+        if let Some(m) = &r.mitigation {
+            println!("  mitigation  {m}");
+        }
+        if let Some(d) = &r.review_by {
+            println!("  review by   {d}");
+        }
     }
 
     pub fn log(&self, r: &LogReport) {

@@ -2,6 +2,7 @@
 //! of clap, stdout or colours; `cli` maps flags to options and `output` prints the reports.
 
 pub mod build;
+pub mod defer;
 pub mod intake;
 pub mod log;
 pub mod verify;

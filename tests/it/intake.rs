@@ -120,6 +120,18 @@ fn intake_refuses_a_duplicate_id_or_digest_and_leaves_the_recipe() {
 }
 
 #[test]
+fn intake_refuses_an_id_or_digest_that_is_deferred() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").patch("P-1", patch_layer(1)).write();
+    ws.gild(&["defer", &recipe, "P-1", "--reason", "breaks billing"]).success();
+    let art = ws.signed_artifact("p2.tar", &patch_layer(2), &["vendor"]);
+    ws.gild(&intake_args(&recipe, &art, "P-1")).exit(2).stderr_has("`[[deferred]]`").stderr_has("defer --undo");
+    let same = ws.artifact("demo", "P-1");
+    let same = same.strip_prefix(&ws.root).unwrap().to_str().unwrap().to_string();
+    ws.gild(&intake_args(&recipe, &same, "P-2")).exit(2).stderr_has("as `P-1`");
+}
+
+#[test]
 fn intake_of_an_unsigned_or_wrongly_signed_artifact_is_a_trust_failure_and_journaled() {
     let ws = Workspace::new();
     let recipe = ws.recipe("demo").declare_key("cab").write();

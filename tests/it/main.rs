@@ -6,6 +6,7 @@ mod harness;
 
 mod build;
 mod checks;
+mod defer;
 mod intake;
 mod interop;
 mod journal;
