@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::ops::{self, build::BuildOptions, defer::DeferOptions, intake::IntakeOptions, log::LogOptions, Context};
+use crate::ops::{
+    self, build::BuildOptions, defer::DeferOptions, intake::IntakeOptions, log::LogOptions, plan::PlanOptions, Context,
+};
 use crate::output::Output;
 use crate::recipe::Severity;
 
@@ -101,6 +103,14 @@ pub enum Command {
         /// Move a deferred patch back to the end of the patch list
         #[arg(long)]
         undo: bool,
+    },
+    /// Approved patches not yet in a recorded baseline, by priority, with due dates (exit 1 when overdue)
+    Plan {
+        /// Recipe files or NAMEs (default: every recipe in the workspace)
+        recipes: Vec<String>,
+        /// Plan as of this date (YYYY-MM-DD; default today)
+        #[arg(long, value_name = "DATE")]
+        today: Option<String>,
     },
     /// The journal: every intake, deferral, build, promotion, rollback and revocation
     Log {
@@ -204,6 +214,10 @@ pub fn main() -> u8 {
                 0
             })
         }
+        Command::Plan { recipes, today } => report(&out, ops::plan::plan(&ctx, &PlanOptions { recipes, today }), |r| {
+            out.plan(r);
+            r.exit_code()
+        }),
         Command::Log { name, verify } => report(&out, ops::log::log(&ctx, &LogOptions { name, verify }), |r| {
             out.log(r);
             r.exit_code()

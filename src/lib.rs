@@ -30,6 +30,7 @@ pub mod layer;
 pub mod limits;
 pub mod ops;
 pub mod output;
+pub mod plan;
 pub mod recipe;
 pub mod spool;
 pub mod tree;

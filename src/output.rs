@@ -7,6 +7,7 @@ use crate::ops::build::{BuildReport, Status};
 use crate::ops::defer::{Action, DeferReport};
 use crate::ops::intake::IntakeReport;
 use crate::ops::log::LogReport;
+use crate::ops::plan::PlanReport;
 use crate::ops::verify::VerifyReport;
 use crate::recipe::edit::Deferral;
 
@@ -179,6 +180,96 @@ impl Output {
         }
         if let Some(d) = &r.review_by {
             println!("  review by   {d}");
+        }
+    }
+
+    pub fn plan(&self, r: &PlanReport) {
+        let today = r.today;
+        if self.json {
+            let patches: Vec<Value> = r
+                .patches
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    json!({
+                        "rank": i + 1,
+                        "name": p.image,
+                        "recipe": p.recipe,
+                        "id": p.id,
+                        "severity": p.severity,
+                        "exploited": p.exploited,
+                        "fixes": p.fixes,
+                        "released": p.released.map(|d| d.to_string()),
+                        "approved": p.approved.to_string(),
+                        "due": p.due.map(|d| d.to_string()),
+                        "days-left": p.days_left(today),
+                        "overdue": p.overdue(today),
+                        "exposure": p.exposure,
+                        "criticality": p.criticality,
+                    })
+                })
+                .collect();
+            let reviews: Vec<Value> = r
+                .reviews
+                .iter()
+                .map(|v| {
+                    json!({
+                        "name": v.image,
+                        "recipe": v.recipe,
+                        "id": v.id,
+                        "reason": v.reason,
+                        "mitigation": v.mitigation,
+                        "review-by": v.review_by.to_string(),
+                        "days-past": today.days_since(v.review_by),
+                    })
+                })
+                .collect();
+            let images: Vec<Value> = r.images.iter().map(|(n, v)| json!({"name": n, "baseline": v})).collect();
+            println!(
+                "{}",
+                json!({"command": "plan", "today": today.to_string(), "overdue": r.overdue(), "images": images, "patches": patches, "reviews": reviews})
+            );
+            return;
+        }
+        if r.patches.is_empty() {
+            println!("plan on {today}: every approved patch is in a recorded baseline");
+        } else {
+            println!(
+                "plan on {today}: {} patch(es) not yet in a recorded baseline, {} overdue",
+                r.patches.len(),
+                r.overdue()
+            );
+        }
+        for (i, p) in r.patches.iter().enumerate() {
+            let mut what = format!("{:?}", p.severity).to_lowercase();
+            if p.exploited {
+                what.push_str(", exploited");
+            }
+            let since = match p.released {
+                Some(d) => format!("released {d}"),
+                None => format!("approved {}", p.approved),
+            };
+            let due = match (p.due, p.days_left(today)) {
+                (Some(d), Some(n)) if n < 0 => format!("due {d}  OVERDUE by {} day(s)", -n),
+                (Some(d), Some(0)) => format!("due {d}  due today"),
+                (Some(d), Some(n)) => format!("due {d}  in {n} day(s)"),
+                _ => "no due date ([policy] sets none)".to_string(),
+            };
+            let fixes = if p.fixes.is_empty() { String::new() } else { format!("  fixes {}", p.fixes.join(", ")) };
+            println!("  {:>2}. {}  {}  {what}  {since}  {due}{fixes}", i + 1, p.image, p.id);
+        }
+        if !r.reviews.is_empty() {
+            println!("deferrals past their review date:");
+            for v in &r.reviews {
+                println!(
+                    "  {}  {}  review by {} ({} day(s) ago): {}",
+                    v.image,
+                    v.id,
+                    v.review_by,
+                    today.days_since(v.review_by),
+                    v.reason
+                );
+            }
         }
     }
 

@@ -5,6 +5,7 @@ pub mod build;
 pub mod defer;
 pub mod intake;
 pub mod log;
+pub mod plan;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

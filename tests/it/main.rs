@@ -11,6 +11,7 @@ mod intake;
 mod interop;
 mod journal;
 mod layering;
+mod plan;
 mod recipe;
 mod reproducible;
 mod trust;
