@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::ops::{
-    self, build::BuildOptions, defer::DeferOptions, intake::IntakeOptions, log::LogOptions, plan::PlanOptions, Context,
+    self, build::BuildOptions, defer::DeferOptions, intake::IntakeOptions, log::LogOptions, plan::PlanOptions,
+    rollout::PromoteOptions, Context,
 };
 use crate::output::Output;
 use crate::recipe::Severity;
@@ -111,6 +112,33 @@ pub enum Command {
         /// Plan as of this date (YYYY-MM-DD; default today)
         #[arg(long, value_name = "DATE")]
         today: Option<String>,
+    },
+    /// Move a channel to a recorded version, honouring the channel order and the soak
+    Promote {
+        /// NAME@VERSION
+        target: String,
+        /// A channel of the recipe's `[rollout]`
+        channel: String,
+        /// Skip the soak (recorded as an emergency)
+        #[arg(long, requires = "change")]
+        emergency: bool,
+        /// The change record allowing an emergency promotion
+        #[arg(long, value_name = "CHG", requires = "emergency")]
+        change: Option<String>,
+    },
+    /// Point a channel back at the version it had before
+    Rollback {
+        /// The image NAME
+        name: String,
+        channel: String,
+    },
+    /// Mark a recorded version unfit: never promoted again; channels holding it are reported
+    Revoke {
+        /// NAME@VERSION
+        target: String,
+        /// Why it is unfit
+        #[arg(long)]
+        reason: String,
     },
     /// The journal: every intake, deferral, build, promotion, rollback and revocation
     Log {
@@ -218,6 +246,25 @@ pub fn main() -> u8 {
             out.plan(r);
             r.exit_code()
         }),
+        Command::Promote { target, channel, emergency, change } => {
+            let opts = PromoteOptions { target, channel, emergency, change };
+            report(&out, ops::rollout::promote(&ctx, &opts, &|msg| out.note(msg)), |r| {
+                out.promote(r);
+                0
+            })
+        }
+        Command::Rollback { name, channel } => {
+            report(&out, ops::rollout::rollback(&ctx, &name, &channel, &|msg| out.note(msg)), |r| {
+                out.rollback(r);
+                0
+            })
+        }
+        Command::Revoke { target, reason } => {
+            report(&out, ops::rollout::revoke(&ctx, &target, &reason, &|msg| out.note(msg)), |r| {
+                out.revoke(r);
+                0
+            })
+        }
         Command::Log { name, verify } => report(&out, ops::log::log(&ctx, &LogOptions { name, verify }), |r| {
             out.log(r);
             r.exit_code()

@@ -199,9 +199,15 @@ pub struct Pending {
 /// Prepares the next event with its details, so a caller can record the head it will make
 /// (in `channels.toml`) before appending it. Call with the image's lock held.
 pub fn prepare(path: &Path, event: &str, details: Map<String, Value>) -> io::Result<Pending> {
+    let time = crate::date::now().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    prepare_at(path, time, event, details)
+}
+
+/// [`prepare`] at a given time (seconds since the epoch), so a record written beside the
+/// journal can carry the very same time.
+pub fn prepare_at(path: &Path, time: i64, event: &str, details: Map<String, Value>) -> io::Result<Pending> {
     let prev = head(path)?;
     let seq = prev.as_ref().map_or(0, |h| h.seq) + 1;
-    let time = crate::date::now().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let mut line = Map::new();
     line.insert("seq".into(), seq.into());
     line.insert("time".into(), crate::date::format_timestamp(time).into());

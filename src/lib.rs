@@ -32,6 +32,7 @@ pub mod ops;
 pub mod output;
 pub mod plan;
 pub mod recipe;
+pub mod rollout;
 pub mod spool;
 pub mod tree;
 pub mod trust;

@@ -8,8 +8,10 @@ use crate::ops::defer::{Action, DeferReport};
 use crate::ops::intake::IntakeReport;
 use crate::ops::log::LogReport;
 use crate::ops::plan::PlanReport;
+use crate::ops::rollout::{PromoteReport, RevokeReport, RollbackReport};
 use crate::ops::verify::VerifyReport;
 use crate::recipe::edit::Deferral;
+use crate::rollout::duration;
 
 pub struct Output {
     pub json: bool,
@@ -270,6 +272,63 @@ impl Output {
                     v.reason
                 );
             }
+        }
+    }
+
+    pub fn promote(&self, r: &PromoteReport) {
+        if self.json {
+            let doc = json!({
+                "command": "promote",
+                "name": r.name,
+                "version": r.version,
+                "channel": r.channel,
+                "from": r.from,
+                "emergency": r.emergency,
+                "change": r.change,
+                "soaked": r.soaked.as_ref().map(|(c, s)| json!({"channel": c, "seconds": s})),
+                "soak-seconds": r.soak,
+            });
+            println!("{doc}");
+            return;
+        }
+        let was = r.from.as_ref().map(|f| format!(" (was {f})")).unwrap_or_default();
+        println!("promoted {} {} to {}{was}", r.name, r.version, r.channel);
+        if let Some((channel, secs)) = &r.soaked {
+            println!("  soaked    {} in {channel} (soak {})", duration(*secs), duration(r.soak));
+        }
+        if r.emergency {
+            println!("  EMERGENCY under {}: the soak was not required", r.change.as_deref().unwrap_or_default());
+        }
+    }
+
+    pub fn rollback(&self, r: &RollbackReport) {
+        if self.json {
+            println!(
+                "{}",
+                json!({"command": "rollback", "name": r.name, "channel": r.channel, "from": r.from, "to": r.to})
+            );
+            return;
+        }
+        println!("rolled back {} {}: {} -> {}", r.name, r.channel, r.from, r.to);
+    }
+
+    pub fn revoke(&self, r: &RevokeReport) {
+        if self.json {
+            println!(
+                "{}",
+                json!({"command": "revoke", "name": r.name, "version": r.version, "reason": r.reason, "channels": r.channels})
+            );
+            return;
+        }
+        println!("revoked {} {}: {}", r.name, r.version, r.reason);
+        if r.channels.is_empty() {
+            println!("  no channel holds it");
+        } else {
+            println!(
+                "  still current in: {}  (roll them back: gild rollback {} CHANNEL)",
+                r.channels.join(", "),
+                r.name
+            );
         }
     }
 

@@ -87,5 +87,11 @@ pub fn anchors(ws: &Workspace, name: &str) -> Result<Vec<Anchor>, Error> {
             out.push(Anchor { source: display_path(&file, &ws.root), head });
         }
     }
+    let channels = dir.join("channels.toml");
+    if channels.is_file() {
+        if let Some(head) = crate::rollout::load(&channels, name)?.journal {
+            out.push(Anchor { source: display_path(&channels, &ws.root), head });
+        }
+    }
     Ok(out)
 }

@@ -6,6 +6,7 @@ pub mod defer;
 pub mod intake;
 pub mod log;
 pub mod plan;
+pub mod rollout;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -14,4 +14,5 @@ mod layering;
 mod plan;
 mod recipe;
 mod reproducible;
+mod rollout;
 mod trust;
