@@ -277,7 +277,7 @@ impl Channels {
             }
             stack.pop();
         }
-        Err(none(&format!("`{from}` is the first version it had that is not revoked")))
+        Err(none(&format!("it had no version before `{from}` that is not revoked\n  help: promote a newer, fixed version to it instead")))
     }
 }
 

@@ -255,3 +255,32 @@ fn editing_deleting_or_swapping_any_journal_line_is_reported_with_its_number() {
     write(&original);
     ws.gild(&["log", "web", "--verify"]).success().stdout_has("verified: 9 line(s)");
 }
+
+#[test]
+fn concurrent_rollout_changes_are_all_kept() {
+    let ws = three_versions();
+    let mut commands: Vec<assert_cmd::Command> = ["1.0.0", "1.1.0", "1.2.0"]
+        .iter()
+        .map(|v| ws.command(&["revoke", &format!("web@{v}"), "--reason", &format!("bad {v}")]))
+        .collect();
+    commands.push(ws.command(&["promote", "web@1.0.0", "test"]));
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(commands.len()));
+    let handles: Vec<_> = commands
+        .into_iter()
+        .map(|mut cmd| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                cmd.output().unwrap()
+            })
+        })
+        .collect();
+    let codes: Vec<i32> = handles.into_iter().map(|h| h.join().unwrap().status.code().unwrap()).collect();
+    assert_eq!(&codes[..3], [0, 0, 0], "every revocation lands");
+    let c = channels(&ws);
+    assert_eq!(c["revoked"].as_array().unwrap().len(), 3, "{c}");
+    // The promotion landed before 1.0.0 was revoked, or was refused after.
+    let promoted = c.get("history").and_then(|h| h.as_array()).map_or(0, Vec::len);
+    assert_eq!(promoted, usize::from(codes[3] == 0), "{c}");
+    ws.gild(&["log", "web", "--verify"]).success();
+}
