@@ -42,6 +42,27 @@ pub struct Changes {
     pub added: Vec<Vec<u8>>,
     pub changed: Vec<Vec<u8>>,
     pub removed: Vec<Vec<u8>>,
+    /// The same changes as steps a script can replay on a host (`install.sh`), in an order
+    /// that gives the layer's result: removals deepest first, directories parents first, then
+    /// everything else in the order the layer set it.
+    pub steps: Vec<Step>,
+    pub compression: Option<Compression>,
+}
+
+/// Where a file's content came from within its layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The member of the layer's tar with this name (as the archive spells it).
+    Member(Vec<u8>),
+    /// A hard link to this (resolved) path of the tree as it was at that point.
+    Link(Vec<u8>),
+}
+
+/// One change of a layer, with resolved paths: no step goes through a symlink.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Remove(Vec<u8>),
+    Put { path: Vec<u8>, node: Node, source: Option<Source> },
 }
 
 /// A setuid/setgid, capability-carrying or world-writable file that a patch added or changed.
@@ -90,10 +111,12 @@ impl Layering {
         let (layer, id) = (spec.written.clone(), spec.id.clone());
         let archive_err = |source: TarError| LayerError::Archive { layer: layer.clone(), id: id.clone(), source };
         let mut pinned = artifact.open().map_err(|e| archive_err(e.into()))?;
-        let mut pass = Pass { index, track: index > 0, touched: HashMap::new(), dropped: Vec::new() };
+        let mut pass = Pass::new(index, index > 0);
+        let compression;
         {
-            let (_, reader) = decompress::decoder(BufReader::with_capacity(256 * 1024, &mut pinned), &self.limits)
+            let (kind, reader) = decompress::decoder(BufReader::with_capacity(256 * 1024, &mut pinned), &self.limits)
                 .map_err(|e| archive_err(e.into()))?;
+            compression = kind;
             let mut archive = Archive::new(reader, self.limits);
             loop {
                 crate::interrupt::check().map_err(|e| archive_err(e.into()))?;
@@ -125,11 +148,37 @@ impl Layering {
                 pass.dropped.join(", ")
             ));
         }
-        Ok(self.changes(pass))
+        Ok(Changes { compression: Some(compression), ..self.changes(pass) })
     }
 
-    fn changes(&mut self, pass: Pass) -> Changes {
+    fn changes(&mut self, mut pass: Pass) -> Changes {
         let mut changes = Changes::default();
+        let mut puts = Vec::new();
+        for (path, before) in &pass.touched {
+            let after = self.tree.get(path);
+            match (before, after) {
+                (Some(_), None) => changes.steps.push(Step::Remove(path.clone())),
+                (None, Some(a)) => puts.push((path.clone(), a.clone())),
+                (Some(b), Some(a)) if !b.same_state(a) => puts.push((path.clone(), a.clone())),
+                _ => {}
+            }
+        }
+        changes.steps.sort_by(|a, b| match (a, b) {
+            (Step::Remove(a), Step::Remove(b)) => b.cmp(a),
+            _ => std::cmp::Ordering::Equal,
+        });
+        let order = |p: &Vec<u8>| pass.order.get(p).copied().unwrap_or(0);
+        puts.sort_by(|(pa, a), (pb, b)| {
+            (!a.is_dir(), if a.is_dir() { 0 } else { order(pa) }, pa).cmp(&(
+                !b.is_dir(),
+                if b.is_dir() { 0 } else { order(pb) },
+                pb,
+            ))
+        });
+        for (path, node) in puts {
+            let source = pass.sources.remove(&path);
+            changes.steps.push(Step::Put { path, node, source });
+        }
         for (path, before) in pass.touched {
             match (before, self.tree.get(&path)) {
                 (None, Some(_)) => changes.added.push(path),
@@ -197,6 +246,9 @@ impl Layering {
                         EntryError::Spool(e)
                     }
                 })?;
+                if pass.track {
+                    pass.sources.insert(path.clone(), Source::Member(h.path.clone()));
+                }
                 Kind::File(content)
             }
             tar::Kind::Symlink => {
@@ -281,6 +333,9 @@ impl Layering {
         if target.as_deref() == Some(&path[..]) {
             return Err(EntryError::Refused("hard link to itself".into()));
         }
+        if pass.track {
+            pass.sources.insert(path.clone(), Source::Link(target.unwrap_or_default()));
+        }
         self.replace(pass, path, Node { origin: pass.index, ..node });
         Ok(())
     }
@@ -316,7 +371,7 @@ impl Layering {
     /// Adds `etc/gild/release` (and `etc/gild` when missing), owned by gild.
     pub fn add_release(&mut self, text: &str) -> Result<(), LayerError> {
         let mtime = self.epoch.unwrap_or(0);
-        let mut pass = Pass { index: GILD, track: false, touched: HashMap::new(), dropped: Vec::new() };
+        let mut pass = Pass::new(GILD, false);
         let dir = Resolver::new(&self.limits)
             .dir(&mut self.tree, &[b"etc", b"gild"], Some((&mut pass, mtime)))
             .map_err(|why| LayerError::Entry {
@@ -331,6 +386,18 @@ impl Layering {
             Node { kind: Kind::File(content), mode: 0o644, uid: 0, gid: 0, mtime, xattrs: Vec::new(), origin: GILD };
         self.tree.insert(tree::join(&dir, b"release"), node);
         Ok(())
+    }
+
+    /// The top-level symlinks of the tree as it is now (after the base: `lib -> usr/lib`…).
+    pub fn top_level_links(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.tree
+            .descendants(b"")
+            .filter(|(p, _)| !p.contains(&b'/'))
+            .filter_map(|(p, n)| match &n.kind {
+                Kind::Symlink(t) => Some((p.clone(), t.clone())),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn finish(self) -> Result<Layered, LayerError> {
@@ -348,6 +415,11 @@ pub(crate) struct Pass {
     index: Origin,
     track: bool,
     touched: HashMap<Vec<u8>, Option<Node>>,
+    /// When each path was last set, to replay the layer in its order.
+    order: HashMap<Vec<u8>, u64>,
+    seq: u64,
+    /// Where each file set by this layer got its content.
+    sources: HashMap<Vec<u8>, Source>,
     dropped: Vec<String>,
 }
 
@@ -359,7 +431,21 @@ impl Pass {
     pub(crate) fn set(&mut self, tree: &mut Tree, path: Vec<u8>, node: Node) {
         let old = tree.insert(path.clone(), node);
         if self.track {
+            self.seq += 1;
+            self.order.insert(path.clone(), self.seq);
             self.touched.entry(path).or_insert(old);
+        }
+    }
+
+    fn new(index: Origin, track: bool) -> Pass {
+        Pass {
+            index,
+            track,
+            touched: HashMap::new(),
+            order: HashMap::new(),
+            seq: 0,
+            sources: HashMap::new(),
+            dropped: Vec::new(),
         }
     }
 

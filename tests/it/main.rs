@@ -7,6 +7,8 @@ mod harness;
 mod build;
 mod checks;
 mod defer;
+mod hardening;
+mod install;
 mod intake;
 mod interop;
 mod journal;
