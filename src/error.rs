@@ -4,7 +4,9 @@ use std::io;
 
 use crate::check::CheckError;
 use crate::layer::LayerError;
+use crate::recipe::edit::EditError;
 use crate::recipe::RecipeError;
+use crate::rollout::RolloutError;
 use crate::trust::TrustError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +19,11 @@ pub enum Error {
     Layer(#[from] LayerError),
     #[error(transparent)]
     Check(#[from] CheckError),
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    /// Boxed: its variants carry many names, and every `Result` would pay for them.
+    #[error(transparent)]
+    Rollout(Box<RolloutError>),
     #[error("{what}\n  cause: {source}")]
     Io { what: String, source: io::Error },
     #[error("{0}")]
@@ -25,6 +32,12 @@ pub enum Error {
     Version { message: String, recipe: String },
     #[error("image `{file}` does not reproduce the recorded one\n  cause: recorded sha256 {expected}\n  cause: built sha256    {found}\n  help: the artifacts or the gild version differ from the recorded build")]
     Irreproducible { file: String, expected: String, found: String },
+}
+
+impl From<RolloutError> for Error {
+    fn from(e: RolloutError) -> Error {
+        Error::Rollout(Box::new(e))
+    }
 }
 
 impl Error {
@@ -43,6 +56,8 @@ impl Error {
             Error::Recipe(_)
             | Error::Layer(_)
             | Error::Check(_)
+            | Error::Edit(_)
+            | Error::Rollout(_)
             | Error::Io { .. }
             | Error::Usage(_)
             | Error::Version { .. } => 2,

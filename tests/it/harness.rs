@@ -524,6 +524,27 @@ impl Workspace {
         std::fs::write(sig, text).unwrap();
     }
 
+    /// Writes `artifacts/FILE` holding `layer` as a plain tar, signed by each key in turn:
+    /// `FILE.minisig` by the first, `FILE.2.minisig` by the second, ... Returns the
+    /// artifact's path relative to the workspace.
+    pub fn signed_artifact(&self, file: &str, layer: &Layer, keys: &[&str]) -> String {
+        let rel = format!("artifacts/{file}");
+        self.write(&rel, layer.tar());
+        for (i, k) in keys.iter().enumerate() {
+            let sig = if i == 0 { format!("{rel}.minisig") } else { format!("{rel}.{}.minisig", i + 1) };
+            let key = self.key(k);
+            self.sign(&key, &self.path(&rel), &self.path(&sig), false, &format!("{file} signed by {k}"));
+        }
+        rel
+    }
+
+    /// Runs gild with `GILD_NOW` set (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub fn gild_at(&self, now: &str, args: &[&str]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.env("GILD_NOW", now);
+        Run::new(args, cmd.output().unwrap())
+    }
+
     pub fn recipe(&self, name: &str) -> RecipeBuilder<'_> {
         RecipeBuilder::new(self, name)
     }
