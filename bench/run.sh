@@ -115,10 +115,10 @@ say "build: gild vs the shell pipeline vs the floor ($runs runs each)"
 # hyperfine runs its commands through a shell: paths are quoted for it.
 q() { printf '%q' "$1"; }
 bench "$work/build.json" \
-    --prepare "rm -rf $(q "$corpus/baselines/bench") $(q "$work/out")" \
+    --prepare "rm -rf $(q "$corpus/baselines/bench") $(q "$work/out") && sync" \
     -n gild "$(q "$gild") -C $(q "$corpus") build recipes/bench.toml --out $(q "$work/out")" \
-    --prepare "rm -rf $(q "$work/root")" -n pipeline "bash $(q "$work/pipeline.sh")" \
-    --prepare "true" -n floor "zstd -dc $(q "$base") | zstd -3 -T0 -q >/dev/null"
+    --prepare "rm -rf $(q "$work/root") && sync" -n pipeline "bash $(q "$work/pipeline.sh")" \
+    --prepare "sync" -n floor "zstd -dc $(q "$base") | zstd -3 -T0 -q >/dev/null"
 # The last gild run's baseline and image stay for the audit row.
 [ -f "$corpus/baselines/bench/1.0.0/files.mtree" ] ||
     "$gild" -C "$corpus" build recipes/bench.toml --out "$work/out" >/dev/null
