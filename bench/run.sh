@@ -53,6 +53,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gild-bench.XXXXXX")
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 trap 'rm -rf "$work"' EXIT
 
 say "building gild and the corpus generator (release)"
@@ -76,8 +77,10 @@ ensure_variant main bench
 
 has_command() { "$gild" "$1" --help >/dev/null 2>&1; }
 
-# hyperfine JSON → "median min max" of the command named $2.
-stats() { jq -r --arg n "$2" '.results[] | select(.command == $n) | "\(.median) \(.min) \(.max)"' "$1"; }
+# hyperfine JSON → "median min max cpu" of the command named $2 (cpu: mean user + system).
+stats() {
+    jq -r --arg n "$2" '.results[] | select(.command == $n) | "\(.median) \(.min) \(.max) \(.user + .system)"' "$1"
+}
 median() { stats "$1" "$2" | cut -d' ' -f1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # met when $1 $2 $3 holds (awk comparison), else missed
@@ -202,11 +205,13 @@ fi
 # ---------------------------------------------------------------------------------------
 say "writing $results"
 row() { # json name baseline-name → markdown row
-    local s m lo hi
+    local s m lo hi cpu
     s=$(stats "$1" "$2")
-    read -r m lo hi <<<"$s"
-    printf '| %s | %.3f | %.3f – %.3f | %s |\n' "$2" "$m" "$lo" "$hi" "$(ratio "$m" "$(median "$1" "$3")")×"
+    read -r m lo hi cpu <<<"$s"
+    printf '| %s | %.3f | %.3f – %.3f | %s | %.3f |\n' "$2" "$m" "$lo" "$hi" "$(ratio "$m" "$(median "$1" "$3")")×" "$cpu"
 }
+table_head="| command | median (s) | min – max (s) | ratio to gild | CPU user+sys (s, mean) |
+| --- | --- | --- | --- | --- |"
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 target_kib() { echo $((64 * 1024 + $1)); }
 
@@ -221,6 +226,9 @@ over_floor=$(ratio "$g" "$f")
     echo
     echo "Written by \`bench/run.sh\` ($(date -u +%Y-%m-%d)); every ratio below was measured side by side"
     echo "in one run on one machine, with $runs timed runs per command after one warm-up (medians)."
+    echo "The machine is shared: a load average above its core count means other work competed"
+    echo "for the CPU during the run; the CPU column (user + system seconds) is less affected by"
+    echo "that than wall time."
     echo
     echo "## Machine"
     echo
@@ -229,6 +237,7 @@ over_floor=$(ratio "$g" "$f")
     echo "| CPU | $(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo) |"
     echo "| cores | $(nproc) |"
     echo "| RAM | $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |"
+    echo "| load average (1, 5, 15 min) | $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end |"
     echo "| kernel | $(uname -sr) |"
     echo "| OS | $(awk -F= '$1 == "PRETTY_NAME" { gsub(/"/, "", $2); print $2 }' /etc/os-release) |"
     echo "| gild | $("$gild" --version) (release build, commit $(git -C "$repo" rev-parse --short HEAD)) |"
@@ -261,8 +270,7 @@ over_floor=$(ratio "$g" "$f")
     sed "s|$work|\$WORK|g; s|$corpus|\$CORPUS|g" "$work/pipeline.sh"
     echo '```'
     echo
-    echo "| command | median (s) | min – max (s) | ratio to gild |"
-    echo "| --- | --- | --- | --- |"
+    echo "$table_head"
     row "$work/build.json" gild gild
     row "$work/build.json" pipeline gild
     row "$work/build.json" floor gild
@@ -291,8 +299,7 @@ over_floor=$(ratio "$g" "$f")
         echo "\`gild audit\`, by NetBSD \`mtree -e -f files.mtree -p DIR\`, and hashed by"
         echo "\`find DIR -type f -print0 | xargs -0 -P$(nproc) -n 256 sha256sum\`."
         echo
-        echo "| command | median (s) | min – max (s) | ratio to gild |"
-        echo "| --- | --- | --- | --- |"
+        echo "$table_head"
         row "$work/audit.json" gild gild
         row "$work/audit.json" mtree gild
         row "$work/audit.json" sha256sum gild
@@ -305,8 +312,7 @@ over_floor=$(ratio "$g" "$f")
     else
         echo "\`gild diff\` of two recorded baselines against GNU \`diff\` of their \`files.mtree\`."
         echo
-        echo "| command | median (s) | min – max (s) | ratio to gild |"
-        echo "| --- | --- | --- | --- |"
+        echo "$table_head"
         row "$work/diff.json" gild gild
         row "$work/diff.json" "GNU diff" gild
     fi
