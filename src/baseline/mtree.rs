@@ -29,30 +29,39 @@ pub fn escape_path(path: &[u8]) -> String {
 
 /// The whole spec: `#mtree v2.0`, the root, then one line per entry in path-byte order.
 pub fn render(tree: &Tree) -> String {
-    let mut out = String::with_capacity(tree.len() * 128);
-    out.push_str("#mtree v2.0\n");
+    let mut out = Vec::with_capacity(tree.len() * 128);
+    write(tree, &mut out).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("the escaping leaves only ASCII")
+}
+
+/// Streams the spec to `out` (a staged file, hashed on the way), so memory does not hold it.
+pub fn write(tree: &Tree, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let mut line = String::with_capacity(256);
+    out.write_all(b"#mtree v2.0\n")?;
     for (path, node) in tree.iter() {
-        out.push_str(&escape_path(path));
-        let _ = write!(out, " type={}", node.kind.mtree_type());
+        line.clear();
+        line.push_str(&escape_path(path));
+        let _ = write!(line, " type={}", node.kind.mtree_type());
         if !matches!(node.kind, Kind::Symlink(_)) {
-            let _ = write!(out, " mode=0{:o}", node.mode);
+            let _ = write!(line, " mode=0{:o}", node.mode);
         }
-        let _ = write!(out, " uid={} gid={}", node.uid, node.gid);
+        let _ = write!(line, " uid={} gid={}", node.uid, node.gid);
         match &node.kind {
             Kind::File(c) => {
-                let _ = write!(out, " size={} sha256digest={}", c.size, hex(&c.sha256));
+                let _ = write!(line, " size={} sha256digest={}", c.size, hex(&c.sha256));
             }
             Kind::Symlink(t) => {
-                let _ = write!(out, " link={}", escape(t));
+                let _ = write!(line, " link={}", escape(t));
             }
             Kind::Char(a, b) | Kind::Block(a, b) => {
-                let _ = write!(out, " device=native,{a},{b}");
+                let _ = write!(line, " device=native,{a},{b}");
             }
             Kind::Dir | Kind::Fifo => {}
         }
-        out.push('\n');
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]

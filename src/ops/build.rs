@@ -107,8 +107,12 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
 
     let verified = verify_all(&ws, &recipe)?;
     let (layered, changes, base_links) = layer_all(&recipe, &verified, limits, epoch)?;
-    let spec = mtree::render(&layered.tree);
-    let tree_hash = hex(&Sha256::digest(spec.as_bytes()));
+    // The baseline is staged from here on: files.mtree streams into it while it is hashed.
+    let staged = tempfile::Builder::new()
+        .prefix(TMP_PREFIX)
+        .tempdir_in(&records_dir)
+        .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;
+    let tree_hash = write_spec(&layered, &staged.path().join("files.mtree"))?;
 
     if let Some(record) = existing {
         if record.tree != tree_hash {
@@ -178,11 +182,6 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
 
     // Stage the baseline, put the images in place, then commit by renaming the baseline.
     let final_dir = records_dir.join(&record.version);
-    let staged = tempfile::Builder::new()
-        .prefix(TMP_PREFIX)
-        .tempdir_in(&records_dir)
-        .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;
-    write_synced(&staged.path().join("files.mtree"), spec.as_bytes())?;
     write_synced(&staged.path().join("baseline.toml"), record.to_toml().as_bytes())?;
     let parent_record = match recorded.last() {
         Some((_, dir)) => Some(read_record(dir)?),
@@ -197,9 +196,12 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     let mut placed = Vec::new();
     for (file, tmp) in images {
         let dest = out_dir.join(&file.file);
-        tmp.persist(&dest).map_err(|e| Error::io(format!("cannot write `{}`", dest.display()))(e.error))?;
+        publish(tmp, &dest)?;
         placed.push((file, dest));
     }
+    // Temporary directories are private (0700); a recorded baseline is for everyone to read.
+    fs::set_permissions(staged.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;
     let staged_path = staged.keep();
     if let Err(e) = fs::rename(&staged_path, &final_dir) {
         let _ = fs::remove_dir_all(&staged_path);
@@ -252,6 +254,15 @@ fn refuse_symlink(dir: &Path) -> Result<(), Error> {
         ))),
         _ => Ok(()),
     }
+}
+
+/// Renames a finished image into place, readable by all (temporary files are created 0600).
+fn publish(tmp: NamedTempFile, dest: &Path) -> Result<(), Error> {
+    let io = Error::io(format!("cannot write `{}`", dest.display()));
+    if let Err(e) = fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644)) {
+        return Err(io(e));
+    }
+    tmp.persist(dest).map(|_| ()).map_err(|e| io(e.error))
 }
 
 fn source_date_epoch() -> Option<i64> {
@@ -382,7 +393,7 @@ fn unchanged(
                 });
             }
             let dest = out_dir.join(&file.file);
-            tmp.persist(&dest).map_err(|e| Error::io(format!("cannot write `{}`", dest.display()))(e.error))?;
+            publish(tmp, &dest)?;
             rewritten.push(display_path(&dest, &ws.root));
         }
     }
@@ -503,6 +514,33 @@ fn xattr_records(layered: &Layered) -> Vec<XattrRecord> {
         }
     }
     out
+}
+
+/// Writes `files.mtree` of the tree to `path`, synced; returns its sha256 (the `tree`).
+fn write_spec(layered: &Layered, path: &Path) -> Result<String, Error> {
+    struct Hashing<W> {
+        inner: W,
+        hasher: Sha256,
+    }
+    impl<W: std::io::Write> std::io::Write for Hashing<W> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = self.inner.write(buf)?;
+            self.hasher.update(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.inner.flush()
+        }
+    }
+    let write = || -> std::io::Result<String> {
+        let file = fs::File::create(path)?;
+        let mut out = Hashing { inner: std::io::BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new() };
+        mtree::write(&layered.tree, &mut out)?;
+        let file = out.inner.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(hex(&out.hasher.finalize()))
+    };
+    write().map_err(Error::io(format!("cannot write `{}`", path.display())))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
