@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::ops::{
-    self, audit::AuditOptions, build::BuildOptions, diff::DiffOptions, scan::ScanOptions,
-    verify_image::VerifyImageOptions, Context,
+    self, audit::AuditOptions, build::BuildOptions, defer::DeferOptions, diff::DiffOptions, intake::IntakeOptions,
+    log::LogOptions, plan::PlanOptions, rollout::PromoteOptions, scan::ScanOptions, verify_image::VerifyImageOptions,
+    Context,
 };
 use crate::output::Output;
+use crate::recipe::Severity;
 
 /// Build golden images from signed, approved patches; record what is in them.
 #[derive(Parser, Debug)]
@@ -87,6 +89,127 @@ pub enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Verify an approved patch, pin it and append it to the recipe (comments kept)
+    Intake {
+        /// The recipe file (or NAME for recipes/NAME.toml)
+        recipe: String,
+        /// The patch artifact (a signed tarball)
+        artifact: PathBuf,
+        /// The patch id, unique in the recipe
+        #[arg(long)]
+        id: String,
+        #[arg(long, value_enum)]
+        severity: SeverityArg,
+        /// The change record that approved it
+        #[arg(long, value_name = "CHG")]
+        change: String,
+        /// Who approved it
+        #[arg(long, value_name = "WHO")]
+        approved_by: String,
+        /// What it fixes (repeatable; e.g. a CVE id)
+        #[arg(long, value_name = "ID")]
+        fixes: Vec<String>,
+        /// A key of `[keys]` that must have signed it (repeatable; the threshold is their
+        /// number). Default: the signers of the recipe's last patch, else of its base
+        #[arg(long, value_name = "KEY")]
+        signed_by: Vec<String>,
+        /// A signature file (repeatable; default ARTIFACT.minisig)
+        #[arg(long, value_name = "FILE")]
+        signature: Vec<PathBuf>,
+        /// A known exploit is in the wild
+        #[arg(long)]
+        exploited: bool,
+        /// The vendor's release date (YYYY-MM-DD)
+        #[arg(long, value_name = "DATE")]
+        released: Option<String>,
+        /// How to back it out
+        #[arg(long, value_name = "TEXT")]
+        backout: Option<String>,
+        /// The approval date (YYYY-MM-DD; default today)
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+    },
+    /// Record a decision not to apply a patch; a listed patch moves out of the build
+    Defer {
+        /// The recipe file (or NAME for recipes/NAME.toml)
+        recipe: String,
+        /// The patch id
+        id: String,
+        /// Why it is not applied (required unless --undo)
+        #[arg(long, required_unless_present = "undo")]
+        reason: Option<String>,
+        /// What limits the risk meanwhile
+        #[arg(long, conflicts_with = "undo")]
+        mitigation: Option<String>,
+        /// When to decide again (YYYY-MM-DD); `plan` reports it once past
+        #[arg(long, value_name = "DATE", conflicts_with = "undo")]
+        review_by: Option<String>,
+        /// Move a deferred patch back to the end of the patch list
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Approved patches not yet in a recorded baseline, by priority, with due dates (exit 1 when overdue)
+    Plan {
+        /// Recipe files or NAMEs (default: every recipe in the workspace)
+        recipes: Vec<String>,
+        /// Plan as of this date (YYYY-MM-DD; default today)
+        #[arg(long, value_name = "DATE")]
+        today: Option<String>,
+    },
+    /// Move a channel to a recorded version, honouring the channel order and the soak
+    Promote {
+        /// NAME@VERSION
+        target: String,
+        /// A channel of the recipe's `[rollout]`
+        channel: String,
+        /// Skip the soak (recorded as an emergency)
+        #[arg(long, requires = "change")]
+        emergency: bool,
+        /// The change record allowing an emergency promotion
+        #[arg(long, value_name = "CHG", requires = "emergency")]
+        change: Option<String>,
+    },
+    /// Point a channel back at the version it had before
+    Rollback {
+        /// The image NAME
+        name: String,
+        channel: String,
+    },
+    /// Mark a recorded version unfit: never promoted again; channels holding it are reported
+    Revoke {
+        /// NAME@VERSION
+        target: String,
+        /// Why it is unfit
+        #[arg(long)]
+        reason: String,
+    },
+    /// The journal: every intake, deferral, build, promotion, rollback and revocation
+    Log {
+        /// The image NAME
+        name: String,
+        /// Check the hash chain and the heads recorded in baselines and channels.toml (exit 3 when tampered)
+        #[arg(long)]
+        verify: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SeverityArg {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(s: SeverityArg) -> Severity {
+        match s {
+            SeverityArg::Critical => Severity::Critical,
+            SeverityArg::High => Severity::High,
+            SeverityArg::Medium => Severity::Medium,
+            SeverityArg::Low => Severity::Low,
+        }
+    }
 }
 
 /// Runs the command line; returns the exit code.
@@ -152,6 +275,86 @@ pub fn main() -> u8 {
                 }
                 Err(e) => failed(&out, &e),
             }
+        }
+        Command::Intake {
+            recipe,
+            artifact,
+            id,
+            severity,
+            change,
+            approved_by,
+            fixes,
+            signed_by,
+            signature,
+            exploited,
+            released,
+            backout,
+            date,
+        } => {
+            let opts = IntakeOptions {
+                recipe,
+                artifact,
+                id,
+                severity: severity.into(),
+                change,
+                approved_by,
+                fixes,
+                signed_by,
+                signatures: signature,
+                exploited,
+                released,
+                backout,
+                date,
+            };
+            report(&out, ops::intake::intake(&ctx, &opts, &|msg| out.note(msg)), |r| {
+                out.intake(r);
+                0
+            })
+        }
+        Command::Defer { recipe, id, reason, mitigation, review_by, undo } => {
+            let opts = DeferOptions { recipe, id, reason, mitigation, review_by, undo };
+            report(&out, ops::defer::defer(&ctx, &opts, &|msg| out.note(msg)), |r| {
+                out.defer(r);
+                0
+            })
+        }
+        Command::Plan { recipes, today } => report(&out, ops::plan::plan(&ctx, &PlanOptions { recipes, today }), |r| {
+            out.plan(r);
+            r.exit_code()
+        }),
+        Command::Promote { target, channel, emergency, change } => {
+            let opts = PromoteOptions { target, channel, emergency, change };
+            report(&out, ops::rollout::promote(&ctx, &opts, &|msg| out.note(msg)), |r| {
+                out.promote(r);
+                0
+            })
+        }
+        Command::Rollback { name, channel } => {
+            report(&out, ops::rollout::rollback(&ctx, &name, &channel, &|msg| out.note(msg)), |r| {
+                out.rollback(r);
+                0
+            })
+        }
+        Command::Revoke { target, reason } => {
+            report(&out, ops::rollout::revoke(&ctx, &target, &reason, &|msg| out.note(msg)), |r| {
+                out.revoke(r);
+                0
+            })
+        }
+        Command::Log { name, verify } => report(&out, ops::log::log(&ctx, &LogOptions { name, verify }), |r| {
+            out.log(r);
+            r.exit_code()
+        }),
+    }
+}
+
+/// Prints a report (returning its exit code) or the error.
+fn report<R>(out: &Output, result: Result<R, crate::Error>, print: impl FnOnce(&R) -> u8) -> u8 {
+    match result {
+        Ok(r) => print(&r),
+        Err(e) => {
+            out.error(&e);
+            e.exit_code()
         }
     }
 }

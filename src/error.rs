@@ -4,7 +4,9 @@ use std::io;
 
 use crate::check::CheckError;
 use crate::layer::LayerError;
+use crate::recipe::edit::EditError;
 use crate::recipe::RecipeError;
+use crate::rollout::RolloutError;
 use crate::tree::source::SourceError;
 use crate::trust::TrustError;
 
@@ -20,6 +22,11 @@ pub enum Error {
     Check(#[from] CheckError),
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    /// Boxed: its variants carry many names, and every `Result` would pay for them.
+    #[error(transparent)]
+    Rollout(Box<RolloutError>),
     #[error("{what}\n  cause: {source}")]
     Io { what: String, source: io::Error },
     #[error("{0}")]
@@ -28,6 +35,12 @@ pub enum Error {
     Version { message: String, recipe: String },
     #[error("image `{file}` does not reproduce the recorded one\n  cause: recorded sha256 {expected}\n  cause: built sha256    {found}\n  help: the artifacts or the gild version differ from the recorded build")]
     Irreproducible { file: String, expected: String, found: String },
+}
+
+impl From<RolloutError> for Error {
+    fn from(e: RolloutError) -> Error {
+        Error::Rollout(Box::new(e))
+    }
 }
 
 impl Error {
@@ -47,6 +60,8 @@ impl Error {
             Error::Recipe(_)
             | Error::Layer(_)
             | Error::Check(_)
+            | Error::Edit(_)
+            | Error::Rollout(_)
             | Error::Io { .. }
             | Error::Usage(_)
             | Error::Version { .. } => 2,

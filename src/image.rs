@@ -17,6 +17,9 @@ use crate::spool::SpoolReader;
 use crate::tree::{Kind, Node, Tree};
 
 const BLOCK: usize = 512;
+/// zstd multithreaded job size: part of the image format (changing it changes every image).
+const JOB_SIZE: u32 = 2 << 20;
+const MAX_WORKERS: usize = 4;
 
 /// One written image file.
 #[derive(Debug, Clone)]
@@ -41,13 +44,11 @@ pub fn write(tree: &Tree, spool: &SpoolReader, outputs: Vec<(Format, File)>) -> 
 /// Writes the tar stream of the tree.
 pub fn write_tar(tree: &Tree, spool: &SpoolReader, out: &mut impl Write) -> io::Result<()> {
     // The first path of each hard-link group (in byte order) carries the data.
-    let mut counts: HashMap<u64, u32> = HashMap::new();
-    for (_, node) in tree.iter() {
-        if let Kind::File(c) = &node.kind {
-            *counts.entry(c.id).or_default() += 1;
-        }
-    }
-    counts.retain(|_, n| *n > 1);
+    let mut ids: Vec<u64> =
+        tree.iter().filter_map(|(_, n)| if let Kind::File(c) = &n.kind { Some(c.id) } else { None }).collect();
+    ids.sort_unstable();
+    let counts: std::collections::HashSet<u64> = ids.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    drop(ids);
     let mut leaders: HashMap<u64, Vec<u8>> = HashMap::new();
     for (path, node) in tree.iter() {
         crate::interrupt::check()?;
@@ -57,7 +58,7 @@ pub fn write_tar(tree: &Tree, spool: &SpoolReader, out: &mut impl Write) -> io::
             name.push(b'/');
         }
         match &node.kind {
-            Kind::File(c) if counts.contains_key(&c.id) => {
+            Kind::File(c) if counts.contains(&c.id) => {
                 if let Some(leader) = leaders.get(&c.id) {
                     let mut link = b"./".to_vec();
                     link.extend_from_slice(leader);
@@ -259,8 +260,13 @@ impl Sink {
             ),
             Format::TarZst => {
                 let mut e = zstd::stream::write::Encoder::new(hashed, 3)?;
-                let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-                e.multithread(workers.max(1))?;
+                // The bytes depend on the job size but not on the number of workers: a fixed
+                // 2 MiB job keeps each worker's buffers small (the default, 4 windows, holds
+                // ~40 MiB more at level 3), and at most 4 workers keep memory flat on big
+                // machines.
+                let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_WORKERS);
+                e.multithread(workers as u32)?;
+                e.set_parameter(zstd::stream::raw::CParameter::JobSize(JOB_SIZE))?;
                 e.include_checksum(true)?;
                 Encoder::Zstd(e)
             }

@@ -48,6 +48,27 @@ pub struct Changes {
     pub added: Vec<Vec<u8>>,
     pub changed: Vec<Vec<u8>>,
     pub removed: Vec<Vec<u8>>,
+    /// The same changes as steps a script can replay on a host (`install.sh`), in an order
+    /// that gives the layer's result: removals deepest first, directories parents first, then
+    /// everything else in the order the layer set it.
+    pub steps: Vec<Step>,
+    pub compression: Option<Compression>,
+}
+
+/// Where a file's content came from within its layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The member of the layer's tar with this name (as the archive spells it).
+    Member(Vec<u8>),
+    /// A hard link to this (resolved) path of the tree as it was at that point.
+    Link(Vec<u8>),
+}
+
+/// One change of a layer, with resolved paths: no step goes through a symlink.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Remove(Vec<u8>),
+    Put { path: Vec<u8>, node: Node, source: Option<Source> },
 }
 
 /// A setuid/setgid, capability-carrying or world-writable file that a patch added or changed.
@@ -96,32 +117,40 @@ impl Layering {
         let (layer, id) = (spec.written.clone(), spec.id.clone());
         let archive_err = |source: TarError| LayerError::Archive { layer: layer.clone(), id: id.clone(), source };
         let mut pinned = artifact.open().map_err(|e| archive_err(e.into()))?;
-        let mut pass = Pass { index, track: index > 0, touched: HashMap::new(), dropped: Vec::new() };
-        {
-            let (_, reader) = decompress::decoder(BufReader::with_capacity(256 * 1024, &mut pinned), &self.limits)
-                .map_err(|e| archive_err(e.into()))?;
-            let mut archive = Archive::new(reader, self.limits);
-            loop {
-                crate::interrupt::check().map_err(|e| archive_err(e.into()))?;
-                let header = match archive.next_entry() {
-                    Ok(Some(h)) => h,
-                    Ok(None) => break,
-                    Err(e) => return Err(archive_err(with_window_help(e))),
+        let mut pass = Pass::new(index, index > 0);
+        let limits = self.limits;
+        let (writer, pipe) = decompress::pipe();
+        // Decompression runs on a second thread, which also hashes the artifact again: the
+        // bytes it decompressed must be the very bytes that were verified.
+        let (parsed, produced) = std::thread::scope(|scope| {
+            let producer = scope.spawn(move || -> io::Result<(Compression, [u8; 32])> {
+                let kind = {
+                    let (kind, mut reader) =
+                        match decompress::decoder(BufReader::with_capacity(256 * 1024, &mut pinned), &limits) {
+                            Ok(d) => d,
+                            Err(e) => {
+                                writer.fail(&e);
+                                return Err(e);
+                            }
+                        };
+                    writer.pump(&mut reader)?;
+                    kind
                 };
-                let entry = String::from_utf8_lossy(&header.path).into_owned();
-                self.entry(&mut pass, header, &mut archive).map_err(|why| match why {
-                    EntryError::Refused(why) => LayerError::Entry { layer: layer.clone(), id: id.clone(), entry, why },
-                    EntryError::Tar(e) => archive_err(with_window_help(e)),
-                    EntryError::Spool(e) => LayerError::Spool(e),
-                })?;
-            }
-            if archive.missing_end {
-                self.warnings.push(format!("layer `{layer}` ({id}) ends without end-of-archive blocks (read to its end; the pin proves it whole)"));
-            }
-        }
-        io::copy(&mut pinned, &mut io::sink()).map_err(|e| archive_err(e.into()))?;
-        if pinned.digest() != spec.sha256 {
-            return Err(artifact.changed_error(pinned.digest()).into());
+                drop(writer);
+                io::copy(&mut pinned, &mut io::sink())?;
+                Ok((kind, pinned.digest()))
+            });
+            let parsed = self.read_layer(&mut pass, pipe, &layer, &id);
+            (parsed, producer.join())
+        });
+        parsed?;
+        let (compression, digest) = match produced {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => return Err(archive_err(with_window_help(TarError::Io(e)))),
+            Err(_) => return Err(archive_err(TarError::Io(io::Error::other("the decompression thread panicked")))),
+        };
+        if digest != spec.sha256 {
+            return Err(artifact.changed_error(digest).into());
         }
         if !pass.dropped.is_empty() {
             pass.dropped.sort();
@@ -131,11 +160,66 @@ impl Layering {
                 pass.dropped.join(", ")
             ));
         }
-        Ok(self.changes(pass))
+        Ok(Changes { compression: Some(compression), ..self.changes(pass) })
     }
 
-    fn changes(&mut self, pass: Pass) -> Changes {
+    /// Reads every entry of one layer's tar stream into the tree.
+    fn read_layer(&mut self, pass: &mut Pass, stream: impl Read, layer: &str, id: &str) -> Result<(), LayerError> {
+        let archive_err =
+            |source: TarError| LayerError::Archive { layer: layer.to_string(), id: id.to_string(), source };
+        let mut archive = Archive::new(stream, self.limits);
+        loop {
+            crate::interrupt::check().map_err(|e| archive_err(e.into()))?;
+            let header = match archive.next_entry() {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => return Err(archive_err(with_window_help(e))),
+            };
+            let entry = String::from_utf8_lossy(&header.path).into_owned();
+            self.entry(pass, header, &mut archive).map_err(|why| match why {
+                EntryError::Refused(why) => {
+                    LayerError::Entry { layer: layer.to_string(), id: id.to_string(), entry, why }
+                }
+                EntryError::Tar(e) => archive_err(with_window_help(e)),
+                EntryError::Spool(e) => LayerError::Spool(e),
+            })?;
+        }
+        if archive.missing_end {
+            self.warnings.push(format!(
+                "layer `{layer}` ({id}) ends without end-of-archive blocks (read to its end; the pin proves it whole)"
+            ));
+        }
+        Ok(())
+    }
+
+    fn changes(&mut self, mut pass: Pass) -> Changes {
         let mut changes = Changes::default();
+        let mut puts = Vec::new();
+        for (path, before) in &pass.touched {
+            let after = self.tree.get(path);
+            match (before, after) {
+                (Some(_), None) => changes.steps.push(Step::Remove(path.clone())),
+                (None, Some(a)) => puts.push((path.clone(), a.clone())),
+                (Some(b), Some(a)) if !b.same_state(a) => puts.push((path.clone(), a.clone())),
+                _ => {}
+            }
+        }
+        changes.steps.sort_by(|a, b| match (a, b) {
+            (Step::Remove(a), Step::Remove(b)) => b.cmp(a),
+            _ => std::cmp::Ordering::Equal,
+        });
+        let order = |p: &Vec<u8>| pass.order.get(p).copied().unwrap_or(0);
+        puts.sort_by(|(pa, a), (pb, b)| {
+            (!a.is_dir(), if a.is_dir() { 0 } else { order(pa) }, pa).cmp(&(
+                !b.is_dir(),
+                if b.is_dir() { 0 } else { order(pb) },
+                pb,
+            ))
+        });
+        for (path, node) in puts {
+            let source = pass.sources.remove(&path);
+            changes.steps.push(Step::Put { path, node, source });
+        }
         for (path, before) in pass.touched {
             match (before, self.tree.get(&path)) {
                 (None, Some(_)) => changes.added.push(path),
@@ -203,6 +287,9 @@ impl Layering {
                         EntryError::Spool(e)
                     }
                 })?;
+                if pass.track {
+                    pass.sources.insert(path.clone(), Source::Member(h.path.clone()));
+                }
                 Kind::File(content)
             }
             tar::Kind::Symlink => {
@@ -287,6 +374,9 @@ impl Layering {
         if target.as_deref() == Some(&path[..]) {
             return Err(EntryError::Refused("hard link to itself".into()));
         }
+        if pass.track {
+            pass.sources.insert(path.clone(), Source::Link(target.unwrap_or_default()));
+        }
         self.replace(pass, path, Node { origin: pass.index, ..node });
         Ok(())
     }
@@ -322,7 +412,7 @@ impl Layering {
     /// Adds `etc/gild/release` (and `etc/gild` when missing), owned by gild.
     pub fn add_release(&mut self, text: &str) -> Result<(), LayerError> {
         let mtime = self.epoch.unwrap_or(0);
-        let mut pass = Pass { index: GILD, track: false, touched: HashMap::new(), dropped: Vec::new() };
+        let mut pass = Pass::new(GILD, false);
         let dir = Resolver::new(&self.limits)
             .dir(&mut self.tree, &[b"etc", b"gild"], Some((&mut pass, mtime)))
             .map_err(|why| LayerError::Entry {
@@ -337,6 +427,18 @@ impl Layering {
             Node { kind: Kind::File(content), mode: 0o644, uid: 0, gid: 0, mtime, xattrs: Vec::new(), origin: GILD };
         self.tree.insert(tree::join(&dir, b"release"), node);
         Ok(())
+    }
+
+    /// The top-level symlinks of the tree as it is now (after the base: `lib -> usr/lib`…).
+    pub fn top_level_links(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.tree
+            .descendants(b"")
+            .filter(|(p, _)| !p.contains(&b'/'))
+            .filter_map(|(p, n)| match &n.kind {
+                Kind::Symlink(t) => Some((p.clone(), t.clone())),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn finish(self) -> Result<Layered, LayerError> {
@@ -354,6 +456,11 @@ pub(crate) struct Pass {
     index: Origin,
     track: bool,
     touched: HashMap<Vec<u8>, Option<Node>>,
+    /// When each path was last set, to replay the layer in its order.
+    order: HashMap<Vec<u8>, u64>,
+    seq: u64,
+    /// Where each file set by this layer got its content.
+    sources: HashMap<Vec<u8>, Source>,
     dropped: Vec<String>,
 }
 
@@ -365,7 +472,21 @@ impl Pass {
     pub(crate) fn set(&mut self, tree: &mut Tree, path: Vec<u8>, node: Node) {
         let old = tree.insert(path.clone(), node);
         if self.track {
+            self.seq += 1;
+            self.order.insert(path.clone(), self.seq);
             self.touched.entry(path).or_insert(old);
+        }
+    }
+
+    fn new(index: Origin, track: bool) -> Pass {
+        Pass {
+            index,
+            track,
+            touched: HashMap::new(),
+            order: HashMap::new(),
+            seq: 0,
+            sources: HashMap::new(),
+            dropped: Vec::new(),
         }
     }
 

@@ -25,6 +25,17 @@
 //!   source could not say ([`tree::Lacks`]).
 //! - [`diff`] compares two trees in one linear merge, and two records; [`diff::Attribution`]
 //!   names the patch that last touched a path. [`audit`] decides which differences count.
+//!
+//! The operations loop around the build:
+//!
+//! - `intake` and `defer` edit the recipe through [`recipe::edit`] (toml_edit: comments,
+//!   order and spacing kept), after [`trust`] verified what comes in.
+//! - [`plan`] computes due dates from `[policy]` and the order patches should go in; it reads
+//!   the recipes and the newest `baseline.toml` of each image. [`date`] is the calendar.
+//! - [`rollout`] holds `channels.toml` (history, revocations) and the promotion rules.
+//! - [`journal`] is hash-chained; `log --verify` walks it and checks the heads that
+//!   `baseline.toml` and `channels.toml` record. Every command that writes takes the image's
+//!   lock ([`workspace::Workspace::lock`]) and replaces files by rename.
 //! - [`ops`] holds the commands as plain functions; [`cli`] maps flags to them and
 //!   [`output`] is the only writer to stdout and stderr. [`error`] decides exit codes.
 
@@ -32,6 +43,7 @@ pub mod audit;
 pub mod baseline;
 pub mod check;
 pub mod cli;
+pub mod date;
 pub mod diff;
 pub mod error;
 pub mod image;
@@ -41,7 +53,9 @@ pub mod layer;
 pub mod limits;
 pub mod ops;
 pub mod output;
+pub mod plan;
 pub mod recipe;
+pub mod rollout;
 pub mod spool;
 pub mod tree;
 pub mod trust;

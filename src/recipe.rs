@@ -5,6 +5,7 @@
 //! names resolved to loaded keys, paths made relative to the recipe file, thresholds within
 //! the signers. Every mistake is reported with `FILE:LINE:COL` and the offending key.
 
+pub mod edit;
 mod raw;
 mod version;
 
@@ -167,6 +168,41 @@ pub struct Recipe {
     pub patches: Vec<Patch>,
     pub deferred: Vec<Deferred>,
     pub checks: Vec<Check>,
+    pub rollout: Option<Rollout>,
+    pub policy: Option<Policy>,
+}
+
+/// `[rollout]`: the channels in promotion order, and how long a version stays in one before
+/// the next (zero when `soak` is not set).
+#[derive(Debug, Clone)]
+pub struct Rollout {
+    pub channels: Vec<String>,
+    pub soak: std::time::Duration,
+}
+
+/// `[policy]`: days from release (else approval) until a patch must be in a recorded
+/// baseline, per severity; a severity without days has no due date.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub critical: Option<u32>,
+    pub high: Option<u32>,
+    pub medium: Option<u32>,
+    pub low: Option<u32>,
+    /// 1 when not set.
+    pub exploited_factor: f64,
+}
+
+impl Policy {
+    /// Days allowed for a patch: `floor(days × exploited-factor)` when exploited.
+    pub fn days(&self, severity: Severity, exploited: bool) -> Option<i64> {
+        let days = match severity {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+        }?;
+        Some(if exploited { (f64::from(days) * self.exploited_factor).floor() as i64 } else { i64::from(days) })
+    }
 }
 
 impl Recipe {
@@ -180,8 +216,14 @@ impl Recipe {
 pub fn load(path: &Path) -> Result<Recipe, RecipeError> {
     let text =
         std::fs::read_to_string(path).map_err(|source| RecipeError::Read { path: path.to_path_buf(), source })?;
-    let loc = Locator { path, text: &text };
-    let raw: raw::RawRecipe = toml::from_str(&text).map_err(|e| {
+    parse(path, &text)
+}
+
+/// Checks recipe text as if it were the file at `path` (its name, and the directory its
+/// paths are relative to): how an edit is checked before it replaces the file.
+pub fn parse(path: &Path, text: &str) -> Result<Recipe, RecipeError> {
+    let loc = Locator { path, text };
+    let raw: raw::RawRecipe = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         loc.error(span, e.message().to_string(), None)
     })?;
@@ -312,13 +354,8 @@ impl Checker<'_> {
             };
             checks.push(Check { name: c.name, run: c.run, timeout });
         }
-        if let Some(rollout) = &raw.rollout {
-            if let Some(soak) = &rollout.soak {
-                parse_duration(soak.get_ref()).ok_or_else(|| {
-                    loc.at(soak, format!("`soak = \"{}\"` is not a duration like \"7d\"", soak.get_ref()))
-                })?;
-            }
-        }
+        let rollout = raw.rollout.map(|r| self.rollout(r)).transpose()?;
+        let policy = raw.policy.map(|p| self.policy(p)).transpose()?;
         Ok(Recipe {
             path: loc.path.to_path_buf(),
             sha256,
@@ -335,7 +372,48 @@ impl Checker<'_> {
             patches,
             deferred,
             checks,
+            rollout,
+            policy,
         })
+    }
+
+    fn rollout(&self, raw: raw::RawRollout) -> Result<Rollout, RecipeError> {
+        let loc = &self.loc;
+        let soak = match &raw.soak {
+            None => std::time::Duration::ZERO,
+            Some(soak) => parse_duration(soak.get_ref()).ok_or_else(|| {
+                loc.at(soak, format!("`soak = \"{}\"` is not a duration like \"7d\"", soak.get_ref()))
+            })?,
+        };
+        if raw.channels.get_ref().is_empty() {
+            return Err(loc.at(&raw.channels, "`[rollout] channels` is empty; list them in promotion order"));
+        }
+        let mut channels: Vec<String> = Vec::new();
+        for c in raw.channels.get_ref() {
+            if !valid_name(c.get_ref()) {
+                return Err(
+                    loc.at(c, format!("channel `{}`: a channel name is [a-z0-9][a-z0-9._-]{{0,63}}", c.get_ref()))
+                );
+            }
+            if channels.contains(c.get_ref()) {
+                return Err(loc.at(c, format!("channel `{}` is listed twice", c.get_ref())));
+            }
+            channels.push(c.get_ref().clone());
+        }
+        Ok(Rollout { channels, soak })
+    }
+
+    fn policy(&self, raw: raw::RawPolicy) -> Result<Policy, RecipeError> {
+        let exploited_factor = match &raw.exploited_factor {
+            None => 1.0,
+            Some(f) if (0.0..=1.0).contains(f.get_ref()) => *f.get_ref(),
+            Some(f) => {
+                return Err(self
+                    .loc
+                    .at(f, format!("`exploited-factor = {}` must be a fraction between 0 and 1", f.get_ref())))
+            }
+        };
+        Ok(Policy { critical: raw.critical, high: raw.high, medium: raw.medium, low: raw.low, exploited_factor })
     }
 
     fn keys(&self, raw: BTreeMap<String, Spanned<raw::RawKey>>) -> Result<Vec<Key>, RecipeError> {
@@ -440,7 +518,7 @@ impl Checker<'_> {
     }
 }
 
-fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && b.len() <= 64
@@ -479,6 +557,52 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A workspace whose `fixtures` is the repository's, so mutated demo recipes find keys.
+    fn workspace() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("recipes")).unwrap();
+        std::os::unix::fs::symlink(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"), dir.path().join("fixtures"))
+            .unwrap();
+        dir
+    }
+
+    fn load_text(dir: &Path, text: &[u8]) -> Result<Recipe, RecipeError> {
+        let path = dir.join("recipes/demo.toml");
+        std::fs::write(&path, text).unwrap();
+        load(&path)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_text_never_panics_the_parser(text in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let ws = workspace();
+            let _ = load_text(ws.path(), &text);
+        }
+
+        #[test]
+        fn mutated_demo_recipes_never_panic_and_errors_name_a_line(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..6)
+        ) {
+            let ws = workspace();
+            let mut text = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/demo.toml")).unwrap();
+            for (at, byte, how) in edits {
+                let i = at.index(text.len() + 1);
+                match how {
+                    0 => text.insert(i, byte),
+                    1 if i < text.len() => { text.remove(i); }
+                    _ if i < text.len() => text[i] = byte,
+                    _ => {}
+                }
+            }
+            if let Err(RecipeError::Invalid { line, col, .. }) = load_text(ws.path(), &text) {
+                prop_assert!(line >= 1 && col >= 1);
+            }
+        }
+    }
 
     #[test]
     fn names_follow_the_spec_pattern() {

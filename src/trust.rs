@@ -39,6 +39,8 @@ impl fmt::Debug for KeyId {
 pub struct PublicKey {
     id: KeyId,
     key: minisign_verify::PublicKey,
+    /// The key line, for scripts that verify with the minisign CLI (`-P`).
+    base64: String,
 }
 
 impl PublicKey {
@@ -52,7 +54,7 @@ impl PublicKey {
         let key = minisign_verify::PublicKey::from_base64(s).map_err(|e| e.to_string())?;
         let mut id = [0u8; 8];
         id.copy_from_slice(&bin[2..10]);
-        Ok(PublicKey { id: KeyId(id), key })
+        Ok(PublicKey { id: KeyId(id), key, base64: s.to_string() })
     }
 
     /// A `.pub` file: an optional `untrusted comment:` line, then the key line. CRLF line ends
@@ -68,6 +70,10 @@ impl PublicKey {
 
     pub fn id(&self) -> KeyId {
         self.id
+    }
+
+    pub fn base64(&self) -> &str {
+        &self.base64
     }
 }
 
@@ -92,6 +98,8 @@ pub struct Signer {
     pub key: String,
     pub key_id: KeyId,
     pub trusted_comment: String,
+    /// The signature file, as the recipe names it.
+    pub signature: String,
 }
 
 /// A listed signature that did not count, and why.
@@ -306,6 +314,7 @@ pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError>
                 key: key.name.clone(),
                 key_id: key.id,
                 trusted_comment: sig.sig.trusted_comment().to_string(),
+                signature: sig.path.clone(),
             });
         }
     }

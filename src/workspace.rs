@@ -89,3 +89,33 @@ pub fn remove_stale(dir: &Path, prefix: &str) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Replaces `path` with `bytes` atomically: written beside it (`.gild-tmp-FILE-…`, with the
+/// old file's permissions), synced, then renamed over it. Call with the lock held; a killed
+/// run's temporaries are removed by [`remove_stale_beside`].
+pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(&beside_prefix(path)).tempfile_in(dir)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        tmp.as_file().set_permissions(meta.permissions())?;
+    }
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Removes what a killed [`replace_file`] of `path` left beside it. Call with the lock held.
+pub fn remove_stale_beside(path: &Path) -> io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    remove_stale(dir, &beside_prefix(path))
+}
+
+fn beside_prefix(path: &Path) -> String {
+    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    format!("{TMP_PREFIX}{file}-")
+}

@@ -4,8 +4,10 @@
 //! what went in (artifacts, signers, approvals), what each patch did, what was deferred and
 //! what came out. Later commands (diff, audit, plan) read only these files.
 
+pub mod install;
 pub mod mtree;
 mod record;
+pub mod release;
 
 pub use record::*;
 

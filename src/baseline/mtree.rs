@@ -35,42 +35,56 @@ pub fn render(tree: &Tree) -> String {
 /// The spec of a tree whose source could not say everything (a stock tool's spec read back,
 /// say): each keyword an entry lacks is left out rather than made up.
 pub fn render_with(tree: &Tree, lacks: impl Fn(&[u8]) -> Lacks) -> String {
-    let mut out = String::with_capacity(tree.len() * 128);
-    out.push_str("#mtree v2.0\n");
+    let mut out = Vec::with_capacity(tree.len() * 128);
+    write_with(tree, lacks, &mut out).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("the escaping leaves only ASCII")
+}
+
+/// Streams the spec to `out` (a staged file, hashed on the way), so memory does not hold it.
+pub fn write(tree: &Tree, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    write_with(tree, |_| Lacks::NONE, out)
+}
+
+/// [`write`], leaving out what each entry lacks.
+pub fn write_with(tree: &Tree, lacks: impl Fn(&[u8]) -> Lacks, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let mut line = String::with_capacity(256);
+    out.write_all(b"#mtree v2.0\n")?;
     for (path, node) in tree.iter() {
         let lacking = lacks(path);
         let known = |flag| !lacking.has(flag);
-        out.push_str(&escape_path(path));
-        let _ = write!(out, " type={}", node.kind.mtree_type());
+        line.clear();
+        line.push_str(&escape_path(path));
+        let _ = write!(line, " type={}", node.kind.mtree_type());
         if !matches!(node.kind, Kind::Symlink(_)) && known(Lacks::MODE) {
-            let _ = write!(out, " mode=0{:o}", node.mode);
+            let _ = write!(line, " mode=0{:o}", node.mode);
         }
         if known(Lacks::UID) {
-            let _ = write!(out, " uid={}", node.uid);
+            let _ = write!(line, " uid={}", node.uid);
         }
         if known(Lacks::GID) {
-            let _ = write!(out, " gid={}", node.gid);
+            let _ = write!(line, " gid={}", node.gid);
         }
         match &node.kind {
             Kind::File(c) => {
                 if known(Lacks::SIZE) {
-                    let _ = write!(out, " size={}", c.size);
+                    let _ = write!(line, " size={}", c.size);
                 }
                 if known(Lacks::DIGEST) {
-                    let _ = write!(out, " sha256digest={}", hex(&c.sha256));
+                    let _ = write!(line, " sha256digest={}", hex(&c.sha256));
                 }
             }
             Kind::Symlink(t) if known(Lacks::LINK) => {
-                let _ = write!(out, " link={}", escape(t));
+                let _ = write!(line, " link={}", escape(t));
             }
             Kind::Char(a, b) | Kind::Block(a, b) if known(Lacks::DEVICE) => {
-                let _ = write!(out, " device=native,{a},{b}");
+                let _ = write!(line, " device=native,{a},{b}");
             }
             _ => {}
         }
-        out.push('\n');
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]

@@ -59,6 +59,100 @@ fn window_log(window: u64) -> u32 {
     (63 - window.max(1).leading_zeros()).clamp(10, 31)
 }
 
+/// The decompressed stream, read on another thread: decompression runs on one core while
+/// the caller parses, hashes and spools on the other.
+pub struct Pipe {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    free: std::sync::mpsc::SyncSender<Vec<u8>>,
+    chunk: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+/// The producing end of a [`Pipe`].
+pub struct PipeWriter {
+    tx: std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
+    free: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+const CHUNK: usize = 512 * 1024;
+
+/// A bounded pipe of a few chunks, so memory stays flat whatever the layer's size.
+pub fn pipe() -> (PipeWriter, Pipe) {
+    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    let (free_tx, free_rx) = std::sync::mpsc::sync_channel(8);
+    (PipeWriter { tx, free: free_rx }, Pipe { rx, free: free_tx, chunk: Vec::new(), pos: 0, done: false })
+}
+
+impl PipeWriter {
+    /// Copies `reader` into the pipe; an error is passed on to the reading end, where it
+    /// surfaces at the point of the stream it happened. Returns early when the reader is gone.
+    pub fn pump(&self, reader: &mut dyn Read) -> io::Result<()> {
+        loop {
+            let mut chunk = self.free.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+            chunk.resize(CHUNK, 0);
+            let mut filled = 0;
+            while filled < CHUNK {
+                match reader.read(&mut chunk[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let copy = io::Error::new(e.kind(), e.to_string());
+                        chunk.truncate(filled);
+                        if filled > 0 && self.tx.send(Ok(chunk)).is_err() {
+                            return Ok(());
+                        }
+                        let _ = self.tx.send(Err(copy));
+                        return Err(e);
+                    }
+                }
+            }
+            if filled == 0 {
+                return Ok(());
+            }
+            chunk.truncate(filled);
+            if self.tx.send(Ok(chunk)).is_err() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Passes an error that happened before any data (such as an unknown compression).
+    pub fn fail(&self, e: &io::Error) {
+        let _ = self.tx.send(Err(io::Error::new(e.kind(), e.to_string())));
+    }
+}
+
+impl Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    let used = std::mem::replace(&mut self.chunk, chunk);
+                    let _ = self.free.try_send(used);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,7 +95,7 @@ pub struct TargetReport {
     pub standing: Standing,
     /// The version it was compared with.
     pub compared_with: Option<String>,
-    /// Why its version was revoked.
+    /// Why its version was revoked (`gild revoke`).
     pub revoked: Option<String>,
     pub drift: Vec<PathChange>,
     /// Paths only the target has, and whether each counts against compliance.
@@ -202,7 +202,7 @@ pub fn audit(ctx: &Context, opts: &AuditOptions) -> Result<AuditReport, Error> {
             .map_err(|why| Error::Usage(format!("`{}` records version `{}`: {why}", opts.baseline, record.version)))?,
         recorded: baseline::recorded_versions(&images)
             .map_err(Error::io(format!("cannot read `{}`", images.display())))?,
-        revoked: revocations(&images.join("journal.jsonl")),
+        revoked: revocations(&images, &record.name)?,
         ignore: &ignore,
         strict: opts.strict,
         question: question.as_ref(),
@@ -299,21 +299,10 @@ fn ignores(locator: &Locator, images: &Path, name: &str, extra: &[String]) -> Re
     })
 }
 
-/// Revoked versions and why, from the journal's `revoke` events.
-fn revocations(journal: &Path) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let Ok(text) = std::fs::read_to_string(journal) else { return out };
-    for line in text.lines() {
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        if event.get("event").and_then(|e| e.as_str()) != Some("revoke") {
-            continue;
-        }
-        if let Some(version) = event.get("version").and_then(|v| v.as_str()) {
-            let reason = event.get("reason").and_then(|r| r.as_str()).unwrap_or("revoked");
-            out.insert(version.to_string(), reason.to_string());
-        }
-    }
-    out
+/// Revoked versions and why, from `channels.toml` (written by `gild revoke`).
+fn revocations(images: &Path, name: &str) -> Result<HashMap<Version, String>, Error> {
+    let channels = crate::rollout::load(&images.join("channels.toml"), name)?;
+    Ok(channels.revoked.into_iter().filter_map(|r| Some((Version::parse(&r.version).ok()?, r.reason))).collect())
 }
 
 /// What every target of one audit is judged against.
@@ -323,7 +312,7 @@ struct Audit<'a> {
     record: &'a Record,
     version: Version,
     recorded: Vec<(Version, PathBuf)>,
-    revoked: HashMap<String, String>,
+    revoked: HashMap<Version, String>,
     ignore: &'a Ignore,
     strict: bool,
     question: Option<&'a Question>,
@@ -374,7 +363,7 @@ impl Audit<'_> {
         Ok(TargetReport {
             target: arg.to_string(),
             kind: Some(target.kind.word()),
-            revoked: version.as_ref().and_then(|v| self.revoked.get(v).cloned()),
+            revoked: version.as_deref().and_then(|v| self.revoked.get(&Version::parse(v).ok()?).cloned()),
             version,
             standing,
             compared_with: Some(compared_record.version.clone()),

@@ -11,6 +11,8 @@ use serde_json::{json, Map};
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
+use crate::baseline::install::{self, ScriptInput, ScriptPatch};
+use crate::baseline::release;
 use crate::baseline::{
     self, mtree, ArtifactRecord, CheckRecord, ImageFile, NotableRecord, PatchRecord, Record, SignatureRecord,
     XattrRecord,
@@ -18,9 +20,10 @@ use crate::baseline::{
 use crate::check;
 use crate::error::Error;
 use crate::image;
-use crate::layer::{Changes, Layered, Layering};
+use crate::layer::{Changes, Compression, Layered, Layering, Step};
 use crate::ops::{display_path, Context};
 use crate::recipe::{Format, Recipe, Version};
+use crate::tree::GILD;
 use crate::trust::{self, hex, Verified};
 use crate::workspace::{self, Workspace, TMP_PREFIX};
 
@@ -71,6 +74,9 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         None => ws.out(),
     };
     let records_dir = ws.baselines(&recipe.name);
+    for dir in [&out_dir, &ws.root.join("baselines"), &records_dir] {
+        refuse_symlink(dir)?;
+    }
     let _lock = ws
         .lock(&recipe.name, || notify(&format!("waiting for another gild working on `{}`…", recipe.name)))
         .map_err(Error::io(format!("cannot lock `{}`", records_dir.display())))?;
@@ -100,9 +106,13 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     };
 
     let verified = verify_all(&ws, &recipe)?;
-    let (layered, changes) = layer_all(&recipe, &verified, limits, epoch)?;
-    let spec = mtree::render(&layered.tree);
-    let tree_hash = hex(&Sha256::digest(spec.as_bytes()));
+    let (layered, changes, base_links) = layer_all(&recipe, &verified, limits, epoch)?;
+    // The baseline is staged from here on: files.mtree streams into it while it is hashed.
+    let staged = tempfile::Builder::new()
+        .prefix(TMP_PREFIX)
+        .tempdir_in(&records_dir)
+        .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;
+    let tree_hash = write_spec(&layered, &staged.path().join("files.mtree"))?;
 
     if let Some(record) = existing {
         if record.tree != tree_hash {
@@ -172,18 +182,26 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
 
     // Stage the baseline, put the images in place, then commit by renaming the baseline.
     let final_dir = records_dir.join(&record.version);
-    let staged = tempfile::Builder::new()
-        .prefix(TMP_PREFIX)
-        .tempdir_in(&records_dir)
-        .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;
-    write_synced(&staged.path().join("files.mtree"), spec.as_bytes())?;
     write_synced(&staged.path().join("baseline.toml"), record.to_toml().as_bytes())?;
+    let parent_record = match recorded.last() {
+        Some((_, dir)) => Some(read_record(dir)?),
+        None => None,
+    };
+    write_synced(&staged.path().join("RELEASE.md"), release::render(&record, parent_record.as_ref()).as_bytes())?;
+    let script = install_script(&recipe, &verified, &changes, base_links, &layered);
+    let script_path = staged.path().join("install.sh");
+    write_synced(&script_path, script.as_bytes())?;
+    fs::set_permissions(&script_path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(Error::io(format!("cannot write `{}`", script_path.display())))?;
     let mut placed = Vec::new();
     for (file, tmp) in images {
         let dest = out_dir.join(&file.file);
-        tmp.persist(&dest).map_err(|e| Error::io(format!("cannot write `{}`", dest.display()))(e.error))?;
+        publish(tmp, &dest)?;
         placed.push((file, dest));
     }
+    // Temporary directories are private (0700); a recorded baseline is for everyone to read.
+    fs::set_permissions(staged.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;
     let staged_path = staged.keep();
     if let Err(e) = fs::rename(&staged_path, &final_dir) {
         let _ = fs::remove_dir_all(&staged_path);
@@ -226,6 +244,27 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     })
 }
 
+/// Outputs go only into real directories: a symlinked `out/` or `baselines/` would put images
+/// and records where the workspace does not say, and make "nothing partial" unprovable.
+fn refuse_symlink(dir: &Path) -> Result<(), Error> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::Usage(format!(
+            "`{}` is a symlink; gild writes images and baselines only into real directories\n  help: pass the real directory (`--out DIR` for images), or replace the symlink by a directory",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Renames a finished image into place, readable by all (temporary files are created 0600).
+fn publish(tmp: NamedTempFile, dest: &Path) -> Result<(), Error> {
+    let io = Error::io(format!("cannot write `{}`", dest.display()));
+    if let Err(e) = fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644)) {
+        return Err(io(e));
+    }
+    tmp.persist(dest).map(|_| ()).map_err(|e| io(e.error))
+}
+
 fn source_date_epoch() -> Option<i64> {
     std::env::var("SOURCE_DATE_EPOCH").ok()?.trim().parse().ok()
 }
@@ -261,23 +300,34 @@ fn verify_all(ws: &Workspace, recipe: &Recipe) -> Result<Vec<Verified>, Error> {
     Ok(out)
 }
 
+/// The layered tree, what each patch changed, and the base's top-level symlinks.
+type LayerAll = (Layered, Vec<Changes>, Vec<(Vec<u8>, Vec<u8>)>);
+
 fn layer_all(
     recipe: &Recipe,
     verified: &[Verified],
     limits: crate::limits::Limits,
     epoch: Option<i64>,
-) -> Result<(Layered, Vec<Changes>), Error> {
+) -> Result<LayerAll, Error> {
     let mut layering =
         Layering::new(limits, recipe.allow_devices, epoch).map_err(Error::io("cannot create the spool file"))?;
     let mut changes = Vec::new();
+    let mut base_links = Vec::new();
     for (i, v) in verified.iter().enumerate() {
         let c = layering.apply(i as u16, v)?;
-        if i > 0 {
+        if i == 0 {
+            base_links = layering.top_level_links();
+        } else {
             changes.push(c);
         }
     }
-    layering.add_release(&crate::layer::release_text(&recipe.name, &recipe.version.to_string()))?;
-    Ok((layering.finish()?, changes))
+    layering.add_release(&release_text(recipe))?;
+    Ok((layering.finish()?, changes, base_links))
+}
+
+/// `etc/gild/release`: which baseline a host was built from.
+fn release_text(recipe: &Recipe) -> String {
+    crate::layer::release_text(&recipe.name, &recipe.version.to_string())
 }
 
 fn image_name(recipe: &Recipe, format: Format) -> String {
@@ -343,7 +393,7 @@ fn unchanged(
                 });
             }
             let dest = out_dir.join(&file.file);
-            tmp.persist(&dest).map_err(|e| Error::io(format!("cannot write `{}`", dest.display()))(e.error))?;
+            publish(tmp, &dest)?;
             rewritten.push(display_path(&dest, &ws.root));
         }
     }
@@ -362,6 +412,55 @@ fn unchanged(
         notable: record.notable.clone(),
         checks: record.check.clone(),
         warnings: layered.warnings.clone(),
+    })
+}
+
+/// The inputs of `install.sh`: artifacts and signature files by file name, resolved steps.
+fn install_script(
+    recipe: &Recipe,
+    verified: &[Verified],
+    changes: &[Changes],
+    base_links: Vec<(Vec<u8>, Vec<u8>)>,
+    layered: &Layered,
+) -> String {
+    let file_name =
+        |s: &str| Path::new(s).file_name().map_or_else(|| s.to_string(), |f| f.to_string_lossy().into_owned());
+    let patches = recipe
+        .patches
+        .iter()
+        .zip(&verified[1..])
+        .zip(changes)
+        .map(|((p, v), c)| ScriptPatch {
+            id: &p.artifact.id,
+            file: file_name(&p.artifact.written),
+            sha256: hex(&p.artifact.sha256),
+            compression: c.compression.unwrap_or(Compression::None),
+            signatures: v
+                .signers
+                .iter()
+                .filter_map(|s| {
+                    let key = recipe.keys.iter().find(|k| k.name == s.key)?;
+                    Some((file_name(&s.signature), key.key.base64().to_string(), s.key.clone()))
+                })
+                .collect(),
+            steps: &c.steps,
+        })
+        .collect();
+    let gild_steps = layered
+        .tree
+        .iter()
+        .filter(|(_, n)| n.origin == GILD)
+        .map(|(p, n)| Step::Put { path: p.clone(), node: n.clone(), source: None })
+        .collect();
+    let release = release_text(recipe);
+    let version = recipe.version.to_string();
+    install::render(&ScriptInput {
+        name: &recipe.name,
+        version: &version,
+        base_links,
+        patches,
+        gild_steps,
+        release: &release,
     })
 }
 
@@ -415,6 +514,33 @@ fn xattr_records(layered: &Layered) -> Vec<XattrRecord> {
         }
     }
     out
+}
+
+/// Writes `files.mtree` of the tree to `path`, synced; returns its sha256 (the `tree`).
+fn write_spec(layered: &Layered, path: &Path) -> Result<String, Error> {
+    struct Hashing<W> {
+        inner: W,
+        hasher: Sha256,
+    }
+    impl<W: std::io::Write> std::io::Write for Hashing<W> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = self.inner.write(buf)?;
+            self.hasher.update(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.inner.flush()
+        }
+    }
+    let write = || -> std::io::Result<String> {
+        let file = fs::File::create(path)?;
+        let mut out = Hashing { inner: std::io::BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new() };
+        mtree::write(&layered.tree, &mut out)?;
+        let file = out.inner.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(hex(&out.hasher.finalize()))
+    };
+    write().map_err(Error::io(format!("cannot write `{}`", path.display())))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {

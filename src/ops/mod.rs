@@ -3,7 +3,12 @@
 
 pub mod audit;
 pub mod build;
+pub mod defer;
 pub mod diff;
+pub mod intake;
+pub mod log;
+pub mod plan;
+pub mod rollout;
 pub mod scan;
 mod sources;
 pub mod verify;
@@ -33,8 +38,20 @@ impl Context {
         })
     }
 
-    /// Finds the recipe (a path, or a bare NAME in the workspace) and its workspace, and loads it.
-    pub fn recipe(&self, arg: &str) -> Result<(Workspace, Recipe), Error> {
+    /// The workspace: `-C DIR`, else found from the current directory upwards.
+    pub fn workspace(&self) -> Result<Workspace, Error> {
+        let base = self.base()?;
+        Workspace::find(self.dir.as_ref().map(|_| base.as_path()), &base).ok_or_else(|| {
+            Error::Usage(
+                "no workspace here\n  cause: no directory holding `recipes/` from here upwards\n  help: run gild in the workspace, or pass `-C DIR`".into(),
+            )
+        })
+    }
+
+    /// Finds the recipe file (a path, or a bare NAME in the workspace) and its workspace,
+    /// without reading it; the path is as the user would type it, relative to where gild
+    /// started.
+    pub fn recipe_path(&self, arg: &str) -> Result<(Workspace, PathBuf), Error> {
         let base = self.base()?;
         let found = Workspace::find(self.dir.as_ref().map(|_| base.as_path()), &base);
         let as_path = base.join(arg);
@@ -58,10 +75,15 @@ impl Context {
                 path.display()
             ))
         })?;
-        // Messages show the path as the user would type it: relative to where gild started.
         let cwd = std::env::current_dir().unwrap_or_default();
         let shown = path.strip_prefix(&cwd).map_or_else(|_| path.clone(), Path::to_path_buf);
-        Ok((ws, recipe::load(&shown)?))
+        Ok((ws, shown))
+    }
+
+    /// Finds the recipe (a path, or a bare NAME in the workspace) and its workspace, and loads it.
+    pub fn recipe(&self, arg: &str) -> Result<(Workspace, Recipe), Error> {
+        let (ws, path) = self.recipe_path(arg)?;
+        Ok((ws, recipe::load(&path)?))
     }
 
     /// The recipe's limits with the `--limit` overrides applied.
@@ -77,4 +99,44 @@ impl Context {
 /// `path` relative to `base` when it is inside it, for messages and reports.
 pub fn display_path(path: &Path, base: &Path) -> String {
     path.strip_prefix(base).unwrap_or(path).display().to_string()
+}
+
+/// `path` relative to the directory `from` (both absolute, symlinks resolved), with `..`
+/// where it climbs: how a recipe refers to a file.
+pub fn relative_to(from: &Path, path: &Path) -> PathBuf {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = path.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for c in &to[common..] {
+        out.push(c);
+    }
+    out
+}
+
+/// Parses a `YYYY-MM-DD` option.
+pub fn date_arg(flag: &str, value: &str) -> Result<crate::date::Date, Error> {
+    crate::date::Date::parse(value)
+        .ok_or_else(|| Error::Usage(format!("`{flag} {value}` is not a date\n  help: write it as YYYY-MM-DD")))
+}
+
+/// Today, from `GILD_NOW` or the clock.
+pub fn today() -> Result<crate::date::Date, Error> {
+    crate::date::Date::today().map_err(Error::Usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_climb_and_descend() {
+        let r = |a: &str, b: &str| relative_to(Path::new(a), Path::new(b)).display().to_string();
+        assert_eq!(r("/w/recipes", "/w/artifacts/p.tar"), "../artifacts/p.tar");
+        assert_eq!(r("/w/recipes", "/w/recipes/p.tar"), "p.tar");
+        assert_eq!(r("/w/recipes", "/elsewhere/p.tar"), "../../elsewhere/p.tar");
+    }
 }

@@ -22,7 +22,6 @@ pub struct RawRecipe {
     #[serde(default)]
     pub check: Vec<RawCheck>,
     pub rollout: Option<RawRollout>,
-    #[allow(dead_code)]
     pub policy: Option<RawPolicy>,
     #[allow(dead_code)]
     pub audit: Option<RawAudit>,
@@ -119,21 +118,19 @@ pub struct RawCheck {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-#[allow(dead_code)]
 pub struct RawRollout {
-    pub channels: Vec<String>,
+    pub channels: Spanned<Vec<Spanned<String>>>,
     pub soak: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-#[allow(dead_code)]
 pub struct RawPolicy {
     pub critical: Option<u32>,
     pub high: Option<u32>,
     pub medium: Option<u32>,
     pub low: Option<u32>,
-    pub exploited_factor: Option<f64>,
+    pub exploited_factor: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]

@@ -363,6 +363,27 @@ if [ "$rc" != 0 ] || [ -s "$scratch/mtree-tree-strict.out" ]; then
 fi
 ok "NetBSD mtree (no -e): the image drops nothing the GNU tar tree has"
 
+# install.sh: a host built from the base by script reaches the image's tree (dash, busybox sh)
+for shell in dash "busybox sh"; do
+	command -v "${shell%% *}" >/dev/null 2>&1 || { echo "skipped - install.sh under $shell: not installed"; continue; }
+	host=$scratch/host-${shell%% *}
+	mkdir "$host"
+	tar --numeric-owner -xpf "$base_tar" -C "$host"
+	rc=0
+	ROOT=$host ARTIFACTS=$work/artifacts $shell "$ws/baselines/deb/1.0.0/install.sh" >"$scratch/install.out" 2>&1 || rc=$?
+	if [ "$rc" != 0 ]; then
+		show_file "install.sh output" "$scratch/install.out"
+		fail "install.sh under $shell exits $rc"
+	fi
+	rc=0
+	mtree -f "$spec" -p "$host" >"$scratch/mtree-host.out" 2>&1 || rc=$?
+	if [ "$rc" != 0 ] || [ -s "$scratch/mtree-host.out" ]; then
+		show_file "mtree output" "$scratch/mtree-host.out"
+		fail "mtree -f files.mtree -p HOST (no -e): install.sh under $shell did not give the image's tree"
+	fi
+	ok "install.sh under $shell: the base plus the script is exactly the image's tree"
+done
+
 # ---------------------------------------------------------------------------------------
 # Reproducibility
 

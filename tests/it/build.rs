@@ -321,3 +321,13 @@ fn human_output_lists_patches_and_notable_files() {
     let recipe = ws.recipe("demo").patch("P-1", Layer::new().file_meta("./usr/bin/su", b"su\n", 0o4755, 0, 0)).write();
     ws.gild(&["build", &recipe]).success().stdout_has("built demo 1.0.0").stdout_has("P-1").output_has("./usr/bin/su");
 }
+
+#[test]
+fn images_and_baselines_are_readable_by_everyone() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    ws.recipe("demo").build();
+    let mode = |p: &str| std::fs::metadata(ws.path(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("out/demo-1.0.0.tar.zst"), 0o644);
+    assert_eq!(mode("baselines/demo/1.0.0"), 0o755);
+}

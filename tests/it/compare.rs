@@ -699,15 +699,11 @@ fn a_spec_without_digests_is_not_compliant_and_says_which_checks_it_lacks() {
 fn a_target_on_a_revoked_version_is_flagged() {
     let ws = Workspace::new();
     audited(&ws);
-    let journal = ws.path("baselines/demo/journal.jsonl");
-    let mut text = std::fs::read_to_string(&journal).unwrap();
-    text.push_str(
-        "{\"seq\":99,\"event\":\"revoke\",\"name\":\"demo\",\"version\":\"1.1.0\",\"reason\":\"libssl regression\"}\n",
-    );
-    std::fs::write(&journal, text).unwrap();
-    let j = audit_json(&ws, &["demo@1.0.0", "demo@1.1.0"], 1);
+    ws.gild(&["revoke", "demo@1.1.0", "--reason", "libssl regression"]).success();
+    let j = audit_json(&ws, &["demo@1.0.0", "demo@1.1.0", "demo@1.0.0"], 1);
     assert_eq!(j["targets"][0]["verdict"], "revoked");
     assert_eq!(j["targets"][0]["revoked"], "libssl regression");
+    assert_eq!(j["targets"][1]["verdict"], "compliant");
 }
 
 #[test]

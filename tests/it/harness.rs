@@ -548,6 +548,27 @@ impl Workspace {
         std::fs::write(sig, text).unwrap();
     }
 
+    /// Writes `artifacts/FILE` holding `layer` as a plain tar, signed by each key in turn:
+    /// `FILE.minisig` by the first, `FILE.2.minisig` by the second, ... Returns the
+    /// artifact's path relative to the workspace.
+    pub fn signed_artifact(&self, file: &str, layer: &Layer, keys: &[&str]) -> String {
+        let rel = format!("artifacts/{file}");
+        self.write(&rel, layer.tar());
+        for (i, k) in keys.iter().enumerate() {
+            let sig = if i == 0 { format!("{rel}.minisig") } else { format!("{rel}.{}.minisig", i + 1) };
+            let key = self.key(k);
+            self.sign(&key, &self.path(&rel), &self.path(&sig), false, &format!("{file} signed by {k}"));
+        }
+        rel
+    }
+
+    /// Runs gild with `GILD_NOW` set (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub fn gild_at(&self, now: &str, args: &[&str]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.env("GILD_NOW", now);
+        Run::new(args, cmd.output().unwrap())
+    }
+
     pub fn recipe(&self, name: &str) -> RecipeBuilder<'_> {
         RecipeBuilder::new(self, name)
     }
@@ -562,8 +583,18 @@ impl Workspace {
     }
 
     /// A `gild` command in this workspace (clean of the caller's SOURCE_DATE_EPOCH and colour).
+    /// With `GILD_IT_RSS_LOG=FILE`, every run goes through GNU time, which appends its peak
+    /// RSS (KiB) and command line to FILE: how the hostile-input memory bound is measured.
     pub fn command(&self, args: &[&str]) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("gild").unwrap();
+        let bin = assert_cmd::cargo::cargo_bin("gild");
+        let mut cmd = match std::env::var_os("GILD_IT_RSS_LOG") {
+            Some(log) => {
+                let mut c = assert_cmd::Command::new("/usr/bin/time");
+                c.arg("-a").arg("-o").arg(log).arg("-f").arg("%M %C").arg(bin);
+                c
+            }
+            None => assert_cmd::Command::new(bin),
+        };
         cmd.current_dir(&self.root)
             .args(args)
             .env_remove("SOURCE_DATE_EPOCH")

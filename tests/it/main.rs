@@ -1,4 +1,4 @@
-//! Integration tests for `gild build` and `gild verify RECIPE`: one test binary (as cargo and
+//! Integration tests of every command: one test binary (as cargo and
 //! uv do) that drives the real `gild` through `assert_cmd` in temporary workspaces made by
 //! `harness`. Every fixture (keys, signatures, tar layers, recipes) is generated in code.
 
@@ -7,8 +7,16 @@ mod harness;
 mod build;
 mod checks;
 mod compare;
+mod defer;
+mod hardening;
+mod install;
+mod intake;
 mod interop;
+mod journal;
 mod layering;
+mod model;
+mod plan;
 mod recipe;
 mod reproducible;
+mod rollout;
 mod trust;

@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# Measures gild against the tools people already use, side by side, in one run on one corpus,
+# and writes bench/RESULTS.md. Speed is only ever claimed as a ratio measured here: the
+# machines are shared and noisy, absolute seconds say little.
+#
+#   bench/run.sh [--runs N] [--corpus DIR] [--results FILE] [--no-scale]
+#
+# Needs (Debian): cargo, hyperfine, zstd, tar (GNU), time (/usr/bin/time), jq, coreutils,
+# findutils, diffutils, and mtree-netbsd for the audit row:
+#   apt-get install -y hyperfine zstd tar time jq mtree-netbsd
+#
+# Rows:
+#   build   gild build  vs  the shell pipeline a user would write  vs  the floor (recompress)
+#   memory  peak RSS of gild build at ~7,000 and at 1,000,000 entries
+#   audit   gild audit  vs  NetBSD mtree -f  vs  a parallel sha256sum   (when `gild audit` exists)
+#   diff    gild diff   vs  GNU diff of the two files.mtree              (when `gild diff` exists)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+runs=5
+corpus=$here/corpus
+results=$here/RESULTS.md
+scale=1
+
+usage() {
+    sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --runs) runs=${2:?--runs needs a number}; shift 2 ;;
+        --corpus) corpus=${2:?--corpus needs a directory}; shift 2 ;;
+        --results) results=${2:?--results needs a file}; shift 2 ;;
+        --no-scale) scale=0; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "error: unexpected argument \`$1\`" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+say() { printf '\n== %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 2; }
+
+missing=()
+for tool in cargo hyperfine zstd tar jq find xargs sort sha256sum diff awk; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+[ -x /usr/bin/time ] || missing+=("/usr/bin/time (package time)")
+tar --version 2>/dev/null | grep -q 'GNU tar' || missing+=("GNU tar")
+if [ ${#missing[@]} -gt 0 ]; then
+    die "missing: ${missing[*]}
+  help: apt-get install -y hyperfine zstd tar time jq mtree-netbsd"
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/gild-bench.XXXXXX")
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+trap 'rm -rf "$work"' EXIT
+
+say "building gild and the corpus generator (release)"
+(cd "$repo" && cargo build --release --quiet --bin gild --example bench_corpus)
+gild=$repo/target/release/gild
+gen=$repo/target/release/examples/bench_corpus
+
+# A variant is complete when its recipe exists (the generator writes it last); its old
+# baselines are stale once it is regenerated.
+ensure_variant() {
+    local variant=$1 recipe=$2
+    shift 2
+    if [ ! -f "$corpus/recipes/$recipe.toml" ]; then
+        say "generating the \`$variant\` corpus in $corpus"
+        for name in "$recipe" "$@"; do rm -rf "${corpus:?}/baselines/$name"; done
+        "$gen" --out "$corpus" --variant "$variant"
+    fi
+}
+ensure_variant main bench
+[ "$scale" = 1 ] && ensure_variant scale scale
+
+has_command() { "$gild" "$1" --help >/dev/null 2>&1; }
+
+# hyperfine JSON → "median min max cpu" of the command named $2 (cpu: mean user + system).
+stats() {
+    jq -r --arg n "$2" '.results[] | select(.command == $n) | "\(.median) \(.min) \(.max) \(.user + .system)"' "$1"
+}
+median() { stats "$1" "$2" | cut -d' ' -f1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# met when $1 $2 $3 holds (awk comparison), else missed
+verdict() { awk -v a="$1" -v b="$3" "BEGIN { exit !(a $2 b) }" && echo met || echo missed; }
+
+bench() {
+    local json=$1
+    shift
+    hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$json" "$@" >&2
+}
+
+epoch=$(awk -F' *= *' '$1 == "epoch" { print $2; exit }' "$corpus/recipes/bench.toml")
+patches=()
+while IFS= read -r p; do patches+=("$corpus/${p#../}"); done < <(
+    awk -F'"' '/^\[\[patch\]\]/ { inpatch = 1 } inpatch && $1 ~ /^artifact = / { print $2 }' "$corpus/recipes/bench.toml"
+)
+base=$corpus/artifacts/base.tar.zst
+
+# The shell pipeline a user would write: extract base and patches (keeping usr-merge
+# symlinks), a sha256 manifest, a reproducible-ish tar, zstd.
+cat >"$work/pipeline.sh" <<EOF
+set -eu
+root="$work/root"
+rm -rf "\$root" && mkdir "\$root"
+for layer in "$base"$(printf ' \\\n    "%s"' "${patches[@]}"); do
+    tar -x --keep-directory-symlink -C "\$root" -f "\$layer"
+done
+(cd "\$root" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"$work/manifest.sha256"
+tar -c --sort=name --numeric-owner --format=pax --pax-option=delete=atime,delete=ctime \\
+    --mtime=@$epoch --clamp-mtime -C "\$root" . | zstd -3 -T0 -q >"$work/pipeline.tar.zst"
+EOF
+
+# ---------------------------------------------------------------------------------------
+say "build: gild vs the shell pipeline vs the floor ($runs runs each)"
+# hyperfine runs its commands through a shell: paths are quoted for it.
+q() { printf '%q' "$1"; }
+bench "$work/build.json" \
+    --prepare "rm -rf $(q "$corpus/baselines/bench") $(q "$work/out") && sync" \
+    -n gild "$(q "$gild") -C $(q "$corpus") build recipes/bench.toml --out $(q "$work/out")" \
+    --prepare "rm -rf $(q "$work/root") && sync" -n pipeline "bash $(q "$work/pipeline.sh")" \
+    --prepare "sync" -n floor "zstd -dc $(q "$base") | zstd -3 -T0 -q >/dev/null"
+# The last gild run's baseline and image stay for the audit row.
+[ -f "$corpus/baselines/bench/1.0.0/files.mtree" ] ||
+    "$gild" -C "$corpus" build recipes/bench.toml --out "$work/out" >/dev/null
+
+# Both sides must have made the same tree: compare the pipeline's manifest with files.mtree.
+awk '$2 == "type=file" { for (i = 3; i <= NF; i++) if ($i ~ /^sha256digest=/) print substr($i, 14) "  " $1 }' \
+    "$corpus/baselines/bench/1.0.0/files.mtree" | grep -v '  \./etc/gild/release$' | sort >"$work/gild.sha256"
+sort "$work/manifest.sha256" >"$work/pipeline.sha256"
+if cmp -s "$work/gild.sha256" "$work/pipeline.sha256"; then
+    same="the pipeline's manifest and gild's files.mtree list the same $(wc -l <"$work/gild.sha256") file digests"
+else
+    same="WARNING: the pipeline's manifest and gild's files.mtree differ (see diff below)"
+    diff "$work/gild.sha256" "$work/pipeline.sha256" | head -20 >&2 || true
+fi
+echo "$same" >&2
+
+# ---------------------------------------------------------------------------------------
+# Peak memory: one build each, measured by /usr/bin/time -v.
+peak() { # recipe name → "rss_kib entries seconds"
+    local name=$1
+    rm -rf "${corpus:?}/baselines/$name" "$work/out-$name"
+    /usr/bin/time -v -o "$work/time-$name.txt" \
+        "$gild" -C "$corpus" --json build "recipes/$name.toml" --out "$work/out-$name" >"$work/build-$name.json"
+    local rss entries secs
+    rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time-$name.txt")
+    entries=$(jq -r '.entries' "$work/build-$name.json")
+    secs=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$work/time-$name.txt")
+    echo "$rss $entries $secs"
+}
+say "memory: peak RSS of gild build"
+measured=$(peak bench)
+read -r rss_main entries_main secs_main <<<"$measured"
+echo "bench: $entries_main entries, peak RSS $rss_main KiB, ${secs_main}s" >&2
+rss_scale="" entries_scale="" secs_scale=""
+if [ "$scale" = 1 ]; then
+    measured=$(peak scale)
+    read -r rss_scale entries_scale secs_scale <<<"$measured"
+    echo "scale: $entries_scale entries, peak RSS $rss_scale KiB, ${secs_scale}s" >&2
+    rm -rf "${corpus:?}/baselines/scale" "$work/out-scale"
+fi
+
+# ---------------------------------------------------------------------------------------
+audit_note="skipped: this gild has no \`audit\` command yet (\`gild audit --help\` fails)"
+if has_command audit; then
+    if ! command -v mtree >/dev/null; then
+        audit_note="skipped: NetBSD mtree is not installed (apt-get install mtree-netbsd)"
+    else
+        say "audit of a directory: gild vs mtree -f vs parallel sha256sum"
+        target=$work/audit-root
+        mkdir -p "$target"
+        tar -x -C "$target" -f "$work/out/bench-1.0.0.tar.zst"
+        spec=$corpus/baselines/bench/1.0.0/files.mtree
+        jobs=$(nproc)
+        if [ -n "$(mtree -e -f "$spec" -p "$target" 2>&1)" ]; then
+            echo "WARNING: mtree finds differences in the extracted image" >&2
+        fi
+        bench "$work/audit.json" -i \
+            -n gild "$(q "$gild") -C $(q "$corpus") audit bench $(q "$target") >/dev/null" \
+            -n mtree "mtree -e -f $(q "$spec") -p $(q "$target")" \
+            -n sha256sum "find $(q "$target") -type f -print0 | xargs -0 -P$jobs -n 256 sha256sum >/dev/null"
+        audit_note=""
+    fi
+fi
+
+diff_note="skipped: this gild has no \`diff\` command yet (\`gild diff --help\` fails)"
+if has_command diff; then
+    say "diff of two 500,000-entry baselines: gild vs GNU diff"
+    ensure_variant diff diff-b diff-a
+    for name in diff-a diff-b; do
+        [ -f "$corpus/baselines/$name/1.0.0/files.mtree" ] ||
+            "$gild" -C "$corpus" build "recipes/$name.toml" --out "$work/out-$name" >/dev/null
+    done
+    a=$corpus/baselines/diff-a/1.0.0
+    b=$corpus/baselines/diff-b/1.0.0
+    bench "$work/diff.json" -i \
+        -n gild "$(q "$gild") -C $(q "$corpus") diff $(q "$a") $(q "$b") >/dev/null" \
+        -n "GNU diff" "diff $(q "$a/files.mtree") $(q "$b/files.mtree") >/dev/null"
+    diff_note=""
+fi
+
+# ---------------------------------------------------------------------------------------
+say "writing $results"
+row() { # json name baseline-name → markdown row
+    local s m lo hi cpu
+    s=$(stats "$1" "$2")
+    read -r m lo hi cpu <<<"$s"
+    printf '| %s | %.3f | %.3f – %.3f | %s | %.3f |\n' "$2" "$m" "$lo" "$hi" "$(ratio "$m" "$(median "$1" "$3")")×" "$cpu"
+}
+table_head="| command | median (s) | min – max (s) | ratio to gild | CPU user+sys (s, mean) |
+| --- | --- | --- | --- | --- |"
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+target_kib() { echo $((64 * 1024 + $1)); }
+
+g=$(median "$work/build.json" gild)
+p=$(median "$work/build.json" pipeline)
+f=$(median "$work/build.json" floor)
+speedup=$(ratio "$p" "$g")
+over_floor=$(ratio "$g" "$f")
+
+{
+    echo "# gild benchmark results"
+    echo
+    echo "Written by \`bench/run.sh\` ($(date -u +%Y-%m-%d)); every ratio below was measured side by side"
+    echo "in one run on one machine, with $runs timed runs per command after one warm-up (medians)."
+    echo "The machine is shared: a load average above its core count means other work competed"
+    echo "for the CPU during the run; the CPU column (user + system seconds) is less affected by"
+    echo "that than wall time."
+    echo
+    echo "## Machine"
+    echo
+    echo "| | |"
+    echo "| --- | --- |"
+    echo "| CPU | $(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo) |"
+    echo "| cores | $(nproc) |"
+    echo "| RAM | $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |"
+    echo "| load average (1, 5, 15 min) | $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end |"
+    echo "| kernel | $(uname -sr) |"
+    echo "| OS | $(awk -F= '$1 == "PRETTY_NAME" { gsub(/"/, "", $2); print $2 }' /etc/os-release) |"
+    echo "| gild | $("$gild" --version) (release build, commit $(git -C "$repo" rev-parse --short HEAD)) |"
+    echo "| rustc | $(rustc --version) |"
+    echo "| hyperfine | $(hyperfine --version) |"
+    echo "| zstd | $(zstd --version | sed 's/^\*\*\* //; s/ \*\*\*$//') |"
+    echo "| tar | $(tar --version | head -1) |"
+    echo "| sha256sum | $(sha256sum --version | head -1) |"
+    echo "| diff | $(diff --version | head -1) |"
+    echo "| mtree | $(dpkg-query -W -f '${Package} ${Version}' mtree-netbsd 2>/dev/null || echo 'not installed') |"
+    echo
+    echo "## Corpus"
+    echo
+    echo "Made by \`cargo run --release --example bench_corpus\` (deterministic from its seed; no network)."
+    echo
+    echo "| artifact | entries | unpacked | on disk |"
+    echo "| --- | --- | --- | --- |"
+    cat "$corpus"/corpus-*.txt | awk -F'\t' '{
+        split($2, e, " "); split($3, u, " "); split($5, d, " ");
+        printf "| `%s` | %s | %.1f MB | %.1f MB |\n", $1, e[1], u[1] / 1e6, d[1] / 1e6 }'
+    echo
+    echo "## Build"
+    echo
+    echo "\`gild build recipes/bench.toml\` (base + six patches; every pin and signature checked,"
+    echo "one \`tar.zst\` image, \`files.mtree\` and \`baseline.toml\` written; outputs removed before each run)"
+    echo "against the shell pipeline a user would write for the same job, and against the floor:"
+    echo "decompressing the base and compressing it again, which any build must at least do."
+    echo
+    echo '```sh'
+    sed "s|$work|\$WORK|g; s|$corpus|\$CORPUS|g" "$work/pipeline.sh"
+    echo '```'
+    echo
+    echo "$table_head"
+    row "$work/build.json" gild gild
+    row "$work/build.json" pipeline gild
+    row "$work/build.json" floor gild
+    echo
+    echo "Check: $same."
+    echo
+    echo "## Peak memory of the build"
+    echo
+    echo "\`/usr/bin/time -v gild build\`, maximum resident set size; target 64 MiB + 1 KiB per entry."
+    echo
+    echo "| corpus | entries | peak RSS | target | wall time |"
+    echo "| --- | --- | --- | --- | --- |"
+    echo "| bench | $entries_main | $(mib "$rss_main") MiB | $(mib "$(target_kib "$entries_main")") MiB | ${secs_main} s |"
+    if [ -n "$rss_scale" ]; then
+        echo "| scale | $entries_scale | $(mib "$rss_scale") MiB | $(mib "$(target_kib "$entries_scale")") MiB | ${secs_scale} s |"
+    else
+        echo "| scale | – | skipped (\`--no-scale\`) | | |"
+    fi
+    echo
+    echo "## Audit of a directory"
+    echo
+    if [ -n "$audit_note" ]; then
+        echo "$audit_note."
+    else
+        echo "The bench image extracted into a directory, checked against its baseline by"
+        echo "\`gild audit\`, by NetBSD \`mtree -e -f files.mtree -p DIR\`, and hashed by"
+        echo "\`find DIR -type f -print0 | xargs -0 -P$(nproc) -n 256 sha256sum\`."
+        echo
+        echo "$table_head"
+        row "$work/audit.json" gild gild
+        row "$work/audit.json" mtree gild
+        row "$work/audit.json" sha256sum gild
+    fi
+    echo
+    echo "## Diff of two 500,000-entry baselines"
+    echo
+    if [ -n "$diff_note" ]; then
+        echo "$diff_note."
+    else
+        echo "\`gild diff\` of two recorded baselines against GNU \`diff\` of their \`files.mtree\`."
+        echo
+        echo "$table_head"
+        row "$work/diff.json" gild gild
+        row "$work/diff.json" "GNU diff" gild
+    fi
+    echo
+    echo "## Targets"
+    echo
+    echo "| target | measured | |"
+    echo "| --- | --- | --- |"
+    echo "| build ≥ 3× faster than the shell pipeline | ${speedup}× | $(verdict "$speedup" '>=' 3) |"
+    echo "| build ≤ 1.5× the floor | ${over_floor}× | $(verdict "$over_floor" '<=' 1.5) |"
+    echo "| peak RSS ≤ 64 MiB + 1 KiB/entry at $entries_main entries | $(mib "$rss_main") MiB | $(verdict "$rss_main" '<=' "$(target_kib "$entries_main")") |"
+    if [ -n "$rss_scale" ]; then
+        echo "| peak RSS ≤ 64 MiB + 1 KiB/entry at $entries_scale entries | $(mib "$rss_scale") MiB | $(verdict "$rss_scale" '<=' "$(target_kib "$entries_scale")") |"
+    else
+        echo "| peak RSS ≤ 64 MiB + 1 KiB/entry at 1,000,000 entries | – | not run |"
+    fi
+    if [ -z "$audit_note" ]; then
+        a_mtree=$(ratio "$(median "$work/audit.json" mtree)" "$(median "$work/audit.json" gild)")
+        a_sha=$(ratio "$(median "$work/audit.json" gild)" "$(median "$work/audit.json" sha256sum)")
+        echo "| audit ≥ 2× faster than \`mtree -f\` | ${a_mtree}× | $(verdict "$a_mtree" '>=' 2) |"
+        echo "| audit ≤ 1.5× a parallel sha256 | ${a_sha}× | $(verdict "$a_sha" '<=' 1.5) |"
+    else
+        echo "| audit ≥ 2× faster than \`mtree -f\`, ≤ 1.5× a parallel sha256 | – | not run |"
+    fi
+    if [ -z "$diff_note" ]; then
+        d=$(ratio "$(median "$work/diff.json" "GNU diff")" "$(median "$work/diff.json" gild)")
+        echo "| diff faster than GNU diff | ${d}× | $(verdict "$d" '>' 1) |"
+    else
+        echo "| diff faster than GNU diff | – | not run |"
+    fi
+} >"$results"
+
+cat "$results"

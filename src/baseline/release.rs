@@ -1,0 +1,135 @@
+//! `RELEASE.md`: the build explained for the people who approve its promotion (SPEC §6).
+//!
+//! A pure function of the baseline record and its parent's, so two builds of the same
+//! version give the same bytes: no wall-clock time, no host name, no absolute path.
+
+use std::fmt::Write as _;
+
+use super::record::{PatchRecord, Record};
+
+/// Renders RELEASE.md for `record`, whose parent (when it has one) is `parent`.
+pub fn render(record: &Record, parent: Option<&Record>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# {} {}\n", record.name, record.version);
+    match &record.parent {
+        Some(p) => {
+            let _ = writeln!(s, "Parent version: {p}. Built from the recipe with sha256 `{}`.\n", record.recipe);
+        }
+        None => {
+            let _ = writeln!(s, "First recorded version. Built from the recipe with sha256 `{}`.\n", record.recipe);
+        }
+    }
+
+    let was_in_parent = |id: &str| parent.is_some_and(|p| p.patch.iter().any(|q| q.id == id));
+    let new: Vec<&PatchRecord> = record.patch.iter().filter(|p| !was_in_parent(&p.id)).collect();
+    let kept: Vec<&PatchRecord> = record.patch.iter().filter(|p| was_in_parent(&p.id)).collect();
+    let removed: Vec<&PatchRecord> = parent
+        .map(|p| p.patch.iter().filter(|q| !record.patch.iter().any(|r| r.id == q.id)).collect())
+        .unwrap_or_default();
+
+    s.push_str("## What is new\n\n");
+    if new.is_empty() && removed.is_empty() {
+        s.push_str("No patch was added or removed since the parent version.\n\n");
+    }
+    for p in &new {
+        patch_section(&mut s, p, record, "New patch");
+    }
+    for p in &removed {
+        let _ = writeln!(s, "### Removed patch {} ({})\n", p.id, p.severity_text());
+        let _ = writeln!(s, "- Fixed: {}", list_or_none(&p.fixes));
+        let _ =
+            writeln!(s, "- Was approved as change {} by {} on {}\n", p.approval.change, p.approval.by, p.approval.date);
+    }
+    if !kept.is_empty() {
+        s.push_str("## Patches carried over from the parent\n\n");
+        for p in &kept {
+            let _ = writeln!(s, "- {} ({}): fixes {}", p.id, p.severity_text(), list_or_none(&p.fixes));
+        }
+        s.push('\n');
+    }
+
+    s.push_str("## Deferred patches\n\n");
+    if record.deferred.is_empty() {
+        s.push_str("None.\n\n");
+    }
+    for d in &record.deferred {
+        let _ = writeln!(s, "### {}\n", d.id);
+        let _ = writeln!(s, "- Reason: {}", d.reason);
+        let _ = writeln!(s, "- Mitigation: {}", d.mitigation.as_deref().unwrap_or("none recorded"));
+        let _ =
+            writeln!(s, "- Review by: {}\n", d.review_by.map(|d| d.to_string()).unwrap_or_else(|| "not set".into()));
+    }
+
+    s.push_str("## Checks\n\n");
+    if record.check.is_empty() {
+        s.push_str("The recipe has no `[[check]]`.\n\n");
+    }
+    for c in &record.check {
+        let _ = writeln!(s, "- {}: {}", c.name, c.result);
+    }
+    if !record.check.is_empty() {
+        s.push('\n');
+    }
+
+    s.push_str("## Images\n\n| file | size | sha256 |\n| --- | --- | --- |\n");
+    for i in &record.image {
+        let _ = writeln!(s, "| {} | {} | `{}` |", i.file, i.size, i.sha256);
+    }
+    let _ = writeln!(s, "\nTree: {} entries, `files.mtree` sha256 `{}`.\n", record.entries, record.tree);
+
+    s.push_str("## Rolling back\n\n");
+    match &record.parent {
+        Some(p) => {
+            let _ = writeln!(
+                s,
+                "Point the channel back at {p} (`gild rollback {} CHANNEL`) and redeploy hosts from the {p} images; \
+                 hosts built by script run the `install.sh` of baselines/{}/{p}/ on a fresh base. Each patch's own \
+                 backout plan is above.",
+                record.name, record.name
+            );
+        }
+        None => {
+            s.push_str("This is the first recorded version: there is no earlier baseline to return to. Each patch's backout plan is above.\n");
+        }
+    }
+    s
+}
+
+fn patch_section(s: &mut String, p: &PatchRecord, record: &Record, title: &str) {
+    let _ = writeln!(s, "### {title} {} ({})\n", p.id, p.severity_text());
+    let _ = writeln!(s, "- Artifact: `{}`, sha256 `{}`", p.artifact, p.sha256);
+    let _ = writeln!(s, "- Fixes: {}", list_or_none(&p.fixes));
+    let _ = writeln!(s, "- Known exploited: {}", if p.exploited { "yes" } else { "no" });
+    if let Some(r) = &p.released {
+        let _ = writeln!(s, "- Released by the vendor: {r}");
+    }
+    let _ = writeln!(s, "- Approval: change {} by {} on {}", p.approval.change, p.approval.by, p.approval.date);
+    for sig in &p.signature {
+        let _ = writeln!(s, "- Signed by `{}` ({}): \"{}\"", sig.key, sig.key_id, sig.trusted_comment);
+    }
+    let _ = writeln!(s, "- Backout: {}", p.backout.as_deref().unwrap_or("no backout plan recorded"));
+    let _ = writeln!(s, "- Paths: {} added, {} changed, {} removed", p.added.len(), p.changed.len(), p.removed.len());
+    for n in record.notable.iter().filter(|n| n.patch == p.id) {
+        let _ = writeln!(s, "  - notable: `{}` is {}", n.path, n.why);
+    }
+    s.push('\n');
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none listed".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+impl PatchRecord {
+    fn severity_text(&self) -> &'static str {
+        match self.severity {
+            crate::recipe::Severity::Critical => "critical",
+            crate::recipe::Severity::High => "high",
+            crate::recipe::Severity::Medium => "medium",
+            crate::recipe::Severity::Low => "low",
+        }
+    }
+}

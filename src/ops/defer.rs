@@ -1,0 +1,136 @@
+//! `gild defer RECIPE ID --reason …`: a decision not to apply a patch, kept with its reason.
+//!
+//! A listed patch moves from `[[patch]]` to `[[deferred]]` with every key it had, so
+//! `--undo` can put it back (at the end of the list, verified again). A patch the recipe does
+//! not list gets a `[[deferred]]` of its own; deferring one already deferred updates the
+//! decision. Same lock, check and rename as `intake`.
+
+use serde_json::{json, Map};
+
+use crate::error::Error;
+use crate::ops::build::Notify;
+use crate::ops::{date_arg, display_path, Context};
+use crate::recipe;
+use crate::recipe::edit::{Decision, Deferral, Editor};
+use crate::trust::{self, hex};
+use crate::workspace;
+
+#[derive(Debug, Clone, Default)]
+pub struct DeferOptions {
+    pub recipe: String,
+    pub id: String,
+    /// Required unless `undo`; with `undo`, why it comes back (journaled).
+    pub reason: Option<String>,
+    pub mitigation: Option<String>,
+    pub review_by: Option<String>,
+    pub undo: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Deferred(Deferral),
+    /// Moved back to the end of `[[patch]]`.
+    Restored,
+}
+
+pub struct DeferReport {
+    pub name: String,
+    pub recipe: String,
+    pub id: String,
+    pub action: Action,
+    pub reason: Option<String>,
+    pub mitigation: Option<String>,
+    pub review_by: Option<String>,
+}
+
+pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<DeferReport, Error> {
+    let review_by = opts.review_by.as_deref().map(|d| date_arg("--review-by", d)).transpose()?;
+    let (ws, path) = ctx.recipe_path(&opts.recipe)?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let records = ws.baselines(&stem);
+    let _lock = ws
+        .lock(&stem, || notify(&format!("waiting for another gild working on `{stem}`…")))
+        .map_err(Error::io(format!("cannot lock `{}`", records.display())))?;
+    workspace::remove_stale_beside(&path).map_err(Error::io(format!("cannot clean beside `{}`", path.display())))?;
+
+    let text = std::fs::read_to_string(&path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
+    let recipe = recipe::parse(&path, &text)?;
+    let mut editor =
+        Editor::parse(&text).map_err(|e| Error::Usage(format!("cannot edit `{}`\n  cause: {e}", path.display())))?;
+    let journal = ws.journal(&recipe.name);
+    let mut details = Map::new();
+    details.insert("name".into(), json!(recipe.name));
+    details.insert("id".into(), json!(opts.id));
+    let (action, event) = if opts.undo {
+        editor.undefer(&opts.id)?;
+        (Action::Restored, "undefer")
+    } else {
+        let reason =
+            opts.reason.clone().filter(|r| !r.trim().is_empty()).ok_or_else(|| {
+                Error::Usage("a deferral needs `--reason`: the rationale is what auditors read".into())
+            })?;
+        let decision = Decision { reason, mitigation: opts.mitigation.clone(), review_by };
+        (Action::Deferred(editor.defer(&opts.id, &decision)?), "defer")
+    };
+    let new_text = editor.to_text();
+    let checked = recipe::parse(&path, &new_text)?;
+    if action == Action::Restored {
+        // Coming back into the build: its pin and signatures must still hold.
+        let patch = checked.patches.last().expect("undefer appends a patch");
+        if let Err(e) = trust::verify(&patch.artifact, &checked.keys) {
+            let e = Error::from(e);
+            if e.exit_code() == 3 {
+                let mut refused = details.clone();
+                refused.insert("command".into(), json!("defer --undo"));
+                refused.insert("artifact".into(), json!(patch.artifact.written));
+                refused.insert("reason".into(), json!(e.to_string()));
+                let _ = crate::journal::append(&journal, "refused", refused);
+            }
+            return Err(e);
+        }
+        details.insert("sha256".into(), json!(hex(&patch.artifact.sha256)));
+    }
+    workspace::replace_file(&path, new_text.as_bytes())
+        .map_err(Error::io(format!("cannot write `{}`", path.display())))?;
+
+    if let Action::Deferred(how) = action {
+        details.insert(
+            "action".into(),
+            json!(match how {
+                Deferral::Moved => "moved",
+                Deferral::Updated => "updated",
+                Deferral::Recorded => "recorded",
+            }),
+        );
+        if how == Deferral::Moved {
+            if let Some(p) = recipe.patches.iter().find(|p| p.artifact.id == opts.id) {
+                details.insert("sha256".into(), json!(hex(&p.artifact.sha256)));
+            }
+        }
+    }
+    if let Some(r) = &opts.reason {
+        details.insert("reason".into(), json!(r));
+    }
+    if let Some(m) = &opts.mitigation {
+        details.insert("mitigation".into(), json!(m));
+    }
+    if let Some(d) = review_by {
+        details.insert("review-by".into(), json!(d.to_string()));
+    }
+    details.insert("recipe".into(), json!(hex(&checked.sha256)));
+    crate::journal::append(&journal, event, details).map_err(Error::io(format!(
+        "`{}` is changed, but the journal `{}` could not be appended",
+        path.display(),
+        journal.display()
+    )))?;
+
+    Ok(DeferReport {
+        name: recipe.name.clone(),
+        recipe: display_path(&path, &ws.root),
+        id: opts.id.clone(),
+        action,
+        reason: opts.reason.clone(),
+        mitigation: opts.mitigation.clone(),
+        review_by: review_by.map(|d| d.to_string()),
+    })
+}

@@ -1,0 +1,263 @@
+//! `gild intake RECIPE ARTIFACT …`: operations feed an approved patch back into the build.
+//!
+//! The artifact is verified against the recipe's keys before anything is written; its
+//! sha256 becomes the pin and a `[[patch]]` is appended with the recipe's comments and
+//! formatting kept. The whole read-check-write runs under the image's lock, and the recipe
+//! is replaced by a rename, so concurrent intakes all land and a reader never sees half a file.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map};
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::ops::build::Notify;
+use crate::ops::{date_arg, display_path, relative_to, today, Context};
+use crate::recipe::edit::{EditError, Editor, NewPatch};
+use crate::recipe::{self, Approval, ArtifactSpec, Recipe, Severity, SignatureFile};
+use crate::trust::{self, hex, Ignored, Signer};
+use crate::workspace;
+
+#[derive(Debug, Clone)]
+pub struct IntakeOptions {
+    pub recipe: String,
+    pub artifact: PathBuf,
+    pub id: String,
+    pub severity: Severity,
+    pub change: String,
+    pub approved_by: String,
+    pub fixes: Vec<String>,
+    /// Empty: the `signed-by` of the recipe's last patch (else of its base).
+    pub signed_by: Vec<String>,
+    /// Empty: `ARTIFACT.minisig`.
+    pub signatures: Vec<PathBuf>,
+    pub exploited: bool,
+    pub released: Option<String>,
+    pub backout: Option<String>,
+    /// Approval date; today when not given.
+    pub date: Option<String>,
+}
+
+pub struct IntakeReport {
+    pub name: String,
+    /// The recipe, relative to the workspace.
+    pub recipe: String,
+    pub id: String,
+    /// As written in the recipe (relative to it).
+    pub artifact: String,
+    pub sha256: String,
+    pub severity: Severity,
+    pub signed_by: Vec<String>,
+    pub threshold: usize,
+    pub signers: Vec<Signer>,
+    pub ignored: Vec<Ignored>,
+    pub approval: Approval,
+}
+
+pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<IntakeReport, Error> {
+    if opts.id.trim().is_empty() || opts.id.chars().any(char::is_control) {
+        return Err(Error::Usage(format!("`--id {:?}` is not a patch id", opts.id)));
+    }
+    let released = opts.released.as_deref().map(|d| date_arg("--released", d)).transpose()?;
+    let date = match &opts.date {
+        Some(d) => date_arg("--date", d)?,
+        None => today()?,
+    };
+    let (ws, path) = ctx.recipe_path(&opts.recipe)?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let records = ws.baselines(&stem);
+    let _lock = ws
+        .lock(&stem, || notify(&format!("waiting for another gild working on `{stem}`…")))
+        .map_err(Error::io(format!("cannot lock `{}`", records.display())))?;
+    workspace::remove_stale_beside(&path).map_err(Error::io(format!("cannot clean beside `{}`", path.display())))?;
+
+    // Read under the lock: what another intake wrote a moment ago is in it.
+    let text = std::fs::read_to_string(&path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
+    let recipe = recipe::parse(&path, &text)?;
+    let mut editor =
+        Editor::parse(&text).map_err(|e| Error::Usage(format!("cannot edit `{}`\n  cause: {e}", path.display())))?;
+    if recipe.patches.iter().any(|p| p.artifact.id == opts.id) {
+        return Err(EditError::DuplicateId { id: opts.id.clone(), section: "patch" }.into());
+    }
+    if recipe.deferred.iter().any(|d| d.id == opts.id) {
+        return Err(EditError::DuplicateId { id: opts.id.clone(), section: "deferred" }.into());
+    }
+
+    let base = ctx.base()?;
+    let artifact = canonical(&base.join(&opts.artifact), "artifact")?;
+    let recipe_dir = canonical(path.parent().unwrap_or(Path::new(".")), "recipe directory")?;
+    let written = written(&recipe_dir, &artifact)?;
+    let sha256 = digest(&artifact)?;
+    let pinned = recipe
+        .artifacts()
+        .map(|a| (a.id.clone(), hex(&a.sha256)))
+        .chain(editor.deferred_pins())
+        .find(|(_, sha)| *sha == hex(&sha256));
+    if let Some((id, sha256)) = pinned {
+        return Err(EditError::DuplicateDigest { artifact: written, id, sha256 }.into());
+    }
+
+    let signed_by = signer_names(&recipe, &opts.signed_by);
+    let mut indices = Vec::new();
+    for name in &signed_by {
+        let i = recipe.keys.iter().position(|k| k.name == *name).ok_or_else(|| {
+            let known: Vec<String> = recipe.keys.iter().map(|k| format!("`{}`", k.name)).collect();
+            Error::Usage(format!(
+                "`--signed-by {name}`: `[keys]` of `{}` has no key `{name}`\n  help: the keys are {}",
+                path.display(),
+                known.join(", ")
+            ))
+        })?;
+        if indices.contains(&i) {
+            return Err(Error::Usage(format!("`--signed-by {name}` is given twice")));
+        }
+        indices.push(i);
+    }
+    let sig_files = if opts.signatures.is_empty() {
+        vec![SignatureFile {
+            written: format!("{written}.minisig"),
+            path: PathBuf::from(format!("{}.minisig", artifact.display())),
+        }]
+    } else {
+        opts.signatures
+            .iter()
+            .map(|s| {
+                let p = canonical(&base.join(s), "signature")?;
+                Ok(SignatureFile { written: self::written(&recipe_dir, &p)?, path: p })
+            })
+            .collect::<Result<Vec<_>, Error>>()?
+    };
+    let spec = ArtifactSpec {
+        id: opts.id.clone(),
+        written: written.clone(),
+        path: artifact.clone(),
+        sha256,
+        threshold: indices.len(),
+        signed_by: indices,
+        signatures: sig_files,
+    };
+    let verified = match trust::verify(&spec, &recipe.keys) {
+        Ok(v) => v,
+        Err(e) => {
+            let e = Error::from(e);
+            if e.exit_code() == 3 {
+                let mut details = Map::new();
+                details.insert("name".into(), json!(recipe.name));
+                details.insert("command".into(), json!("intake"));
+                details.insert("id".into(), json!(opts.id));
+                details.insert("artifact".into(), json!(written));
+                details.insert("reason".into(), json!(e.to_string()));
+                let _ = crate::journal::append(&ws.journal(&recipe.name), "refused", details);
+            }
+            return Err(e);
+        }
+    };
+
+    let default_sig = spec.signatures.len() == 1 && spec.signatures[0].written == format!("{written}.minisig");
+    let new = NewPatch {
+        id: opts.id.clone(),
+        artifact: written.clone(),
+        sha256: hex(&sha256),
+        signed_by: signed_by.clone(),
+        threshold: spec.threshold,
+        signatures: (!default_sig).then(|| spec.signatures.iter().map(|s| s.written.clone()).collect()),
+        severity: opts.severity,
+        fixes: opts.fixes.clone(),
+        exploited: opts.exploited,
+        released,
+        change: opts.change.clone(),
+        approved_by: opts.approved_by.clone(),
+        date,
+        backout: opts.backout.clone(),
+    };
+    editor.append_patch(&new)?;
+    let new_text = editor.to_text();
+    // The edit must leave a recipe that checks, with the patch as intended.
+    let checked = recipe::parse(&path, &new_text)?;
+    debug_assert!(checked.patches.last().is_some_and(|p| p.artifact.id == opts.id));
+    workspace::replace_file(&path, new_text.as_bytes())
+        .map_err(Error::io(format!("cannot write `{}`", path.display())))?;
+
+    let approval = Approval { change: opts.change.clone(), by: opts.approved_by.clone(), date: date.to_toml() };
+    let mut details = Map::new();
+    details.insert("name".into(), json!(recipe.name));
+    details.insert("id".into(), json!(opts.id));
+    details.insert("artifact".into(), json!(written));
+    details.insert("sha256".into(), json!(hex(&sha256)));
+    details.insert("severity".into(), json!(opts.severity));
+    details.insert("fixes".into(), json!(opts.fixes));
+    details.insert("exploited".into(), json!(opts.exploited));
+    if let Some(r) = released {
+        details.insert("released".into(), json!(r.to_string()));
+    }
+    details.insert("change".into(), json!(opts.change));
+    details.insert("approved-by".into(), json!(opts.approved_by));
+    details.insert("date".into(), json!(date.to_string()));
+    details.insert(
+        "signers".into(),
+        json!(verified
+            .signers
+            .iter()
+            .map(|s| json!({"key": s.key, "key-id": s.key_id.to_string()}))
+            .collect::<Vec<_>>()),
+    );
+    details.insert("recipe".into(), json!(hex(&checked.sha256)));
+    let journal = ws.journal(&recipe.name);
+    crate::journal::append(&journal, "intake", details).map_err(Error::io(format!(
+        "`{}` now lists `{}`, but the journal `{}` could not be appended",
+        path.display(),
+        opts.id,
+        journal.display()
+    )))?;
+
+    Ok(IntakeReport {
+        name: recipe.name.clone(),
+        recipe: display_path(&path, &ws.root),
+        id: opts.id.clone(),
+        artifact: written,
+        sha256: hex(&sha256),
+        severity: opts.severity,
+        signed_by,
+        threshold: spec.threshold,
+        signers: verified.signers.clone(),
+        ignored: verified.ignored.clone(),
+        approval,
+    })
+}
+
+/// The signers asked for, or the recipe's convention: its last patch's, else its base's.
+fn signer_names(recipe: &Recipe, asked: &[String]) -> Vec<String> {
+    if !asked.is_empty() {
+        return asked.to_vec();
+    }
+    let model = recipe.patches.last().map_or(&recipe.base, |p| &p.artifact);
+    model.signed_by.iter().map(|&i| recipe.keys[i].name.clone()).collect()
+}
+
+fn canonical(path: &Path, what: &str) -> Result<PathBuf, Error> {
+    path.canonicalize().map_err(Error::io(format!("cannot read the {what} `{}`", path.display())))
+}
+
+/// How the recipe in `recipe_dir` refers to `path`.
+fn written(recipe_dir: &Path, path: &Path) -> Result<String, Error> {
+    let rel = relative_to(recipe_dir, path);
+    rel.to_str().map(str::to_string).ok_or_else(|| {
+        Error::Usage(format!("`{}` is not valid UTF-8; a recipe can only name UTF-8 paths", path.display()))
+    })
+}
+
+fn digest(path: &Path) -> Result<[u8; 32], Error> {
+    let io = || Error::io(format!("cannot read the artifact `{}`", path.display()));
+    let mut file = std::fs::File::open(path).map_err(io())?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf).map_err(io())?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().into())
+}

@@ -1,0 +1,269 @@
+//! Hostile and broken input, interruption and concurrency (SPEC §4 "Hostile and broken
+//! input", §5 atomicity): nothing bad gets in, and nothing is ever half-written.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Compression, Layer, TarEntry, Workspace};
+
+fn refused(layer: Layer, needles: &[&str]) {
+    let ws = Workspace::new();
+    let run = ws.recipe("demo").patch("P-EVIL", layer).build_fails(2);
+    run.stderr_has("P-EVIL");
+    for n in needles {
+        run.stderr_has(n);
+    }
+}
+
+#[test]
+fn dotdot_as_the_last_component_is_refused() {
+    refused(Layer::new().dir("./etc/.."), &["./etc/..", "`..`"]);
+}
+
+#[test]
+fn dotdot_after_a_symlink_is_refused() {
+    refused(Layer::new().file("./lib/../etc/passwd", b"x"), &["./lib/../etc/passwd", "`..`"]);
+}
+
+#[test]
+fn dotdot_in_a_gnu_long_name_is_refused() {
+    let long = format!("./{}/../../../../etc/shadow", "d".repeat(120));
+    let mut l = TarEntry::new(b'L', "././@LongLink");
+    l.data = long.clone().into_bytes();
+    l.data.push(0);
+    let layer = Layer::new().entry(l).file("placeholder", b"x");
+    refused(layer, &["`..`"]);
+}
+
+#[test]
+fn hard_link_to_a_later_entry_is_refused() {
+    refused(
+        Layer::new().hardlink("./etc/early", "./etc/later").file("./etc/later", b"x"),
+        &["./etc/later", "not in the tree"],
+    );
+}
+
+#[test]
+fn opaque_marker_inside_a_file_is_refused() {
+    refused(Layer::new().file("./etc/hostname/.wh..wh..opq", b""), &["etc/hostname", "not a directory"]);
+}
+
+#[test]
+fn whiteout_named_only_dots_is_refused() {
+    refused(Layer::new().file("./etc/.wh...", b""), &["whiteout"]);
+}
+
+#[test]
+fn header_with_a_bad_checksum_is_refused() {
+    let mut tar = Layer::new().file("./etc/motd", b"hi\n").tar();
+    tar[0] ^= 0x20; // the name changes, the stored checksum does not
+    refused(Layer::new().raw(&tar).without_end(), &["checksum"]);
+}
+
+#[test]
+fn pax_size_running_past_the_end_of_the_stream_is_refused() {
+    let mut e = TarEntry::new(b'0', "./etc/motd");
+    e.data = b"hi\n".to_vec();
+    e.pax.push(("size".to_string(), b"1000000".to_vec()));
+    refused(Layer::new().entry(e), &["ends inside"]);
+}
+
+/// Cut in the middle, each compression: an error, never a shorter image.
+#[test]
+fn truncated_streams_are_refused_at_every_compression() {
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let tar = Layer::new().file("./opt/blob", &payload).file("./opt/after", b"after\n").tar();
+    for c in [Compression::Gz, Compression::Zst, Compression::Xz, Compression::Tar] {
+        let whole = c.compress(&tar);
+        let cut = whole[..whole.len() / 2].to_vec();
+        let ws = Workspace::new();
+        let run = ws.recipe("demo").patch("P-CUT", Layer::new()).compress(c).artifact_bytes(cut).build_fails(2);
+        run.stderr_has("P-CUT");
+    }
+}
+
+/// A few kilobytes of zstd that unpack to 256 MiB: stopped at the `unpacked` limit while
+/// reading, never written out.
+#[test]
+fn compression_bomb_is_stopped_at_the_unpacked_limit() {
+    let e = TarEntry::new(b'0', "./zeros");
+    let mut stream = crate::harness::ustar_header(&e, b"./zeros", b"", 256 << 20).to_vec();
+    stream.resize(512 + (256 << 20) + 1024, 0);
+    let bomb = zstd::encode_all(&stream[..], 19).unwrap();
+    assert!(bomb.len() < 64 * 1024, "the bomb is small: {}", bomb.len());
+    let ws = Workspace::new();
+    let recipe =
+        ws.recipe("demo").patch("P-BOMB", Layer::new()).compress(Compression::Zst).artifact_bytes(bomb).write();
+    let run = ws.gild(&["--limit", "unpacked=64MiB", "build", &recipe]);
+    run.exit(2).stderr_has("P-BOMB").stderr_has("`unpacked` limit").stderr_has("--limit unpacked=");
+    ws.assert_nothing_written("demo", "1.0.0");
+}
+
+/// A base big enough that a debug build takes a while.
+fn big_base(megabytes: usize) -> Layer {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut layer = crate::harness::base_layer().dir("./opt");
+    for i in 0..megabytes {
+        let chunk: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        layer = layer.file(format!("./opt/blob{i}"), &chunk);
+    }
+    layer
+}
+
+fn leftovers(ws: &Workspace) -> Vec<String> {
+    let mut found = Vec::new();
+    for dir in ["out", "baselines/demo"] {
+        if let Ok(rd) = std::fs::read_dir(ws.path(dir)) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(".gild-tmp-") {
+                    found.push(format!("{dir}/{name}"));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn sigint_stops_a_build_exits_130_and_leaves_nothing() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").base(big_base(48)).compress(Compression::Tar).write();
+    let child = assert_cmd::cargo::cargo_bin("gild");
+    let child = Command::new(child)
+        .current_dir(&ws.root)
+        .args(["build", &recipe])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !ws.path("baselines/demo/.lock").exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    unsafe_kill(child.id(), 2);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    ws.assert_nothing_written("demo", "1.0.0");
+    assert!(leftovers(&ws).is_empty(), "left {:?}", leftovers(&ws));
+}
+
+fn unsafe_kill(pid: u32, signal: i32) {
+    let status = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
+    assert!(status.success());
+}
+
+/// After a SIGKILL at any moment a version is recorded whole or not at all; the next command
+/// removes the temporaries and any image no baseline records.
+#[test]
+fn builds_killed_at_random_moments_leave_the_workspace_built_or_untouched() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").base(big_base(6)).compress(Compression::Tar).write();
+    let bin = assert_cmd::cargo::cargo_bin("gild");
+    // One whole build first, to aim the kills across its whole length (and a bit after).
+    let start = Instant::now();
+    ws.gild(&["build", &recipe, "--version", "1.0.0"]).success();
+    let span = (start.elapsed().as_micros() as u64 * 13 / 10).max(1);
+    let mut seed: u64 = 42;
+    let mut recorded = 0;
+    for i in 1..=100u32 {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let delay = Duration::from_micros((seed >> 33) % span);
+        let version = format!("1.0.{i}");
+        let mut child = Command::new(&bin)
+            .current_dir(&ws.root)
+            .args(["build", &recipe, "--version", &version])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        let dir = ws.path(format!("baselines/demo/{version}"));
+        if dir.exists() {
+            recorded += 1;
+            for f in ["files.mtree", "baseline.toml", "RELEASE.md", "install.sh"] {
+                assert!(dir.join(f).is_file(), "{version}: baseline without {f}");
+            }
+            let record: toml::Value =
+                toml::from_str(&std::fs::read_to_string(dir.join("baseline.toml")).unwrap()).unwrap();
+            let image = ws.path(format!("out/demo-{version}.tar.zst"));
+            let sha = crate::harness::sha256_hex(&std::fs::read(&image).unwrap());
+            assert_eq!(record["image"][0]["sha256"].as_str(), Some(sha.as_str()), "{version}: recorded image is whole");
+        }
+    }
+    // One more command: it completes and cleans what the killed ones left.
+    ws.gild(&["build", &recipe, "--version", "2.0.0"]).success();
+    assert!(leftovers(&ws).is_empty(), "left {:?}", leftovers(&ws));
+    for e in std::fs::read_dir(ws.path("out")).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let version = name.trim_start_matches("demo-").trim_end_matches(".tar.zst");
+        assert!(ws.path(format!("baselines/demo/{version}/baseline.toml")).is_file(), "unrecorded image {name} kept");
+    }
+    println!("{recorded} of 100 killed builds had reached their commit point");
+}
+
+#[test]
+fn two_builds_of_one_image_at_once_do_not_interleave() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").base(big_base(8)).compress(Compression::Tar).write();
+    let spawn = || {
+        Command::new(assert_cmd::cargo::cargo_bin("gild"))
+            .current_dir(&ws.root)
+            .args(["build", &recipe])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success());
+    let mut said: Vec<String> =
+        [&a, &b].iter().map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string()).collect();
+    said.sort();
+    assert!(said[0].starts_with("built demo 1.0.0") && said[1].starts_with("unchanged demo 1.0.0"), "{said:?}");
+}
+
+#[test]
+fn out_directory_that_is_a_symlink_is_refused_and_nothing_is_written() {
+    let ws = Workspace::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), ws.path("out")).unwrap();
+    let recipe = ws.recipe("demo").write();
+    ws.gild(&["build", &recipe]).exit(2).stderr_has("symlink").stderr_has("--out");
+    assert!(std::fs::read_dir(elsewhere.path()).unwrap().next().is_none(), "nothing written through the symlink");
+    assert!(!ws.path("baselines/demo/1.0.0").exists());
+}
+
+#[test]
+fn out_path_that_is_a_file_gives_a_clear_error_and_nothing_is_recorded() {
+    let ws = Workspace::new();
+    ws.write("out", b"not a directory");
+    let recipe = ws.recipe("demo").write();
+    ws.gild(&["build", &recipe]).exit(2).stderr_has("out");
+    assert!(!ws.path("baselines/demo/1.0.0").exists());
+    assert!(leftovers(&ws).is_empty());
+}
+
+#[test]
+fn baselines_directory_that_is_a_symlink_is_refused() {
+    let ws = Workspace::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), ws.path("baselines")).unwrap();
+    let recipe = ws.recipe("demo").write();
+    ws.gild(&["build", &recipe]).exit(2).stderr_has("symlink");
+    assert!(std::fs::read_dir(elsewhere.path()).unwrap().next().is_none());
+    assert!(!Path::new(&ws.path("out/demo-1.0.0.tar.zst")).exists());
+}

@@ -1,0 +1,305 @@
+//! `install.sh` and `RELEASE.md` (SPEC §6): the script brings a host extracted from the base
+//! to exactly the image's tree, judged by NetBSD `mtree` against `files.mtree`, under `dash`
+//! and `busybox sh`; it never writes outside ROOT and changes nothing before every artifact
+//! checks out.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::{base_layer, decompress, Layer, Workspace};
+use crate::require_tool;
+
+/// Root privileges are needed to give files their recorded owners.
+fn require_root() -> bool {
+    if euid() == 0 {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("install.sh tests need root under CI=true");
+    }
+    println!("skipped: install.sh tests need root (owners)");
+    false
+}
+
+fn euid() -> u32 {
+    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX)
+}
+
+/// Extracts a (compressed) base artifact into `root` with the tar crate: an extractor that is
+/// not gild's.
+fn extract(artifact: &Path, root: &Path) {
+    let tar = decompress(&std::fs::read(artifact).unwrap());
+    let mut archive = tar::Archive::new(&tar[..]);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(true);
+    archive.set_overwrite(true);
+    archive.unpack(root).unwrap();
+}
+
+/// Runs `install.sh` under `shell` (e.g. `["dash"]`, `["busybox", "sh"]`).
+fn install(shell: &[&str], script: &Path, root: &Path, artifacts: &Path) -> std::process::Output {
+    Command::new(shell[0]).args(&shell[1..]).arg(script).env("ROOT", root).env("ARTIFACTS", artifacts).output().unwrap()
+}
+
+/// NetBSD mtree without `-e`: silent when the tree is exactly the spec (it exits 0 on missing
+/// files, so its silence is the verdict).
+fn mtree_clean(spec: &Path, root: &Path) -> Result<(), String> {
+    let out = Command::new("mtree").arg("-f").arg(spec).arg("-p").arg(root).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if out.status.success() && text.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(text)
+    }
+}
+
+/// Every path with its type, mode, owner, inode, mtime and bytes: what "changes nothing" means.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            let content = if m.file_type().is_file() {
+                crate::harness::sha256_hex(&std::fs::read(e.path()).unwrap())
+            } else if m.file_type().is_symlink() {
+                std::fs::read_link(e.path()).unwrap().display().to_string()
+            } else {
+                String::new()
+            };
+            out.insert(
+                e.path().strip_prefix(root).unwrap().to_path_buf(),
+                format!("{:o} {}:{} ino={} mtime={} {content}", m.mode(), m.uid(), m.gid(), m.ino(), m.mtime()),
+            );
+            if m.file_type().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// The demo workspace (recipe and fixtures from the repository) built in a temporary copy.
+fn demo() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["recipes", "fixtures", "fixtures/keys", "fixtures/patches"] {
+        std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+        for e in std::fs::read_dir(repo.join(dir)).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), tmp.path().join(dir).join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let out = assert_cmd::Command::cargo_bin("gild")
+        .unwrap()
+        .current_dir(tmp.path())
+        .args(["build", "recipes/demo.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "demo build: {}", String::from_utf8_lossy(&out.stderr));
+    let baseline = tmp.path().join("baselines/demo/1.0.0");
+    (tmp, baseline)
+}
+
+fn install_demo_under(shell: &[&str]) {
+    require_tool!(shell[0]);
+    require_tool!("mtree");
+    if !require_root() {
+        return;
+    }
+    let (ws, baseline) = demo();
+    let root = ws.path().join("root");
+    extract(&ws.path().join("fixtures/base.tar.zst"), &root);
+    let script = baseline.join("install.sh");
+    let artifacts = ws.path().join("fixtures/patches");
+
+    let out = install(shell, &script, &root, &artifacts);
+    assert!(out.status.success(), "install.sh under {shell:?}: {}", String::from_utf8_lossy(&out.stderr));
+    mtree_clean(&baseline.join("files.mtree"), &root).unwrap_or_else(|e| panic!("tree differs from the image:\n{e}"));
+    assert_eq!(std::fs::read(root.join("etc/gild/release")).unwrap(), b"name = \"demo\"\nversion = \"1.0.0\"\n");
+    assert!(
+        std::fs::symlink_metadata(root.join("lib")).unwrap().file_type().is_symlink(),
+        "lib -> usr/lib stays a symlink"
+    );
+
+    let before = snapshot(&root);
+    let again = install(shell, &script, &root, &artifacts);
+    assert!(again.status.success(), "second run: {}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(snapshot(&root), before, "a second run changed the tree");
+}
+
+#[test]
+fn install_sh_under_dash_gives_the_demo_image_tree_and_a_second_run_changes_nothing() {
+    install_demo_under(&["dash"]);
+}
+
+#[test]
+fn install_sh_under_busybox_gives_the_demo_image_tree_and_a_second_run_changes_nothing() {
+    install_demo_under(&["busybox", "sh"]);
+}
+
+#[test]
+fn install_sh_passes_shellcheck() {
+    require_tool!("shellcheck");
+    let (_ws, baseline) = demo();
+    let out = Command::new("shellcheck").arg(baseline.join("install.sh")).output().unwrap();
+    assert!(out.status.success(), "shellcheck:\n{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn tampered_or_missing_artifact_stops_install_sh_before_any_change() {
+    require_tool!("dash");
+    if !require_root() {
+        return;
+    }
+    let (ws, baseline) = demo();
+    let root = ws.path().join("root");
+    extract(&ws.path().join("fixtures/base.tar.zst"), &root);
+    let artifacts = ws.path().join("fixtures/patches");
+    let before = snapshot(&root);
+    let record: toml::Value =
+        toml::from_str(&std::fs::read_to_string(baseline.join("baseline.toml")).unwrap()).unwrap();
+    let expected = record["patch"][2]["sha256"].as_str().unwrap().to_string();
+
+    // The last patch is tampered with: the first two must not have been applied either.
+    let last = artifacts.join("sshd-hardening.tar");
+    let mut bytes = std::fs::read(&last).unwrap();
+    bytes[600] ^= 1;
+    std::fs::write(&last, &bytes).unwrap();
+    let out = install(&["dash"], &baseline.join("install.sh"), &root, &artifacts);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("sshd-hardening.tar") && err.contains(&expected),
+        "names the file and the expected digest: {err}"
+    );
+    assert_eq!(snapshot(&root), before, "nothing changed");
+
+    std::fs::remove_file(&last).unwrap();
+    let out = install(&["dash"], &baseline.join("install.sh"), &root, &artifacts);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("missing artifact") && err.contains("sshd-hardening.tar") && err.contains(&expected), "{err}");
+    assert_eq!(snapshot(&root), before, "nothing changed");
+}
+
+#[test]
+fn install_sh_refuses_a_root_that_did_not_start_from_the_base() {
+    require_tool!("dash");
+    if !require_root() {
+        return;
+    }
+    let (ws, baseline) = demo();
+    let root = ws.path().join("root");
+    std::fs::create_dir_all(root.join("lib")).unwrap();
+    let out = install(&["dash"], &baseline.join("install.sh"), &root, &ws.path().join("fixtures/patches"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not start from the base"));
+}
+
+/// A base whose `lib` is an absolute symlink to `/usr/lib`: the image resolved the patch's
+/// `./lib/…` inside the image, and the script must write inside ROOT, not in the host's /usr.
+#[test]
+fn install_sh_never_writes_outside_root_through_an_absolute_lib_symlink() {
+    require_tool!("dash");
+    require_tool!("mtree");
+    if !require_root() {
+        return;
+    }
+    let ws = Workspace::new();
+    let unique = format!("libgild-it-{}.so.1", std::process::id());
+    let base = Layer::new()
+        .dir("./")
+        .dir("./usr")
+        .dir("./usr/lib")
+        .dir("./usr/lib/x86_64-linux-gnu")
+        .file("./usr/lib/x86_64-linux-gnu/libc.so.6", b"libc\n")
+        .symlink("./lib", "/usr/lib")
+        .dir("./etc");
+    let patch = Layer::new()
+        .dir("./lib")
+        .dir("./lib/x86_64-linux-gnu")
+        .file(format!("./lib/x86_64-linux-gnu/{unique}"), b"patched\n");
+    ws.recipe("abs").base(base).patch("P-1", patch).build();
+    let root = ws.path("root");
+    extract(&ws.artifact("abs", "base"), &root);
+    let baseline = ws.baseline_dir("abs", "1.0.0");
+
+    let out = install(&["dash"], &baseline.join("install.sh"), &root, &ws.path("artifacts"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!Path::new("/usr/lib/x86_64-linux-gnu").join(&unique).exists(), "wrote into the host's /usr/lib");
+    assert_eq!(std::fs::read(root.join("usr/lib/x86_64-linux-gnu").join(&unique)).unwrap(), b"patched\n");
+    mtree_clean(&baseline.join("files.mtree"), &root).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Whiteouts, opaque directories, hard links, symlinks, a file replacing a directory, a
+/// directory replacing a file and a setuid file, replayed by the script as the image has them.
+#[test]
+fn install_sh_replays_whiteouts_links_and_replacements_as_the_image_has_them() {
+    require_tool!("dash");
+    require_tool!("mtree");
+    if !require_root() {
+        return;
+    }
+    let ws = Workspace::new();
+    let base = base_layer()
+        .dir("./opt")
+        .dir("./opt/old")
+        .file("./opt/old/a", b"a\n")
+        .file("./opt/old/b", b"b\n")
+        .file("./opt/gone", b"gone\n")
+        .dir("./opt/tree")
+        .file("./opt/tree/leaf", b"leaf\n")
+        .file("./opt/flat", b"flat\n");
+    let patch1 = Layer::new()
+        .whiteout("./opt/gone")
+        .opaque("./opt/old")
+        .file("./opt/old/new", b"new\n")
+        .file("./opt/tree", b"now a file\n")
+        .dir("./opt/flat")
+        .file("./opt/flat/inside", b"inside\n")
+        .symlink("./opt/link", "old/new")
+        .hardlink("./opt/hard", "./opt/old/new")
+        .file_meta("./usr/bin/su", b"su\n", 0o4755, 0, 0);
+    let patch2 = Layer::new().file("./etc/hostname", b"patched\n").hardlink("./usr/bin/sh2", "./usr/bin/sh");
+    ws.recipe("mix").base(base).patch("P-1", patch1).patch("P-2", patch2).build();
+    let root = ws.path("root");
+    extract(&ws.artifact("mix", "base"), &root);
+    let baseline = ws.baseline_dir("mix", "1.0.0");
+    let out = install(&["dash"], &baseline.join("install.sh"), &root, &ws.path("artifacts"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    mtree_clean(&baseline.join("files.mtree"), &root).unwrap_or_else(|e| panic!("{e}"));
+    let ino = |p: &str| std::fs::metadata(root.join(p)).unwrap().ino();
+    assert_eq!(ino("opt/hard"), ino("opt/old/new"), "hard link kept as a link");
+    assert_eq!(ino("usr/bin/sh2"), ino("usr/bin/sh"), "link to a base file");
+}
+
+#[test]
+fn release_md_lists_patches_cves_backout_and_deferrals_and_is_reproducible() {
+    let (ws, baseline) = demo();
+    let text = std::fs::read_to_string(baseline.join("RELEASE.md")).unwrap();
+    for needle in [
+        "# demo 1.0.0",
+        "DEMO-2026-0001",
+        "DEMO-2026-0002",
+        "DEMO-2026-0003",
+        "CVE-2026-99901",
+        "CVE-2026-99917",
+        "Backout: Rebuild without DEMO-2026-0001",
+        "change CHG-1043 by a.khan",
+        "DEMO-2026-0004",
+        "Reason: The curl 8.11 update breaks",
+        "ssl library present: pass",
+        "demo-1.0.0.tar.zst",
+    ] {
+        assert!(text.contains(needle), "RELEASE.md lacks {needle:?}:\n{text}");
+    }
+    let (_ws2, baseline2) = demo();
+    assert_eq!(std::fs::read(baseline2.join("RELEASE.md")).unwrap(), text.as_bytes(), "two builds, one RELEASE.md");
+    drop(ws);
+}
