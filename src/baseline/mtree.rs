@@ -88,6 +88,87 @@ pub fn write_with(tree: &Tree, lacks: impl Fn(&[u8]) -> Lacks, out: &mut impl st
 }
 
 #[cfg(test)]
+mod round_trip {
+    use proptest::prelude::*;
+
+    use crate::spool::Content;
+    use crate::tree::{spec, Kind, Node, Tree};
+
+    fn name() -> impl Strategy<Value = Vec<u8>> {
+        // Any byte but `/` and NUL, with the troublesome ones over-represented.
+        let special = prop_oneof![
+            Just(b' '),
+            Just(b'\n'),
+            Just(b'\t'),
+            Just(b'#'),
+            Just(b'='),
+            Just(b'\\'),
+            Just(b'*'),
+            Just(b'?'),
+            Just(b'['),
+            Just(0xff),
+            Just(0xc3)
+        ];
+        let any = any::<u8>().prop_filter("not / or NUL", |b| *b != b'/' && *b != 0);
+        proptest::collection::vec(prop_oneof![special, any], 1..12)
+            .prop_filter("not . or ..", |n| n != b"." && n != b"..")
+    }
+
+    fn kind() -> impl Strategy<Value = Kind> {
+        prop_oneof![
+            Just(Kind::Dir),
+            (any::<u32>(), any::<[u8; 32]>()).prop_map(|(size, sha256)| Kind::File(Content {
+                id: 0,
+                offset: 0,
+                size: size as u64,
+                sha256
+            })),
+            proptest::collection::vec(any::<u8>().prop_filter("no NUL", |b| *b != 0), 1..20).prop_map(Kind::Symlink),
+            (0u32..4096, 0u32..4096).prop_map(|(a, b)| Kind::Char(a, b)),
+            (0u32..4096, 0u32..4096).prop_map(|(a, b)| Kind::Block(a, b)),
+            Just(Kind::Fifo),
+        ]
+    }
+
+    /// A tree of up to three levels: every parent is a directory, as in an image.
+    fn tree() -> impl Strategy<Value = Tree> {
+        proptest::collection::vec((name(), name(), kind(), 0u32..0o10000, 0u64..70000, 0u64..70000), 0..40).prop_map(
+            |entries| {
+                let mut t = Tree::new(Node::dir(0o755, 0, 0));
+                for (dir, leaf, kind, mode, uid, gid) in entries {
+                    if t.get(&dir).is_none_or(|n| n.is_dir()) {
+                        t.insert(dir.clone(), Node::dir(0o755, 0, 0));
+                        let node = Node { kind, mode, uid, gid, mtime: 0, xattrs: Vec::new(), origin: 0 };
+                        t.insert(crate::tree::join(&dir, &leaf), node);
+                    }
+                }
+                t
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any tree written to `files.mtree` reads back as the same tree.
+        #[test]
+        fn files_mtree_reads_back_to_the_same_tree(t in tree()) {
+            let text = super::render(&t);
+            let (back, _) = spec::read(text.clone().into_bytes()).map_err(|e| TestCaseError::fail(format!("{e:?}\n{text}")))?;
+            let want: Vec<_> = t.iter().collect();
+            let got: Vec<_> = back.tree.iter().collect();
+            prop_assert_eq!(want.len(), got.len(), "{}", text);
+            for ((wp, wn), (gp, gn)) in want.iter().zip(&got) {
+                prop_assert_eq!(wp, gp);
+                let symlink_mode = matches!(wn.kind, Kind::Symlink(_));
+                prop_assert!(wn.kind == gn.kind && (symlink_mode || wn.mode == gn.mode) && wn.uid == gn.uid && wn.gid == gn.gid,
+                    "{:?}: {:?} != {:?}\n{}", wp, wn, gn, text);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
