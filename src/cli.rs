@@ -221,7 +221,8 @@ pub fn main() -> u8 {
     match cli.command {
         Command::Build { recipe, out: out_dir, version } => {
             let opts = BuildOptions { recipe, out: out_dir, version };
-            match ops::build::build(&ctx, &opts, &|msg| out.note(msg)) {
+            let progress = crate::output::progress::for_run(cli.json);
+            match ops::build::build(&ctx, &opts, &|msg| out.note(msg), progress.as_ref()) {
                 Ok(report) => {
                     out.build(&report);
                     0

@@ -12,6 +12,7 @@ use std::io::{self, BufWriter, Write};
 
 use sha2::{Digest, Sha256};
 
+use crate::progress::Progress;
 use crate::recipe::Format;
 use crate::spool::SpoolReader;
 use crate::tree::{Kind, Node, Tree};
@@ -30,19 +31,25 @@ pub struct Written {
 }
 
 /// Writes the tree as a tar into each `(format, file)`.
-pub fn write(tree: &Tree, spool: &SpoolReader, outputs: Vec<(Format, File)>) -> io::Result<Vec<Written>> {
+pub fn write(
+    tree: &Tree,
+    spool: &SpoolReader,
+    outputs: Vec<(Format, File)>,
+    progress: &dyn Progress,
+) -> io::Result<Vec<Written>> {
     let mut sinks =
         outputs.into_iter().map(|(format, file)| Sink::new(format, file)).collect::<io::Result<Vec<_>>>()?;
     {
         let mut tee = BufWriter::with_capacity(1 << 20, Tee(&mut sinks));
-        write_tar(tree, spool, &mut tee)?;
+        progress.start("writing the image", Some(tree.len() as u64));
+        write_tar(tree, spool, &mut tee, progress)?;
         tee.flush()?;
     }
     sinks.into_iter().map(Sink::finish).collect()
 }
 
 /// Writes the tar stream of the tree.
-pub fn write_tar(tree: &Tree, spool: &SpoolReader, out: &mut impl Write) -> io::Result<()> {
+pub fn write_tar(tree: &Tree, spool: &SpoolReader, out: &mut impl Write, progress: &dyn Progress) -> io::Result<()> {
     // The first path of each hard-link group (in byte order) carries the data.
     let mut ids: Vec<u64> =
         tree.iter().filter_map(|(_, n)| if let Kind::File(c) = &n.kind { Some(c.id) } else { None }).collect();
@@ -52,6 +59,7 @@ pub fn write_tar(tree: &Tree, spool: &SpoolReader, out: &mut impl Write) -> io::
     let mut leaders: HashMap<u64, Vec<u8>> = HashMap::new();
     for (path, node) in tree.iter() {
         crate::interrupt::check()?;
+        progress.advance(1);
         let mut name = b"./".to_vec();
         name.extend_from_slice(path);
         if node.is_dir() && !path.is_empty() {

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::io::{self, BufReader, Read};
 
 use crate::limits::{Limit, Limits};
+use crate::progress::Progress;
 use crate::spool::{Spool, SpoolReader};
 use crate::tree::{self, Kind, Node, Origin, Tree, GILD};
 use crate::trust::{TrustError, Verified};
@@ -112,7 +113,12 @@ impl Layering {
     }
 
     /// Applies one verified layer (index 0 is the base) and returns what it changed.
-    pub fn apply(&mut self, index: Origin, artifact: &Verified) -> Result<Changes, LayerError> {
+    pub fn apply(
+        &mut self,
+        index: Origin,
+        artifact: &Verified,
+        progress: &dyn Progress,
+    ) -> Result<Changes, LayerError> {
         let spec = artifact.spec();
         let (layer, id) = (spec.written.clone(), spec.id.clone());
         let archive_err = |source: TarError| LayerError::Archive { layer: layer.clone(), id: id.clone(), source };
@@ -140,7 +146,8 @@ impl Layering {
                 io::copy(&mut pinned, &mut io::sink())?;
                 Ok((kind, pinned.digest()))
             });
-            let parsed = self.read_layer(&mut pass, pipe, &layer, &id);
+            progress.start(&format!("layering {id}"), None);
+            let parsed = self.read_layer(&mut pass, pipe, &layer, &id, progress);
             (parsed, producer.join())
         });
         parsed?;
@@ -164,7 +171,14 @@ impl Layering {
     }
 
     /// Reads every entry of one layer's tar stream into the tree.
-    fn read_layer(&mut self, pass: &mut Pass, stream: impl Read, layer: &str, id: &str) -> Result<(), LayerError> {
+    fn read_layer(
+        &mut self,
+        pass: &mut Pass,
+        stream: impl Read,
+        layer: &str,
+        id: &str,
+        progress: &dyn Progress,
+    ) -> Result<(), LayerError> {
         let archive_err =
             |source: TarError| LayerError::Archive { layer: layer.to_string(), id: id.to_string(), source };
         let mut archive = Archive::new(stream, self.limits);
@@ -175,6 +189,7 @@ impl Layering {
                 Ok(None) => break,
                 Err(e) => return Err(archive_err(with_window_help(e))),
             };
+            progress.advance(1);
             let entry = String::from_utf8_lossy(&header.path).into_owned();
             self.entry(pass, header, &mut archive).map_err(|why| match why {
                 EntryError::Refused(why) => {

@@ -54,6 +54,7 @@ pub mod limits;
 pub mod ops;
 pub mod output;
 pub mod plan;
+pub mod progress;
 pub mod recipe;
 pub mod rollout;
 pub mod spool;

@@ -1,6 +1,7 @@
 //! The only writer to stdout and stderr: human text, or one JSON document with `--json`.
 
 mod compare;
+pub mod progress;
 
 use serde_json::{json, Value};
 

@@ -22,6 +22,7 @@ use crate::error::Error;
 use crate::image;
 use crate::layer::{Changes, Compression, Layered, Layering, Step};
 use crate::ops::{display_path, Context};
+use crate::progress::{Progress, Silent};
 use crate::recipe::{Format, Recipe, Version};
 use crate::tree::GILD;
 use crate::trust::{self, hex, Verified};
@@ -63,7 +64,12 @@ pub struct BuildReport {
 /// Progress notes for people (stderr), such as waiting for a lock.
 pub type Notify<'a> = &'a dyn Fn(&str);
 
-pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<BuildReport, Error> {
+pub fn build(
+    ctx: &Context,
+    opts: &BuildOptions,
+    notify: Notify,
+    progress: &dyn Progress,
+) -> Result<BuildReport, Error> {
     let (ws, mut recipe) = ctx.recipe(&opts.recipe)?;
     if let Some(v) = &opts.version {
         recipe.version = Version::parse(v).map_err(|why| Error::Usage(format!("`--version {v}`: {why}")))?;
@@ -106,7 +112,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     };
 
     let verified = verify_all(&ws, &recipe)?;
-    let (layered, changes, base_links) = layer_all(&recipe, &verified, limits, epoch)?;
+    let (layered, changes, base_links) = layer_all(&recipe, &verified, limits, epoch, progress)?;
     // The baseline is staged from here on: files.mtree streams into it while it is hashed.
     let staged = tempfile::Builder::new()
         .prefix(TMP_PREFIX)
@@ -124,6 +130,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
                 recipe: display_path(&recipe.path, &ws.root),
             });
         }
+        progress.finish();
         return unchanged(&ws, &recipe, record, &layered, &out_dir);
     }
 
@@ -135,7 +142,8 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
                 .map(|i| format!("{} (`{}`): signature not counted: {}", v.spec().id, v.spec().written, i.reason)),
         );
     }
-    let images = write_images(&recipe, &layered, &out_dir)?;
+    let images = write_images(&recipe, &layered, &out_dir, progress)?;
+    progress.finish();
     let mut checks = Vec::new();
     if !recipe.checks.is_empty() {
         let env = check::Env { name: &recipe.name, version: &recipe.version.to_string() };
@@ -308,13 +316,14 @@ fn layer_all(
     verified: &[Verified],
     limits: crate::limits::Limits,
     epoch: Option<i64>,
+    progress: &dyn Progress,
 ) -> Result<LayerAll, Error> {
     let mut layering =
         Layering::new(limits, recipe.allow_devices, epoch).map_err(Error::io("cannot create the spool file"))?;
     let mut changes = Vec::new();
     let mut base_links = Vec::new();
     for (i, v) in verified.iter().enumerate() {
-        let c = layering.apply(i as u16, v)?;
+        let c = layering.apply(i as u16, v, progress)?;
         if i == 0 {
             base_links = layering.top_level_links();
         } else {
@@ -335,7 +344,12 @@ fn image_name(recipe: &Recipe, format: Format) -> String {
 }
 
 /// Writes every format beside its final name in `out_dir`.
-fn write_images(recipe: &Recipe, layered: &Layered, out_dir: &Path) -> Result<Vec<(ImageFile, NamedTempFile)>, Error> {
+fn write_images(
+    recipe: &Recipe,
+    layered: &Layered,
+    out_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<Vec<(ImageFile, NamedTempFile)>, Error> {
     fs::create_dir_all(out_dir).map_err(Error::io(format!("cannot create `{}`", out_dir.display())))?;
     let mut temps = Vec::new();
     for &format in &recipe.formats {
@@ -350,7 +364,7 @@ fn write_images(recipe: &Recipe, layered: &Layered, out_dir: &Path) -> Result<Ve
         .map(|(f, t)| t.reopen().map(|file| (*f, file)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Error::io("cannot open the image files"))?;
-    let written = image::write(&layered.tree, &layered.spool, files)
+    let written = image::write(&layered.tree, &layered.spool, files, progress)
         .map_err(Error::io(format!("cannot write the image in `{}`", out_dir.display())))?;
     Ok(written
         .into_iter()
@@ -383,7 +397,7 @@ fn unchanged(
     let mut rewritten = Vec::new();
     if !missing.is_empty() {
         let only = Recipe { formats: missing, ..recipe.clone() };
-        for (file, tmp) in write_images(&only, layered, out_dir)? {
+        for (file, tmp) in write_images(&only, layered, out_dir, &Silent)? {
             let recorded = record.image.iter().find(|i| i.file == file.file).expect("filtered above");
             if recorded.sha256 != file.sha256 {
                 return Err(Error::Irreproducible {

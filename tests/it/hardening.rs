@@ -267,3 +267,17 @@ fn baselines_directory_that_is_a_symlink_is_refused() {
     assert!(std::fs::read_dir(elsewhere.path()).unwrap().next().is_none());
     assert!(!Path::new(&ws.path("out/demo-1.0.0.tar.zst")).exists());
 }
+
+/// A build long enough for a bar (over a second in a debug build) says nothing on stderr when
+/// stderr is not a terminal, and nothing with `--json` either.
+#[test]
+fn no_progress_bar_when_stderr_is_not_a_terminal_or_with_json() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").base(big_base(48)).compress(Compression::Tar).write();
+    let run = ws.gild(&["build", &recipe]);
+    run.success();
+    assert_eq!(run.stderr, "", "stderr of a piped build");
+    let run = ws.gild(&["--json", "build", &recipe, "--version", "1.0.1"]);
+    run.success();
+    assert_eq!(run.stderr, "", "stderr of a --json build");
+}
