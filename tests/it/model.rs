@@ -251,3 +251,70 @@ proptest! {
         }
     }
 }
+
+/// Stacks GNU tar extracts the same way gild layers them: no whiteouts (GNU tar has none), and
+/// a path is always the same type (GNU tar does not replace a directory by a file). Directory
+/// names and leaf names come from separate alphabets for that.
+fn tar_op() -> impl Strategy<Value = Op> {
+    let dir = proptest::collection::vec(prop_oneof![Just("d"), Just("e")], 1..=3).prop_map(|v| v.join("/"));
+    let file = (proptest::collection::vec(prop_oneof![Just("d"), Just("e")], 0..=2), prop_oneof![Just("f"), Just("g")])
+        .prop_map(|(d, n)| join(&d.join("/"), n));
+    prop_oneof![
+        4 => (file.clone(), proptest::collection::vec(any::<u8>(), 0..24), prop_oneof![Just(0o644), Just(0o600), Just(0o755)])
+            .prop_map(|(path, data, mode)| Op::File { path, data, mode }),
+        3 => (dir, prop_oneof![Just(0o755), Just(0o700)]).prop_map(|(path, mode)| Op::Dir { path, mode }),
+        // GNU tar creates symlinks whose target is absolute or climbs (`..`) only at the end of
+        // the archive, as placeholders first: a later entry at the same path loses to them.
+        1 => (proptest::collection::vec(prop_oneof![Just("d"), Just("e")], 0..=2), prop_oneof![Just("a"), Just("f"), Just("d/g")])
+            .prop_map(|(d, target)| Op::Symlink { path: join(&d.join("/"), "l"), target: target.to_string() }),
+        1 => (file.clone(), file).prop_map(|(path, target)| Op::HardLink { path, target }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// GNU tar extracting the same layers in order gives the tree gild recorded, as NetBSD
+    /// mtree judges it (run as root: owners and modes are compared).
+    #[test]
+    fn gnu_tar_extracting_the_layers_in_order_gives_gilds_tree(
+        layers in proptest::collection::vec(proptest::collection::vec(tar_op(), 1..8), 1..4)
+    ) {
+        if !crate::harness::have_tool("tar") || !crate::harness::have_tool("mtree") {
+            return Ok(());
+        }
+        prop_assume!(model(&layers).is_some());
+        let ws = Workspace::new();
+        let mut rb = ws.recipe("model").base(to_layer(&layers[0]));
+        for (i, ops) in layers.iter().enumerate().skip(1) {
+            rb = rb.patch(&format!("P-{i}"), to_layer(ops));
+        }
+        let recipe = rb.write();
+        ws.gild(&["build", &recipe]).success();
+        let root = ws.path("tar-root");
+        std::fs::create_dir(&root).unwrap();
+        for (i, ops) in layers.iter().enumerate() {
+            let file = ws.path(format!("layer-{i}.tar"));
+            std::fs::write(&file, to_layer(ops).tar()).unwrap();
+            let out = std::process::Command::new("tar")
+                .args(["--numeric-owner", "--keep-directory-symlink", "-xpf"])
+                .arg(&file)
+                .arg("-C")
+                .arg(&root)
+                .output()
+                .unwrap();
+            prop_assert!(out.status.success(), "GNU tar: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        // gild's own additions (etc/gild/release) are not in the layers.
+        let spec: String = ws
+            .read_string("baselines/model/1.0.0/files.mtree")
+            .lines()
+            .filter(|l| !l.starts_with("./etc ") && !l.starts_with("./etc/"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(ws.path("tar.mtree"), &spec).unwrap();
+        let out = std::process::Command::new("mtree").arg("-f").arg(ws.path("tar.mtree")).arg("-p").arg(&root).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        prop_assert!(out.status.success() && text.trim().is_empty(), "mtree:\n{}\nspec:\n{}", text, spec);
+    }
+}
