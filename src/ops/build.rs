@@ -25,7 +25,7 @@ use crate::ops::{display_path, Context};
 use crate::progress::{Progress, Silent};
 use crate::recipe::{Format, Recipe, Version};
 use crate::tree::GILD;
-use crate::trust::{self, hex, Verified};
+use crate::trust::{hex, Verified};
 use crate::workspace::{self, Workspace, TMP_PREFIX};
 
 #[derive(Debug, Clone, Default)]
@@ -286,26 +286,14 @@ fn read_record(dir: &Path) -> Result<Record, Error> {
 
 /// Checks every artifact before any is read as a layer; a refusal is journaled.
 fn verify_all(ws: &Workspace, recipe: &Recipe) -> Result<Vec<Verified>, Error> {
-    let mut out = Vec::new();
-    for spec in recipe.artifacts() {
-        match trust::verify(spec, &recipe.keys) {
-            Ok(v) => out.push(v),
-            Err(e) => {
-                let e = Error::from(e);
-                if e.exit_code() == 3 {
-                    let mut details = Map::new();
-                    details.insert("name".into(), json!(recipe.name));
-                    details.insert("version".into(), json!(recipe.version.to_string()));
-                    details.insert("artifact".into(), json!(spec.written));
-                    details.insert("id".into(), json!(spec.id));
-                    details.insert("reason".into(), json!(e.to_string()));
-                    let _ = crate::journal::append(&ws.journal(&recipe.name), "refused", details);
-                }
-                return Err(e);
-            }
-        }
-    }
-    Ok(out)
+    recipe
+        .artifacts()
+        .map(|spec| {
+            let mut details = Map::new();
+            details.insert("version".into(), json!(recipe.version.to_string()));
+            super::verify_or_refuse(ws, recipe, spec, details)
+        })
+        .collect()
 }
 
 /// The layered tree, what each patch changed, and the base's top-level symlinks.

@@ -9,10 +9,10 @@ use serde_json::{json, Map};
 
 use crate::error::Error;
 use crate::ops::build::Notify;
-use crate::ops::{date_arg, display_path, Context};
+use crate::ops::{date_arg, display_path, Context, RecipeEdit};
 use crate::recipe;
-use crate::recipe::edit::{Decision, Deferral, Editor};
-use crate::trust::{self, hex};
+use crate::recipe::edit::{Decision, Deferral};
+use crate::trust::hex;
 use crate::workspace;
 
 #[derive(Debug, Clone, Default)]
@@ -45,18 +45,7 @@ pub struct DeferReport {
 
 pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<DeferReport, Error> {
     let review_by = opts.review_by.as_deref().map(|d| date_arg("--review-by", d)).transpose()?;
-    let (ws, path) = ctx.recipe_path(&opts.recipe)?;
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-    let records = ws.baselines(&stem);
-    let _lock = ws
-        .lock(&stem, || notify(&format!("waiting for another gild working on `{stem}`…")))
-        .map_err(Error::io(format!("cannot lock `{}`", records.display())))?;
-    workspace::remove_stale_beside(&path).map_err(Error::io(format!("cannot clean beside `{}`", path.display())))?;
-
-    let text = std::fs::read_to_string(&path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
-    let recipe = recipe::parse(&path, &text)?;
-    let mut editor =
-        Editor::parse(&text).map_err(|e| Error::Usage(format!("cannot edit `{}`\n  cause: {e}", path.display())))?;
+    let RecipeEdit { ws, path, recipe, mut editor, _lock, .. } = RecipeEdit::open(ctx, &opts.recipe, notify)?;
     let journal = ws.journal(&recipe.name);
     let mut details = Map::new();
     details.insert("name".into(), json!(recipe.name));
@@ -77,17 +66,9 @@ pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<Defer
     if action == Action::Restored {
         // Coming back into the build: its pin and signatures must still hold.
         let patch = checked.patches.last().expect("undefer appends a patch");
-        if let Err(e) = trust::verify(&patch.artifact, &checked.keys) {
-            let e = Error::from(e);
-            if e.exit_code() == 3 {
-                let mut refused = details.clone();
-                refused.insert("command".into(), json!("defer --undo"));
-                refused.insert("artifact".into(), json!(patch.artifact.written));
-                refused.insert("reason".into(), json!(e.to_string()));
-                let _ = crate::journal::append(&journal, "refused", refused);
-            }
-            return Err(e);
-        }
+        let mut refused = details.clone();
+        refused.insert("command".into(), json!("defer --undo"));
+        super::verify_or_refuse(&ws, &checked, &patch.artifact, refused)?;
         details.insert("sha256".into(), json!(hex(&patch.artifact.sha256)));
     }
     workspace::replace_file(&path, new_text.as_bytes())

@@ -13,10 +13,10 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::ops::build::Notify;
-use crate::ops::{date_arg, display_path, relative_to, today, Context};
-use crate::recipe::edit::{EditError, Editor, NewPatch};
+use crate::ops::{date_arg, display_path, relative_to, today, Context, RecipeEdit};
+use crate::recipe::edit::{EditError, NewPatch};
 use crate::recipe::{self, Approval, ArtifactSpec, Recipe, Severity, SignatureFile};
-use crate::trust::{self, hex, Ignored, Signer};
+use crate::trust::{hex, Ignored, Signer};
 use crate::workspace;
 
 #[derive(Debug, Clone)]
@@ -64,19 +64,8 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
         Some(d) => date_arg("--date", d)?,
         None => today()?,
     };
-    let (ws, path) = ctx.recipe_path(&opts.recipe)?;
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-    let records = ws.baselines(&stem);
-    let _lock = ws
-        .lock(&stem, || notify(&format!("waiting for another gild working on `{stem}`…")))
-        .map_err(Error::io(format!("cannot lock `{}`", records.display())))?;
-    workspace::remove_stale_beside(&path).map_err(Error::io(format!("cannot clean beside `{}`", path.display())))?;
-
     // Read under the lock: what another intake wrote a moment ago is in it.
-    let text = std::fs::read_to_string(&path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
-    let recipe = recipe::parse(&path, &text)?;
-    let mut editor =
-        Editor::parse(&text).map_err(|e| Error::Usage(format!("cannot edit `{}`\n  cause: {e}", path.display())))?;
+    let RecipeEdit { ws, path, recipe, mut editor, _lock, .. } = RecipeEdit::open(ctx, &opts.recipe, notify)?;
     if recipe.patches.iter().any(|p| p.artifact.id == opts.id) {
         return Err(EditError::DuplicateId { id: opts.id.clone(), section: "patch" }.into());
     }
@@ -137,22 +126,9 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
         signed_by: indices,
         signatures: sig_files,
     };
-    let verified = match trust::verify(&spec, &recipe.keys) {
-        Ok(v) => v,
-        Err(e) => {
-            let e = Error::from(e);
-            if e.exit_code() == 3 {
-                let mut details = Map::new();
-                details.insert("name".into(), json!(recipe.name));
-                details.insert("command".into(), json!("intake"));
-                details.insert("id".into(), json!(opts.id));
-                details.insert("artifact".into(), json!(written));
-                details.insert("reason".into(), json!(e.to_string()));
-                let _ = crate::journal::append(&ws.journal(&recipe.name), "refused", details);
-            }
-            return Err(e);
-        }
-    };
+    let mut details = Map::new();
+    details.insert("command".into(), json!("intake"));
+    let verified = super::verify_or_refuse(&ws, &recipe, &spec, details)?;
 
     let default_sig = spec.signatures.len() == 1 && spec.signatures[0].written == format!("{written}.minisig");
     let new = NewPatch {

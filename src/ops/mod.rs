@@ -128,6 +128,57 @@ pub fn today() -> Result<crate::date::Date, Error> {
     crate::date::Date::today().map_err(Error::Usage)
 }
 
+/// A recipe opened for editing (intake, defer): the image's lock held, temporaries a killed
+/// edit left beside it removed, and the text read under the lock, so what another writer
+/// stored a moment ago is in it.
+pub struct RecipeEdit {
+    pub ws: Workspace,
+    pub path: PathBuf,
+    pub text: String,
+    pub recipe: Recipe,
+    pub editor: crate::recipe::edit::Editor,
+    _lock: crate::workspace::Lock,
+}
+
+impl RecipeEdit {
+    pub fn open(ctx: &Context, recipe_arg: &str, notify: build::Notify) -> Result<RecipeEdit, Error> {
+        let (ws, path) = ctx.recipe_path(recipe_arg)?;
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let records = ws.baselines(&stem);
+        let lock = ws
+            .lock(&stem, || notify(&format!("waiting for another gild working on `{stem}`…")))
+            .map_err(Error::io(format!("cannot lock `{}`", records.display())))?;
+        crate::workspace::remove_stale_beside(&path)
+            .map_err(Error::io(format!("cannot clean beside `{}`", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
+        let recipe = recipe::parse(&path, &text)?;
+        let editor = crate::recipe::edit::Editor::parse(&text)
+            .map_err(|e| Error::Usage(format!("cannot edit `{}`\n  cause: {e}", path.display())))?;
+        Ok(RecipeEdit { ws, path, text, recipe, editor, _lock: lock })
+    }
+}
+
+/// Verifies an artifact; a trust failure (exit 3) is journaled as a `refused` event with
+/// `details`, as SPEC §3 asks of every refusal.
+pub fn verify_or_refuse(
+    ws: &Workspace,
+    recipe: &Recipe,
+    spec: &crate::recipe::ArtifactSpec,
+    mut details: serde_json::Map<String, serde_json::Value>,
+) -> Result<crate::trust::Verified, Error> {
+    crate::trust::verify(spec, &recipe.keys).map_err(|e| {
+        let e = Error::from(e);
+        if e.exit_code() == 3 {
+            details.insert("name".into(), recipe.name.clone().into());
+            details.insert("id".into(), spec.id.clone().into());
+            details.insert("artifact".into(), spec.written.clone().into());
+            details.insert("reason".into(), e.to_string().into());
+            let _ = crate::journal::append(&ws.journal(&recipe.name), "refused", details);
+        }
+        e
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
