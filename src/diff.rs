@@ -275,25 +275,26 @@ fn flags(node: &Node, scope: Xattrs) -> Vec<&'static str> {
     out
 }
 
-/// What changed between two builds' records.
-#[derive(Debug, Default)]
-pub struct RecordDiff<'a> {
-    pub base: Option<(&'a str, &'a str)>,
-    pub patches_added: Vec<&'a PatchRecord>,
-    pub patches_removed: Vec<&'a PatchRecord>,
+/// What changed between two builds' records (owned: reports outlive the records read).
+#[derive(Debug, Clone, Default)]
+pub struct RecordDiff {
+    /// The base artifact's sha256 before and after, when it changed.
+    pub base: Option<(String, String)>,
+    pub patches_added: Vec<PatchRecord>,
+    pub patches_removed: Vec<PatchRecord>,
     /// The same patch id with another artifact (its sha256 differs).
-    pub patches_changed: Vec<(&'a PatchRecord, &'a PatchRecord)>,
-    pub deferred_added: Vec<&'a Deferred>,
-    pub deferred_removed: Vec<&'a Deferred>,
+    pub patches_changed: Vec<(PatchRecord, PatchRecord)>,
+    pub deferred_added: Vec<Deferred>,
+    pub deferred_removed: Vec<Deferred>,
     /// The same id deferred with another reason, mitigation or review date.
-    pub deferred_changed: Vec<(&'a Deferred, &'a Deferred)>,
+    pub deferred_changed: Vec<(Deferred, Deferred)>,
     /// CVEs B's patches fix and A's do not, sorted.
-    pub cves_fixed: Vec<&'a str>,
+    pub cves_fixed: Vec<String>,
     /// CVEs A's patches fix and B's no longer do, sorted.
-    pub cves_reverted: Vec<&'a str>,
+    pub cves_reverted: Vec<String>,
 }
 
-impl RecordDiff<'_> {
+impl RecordDiff {
     pub fn is_empty(&self) -> bool {
         self.base.is_none()
             && self.patches_added.is_empty()
@@ -305,32 +306,31 @@ impl RecordDiff<'_> {
     }
 }
 
-pub fn records<'a>(a: &'a Record, b: &'a Record) -> RecordDiff<'a> {
+pub fn records(a: &Record, b: &Record) -> RecordDiff {
     let mut d = RecordDiff::default();
     if a.base.sha256 != b.base.sha256 {
-        d.base = Some((&a.base.sha256, &b.base.sha256));
+        d.base = Some((a.base.sha256.clone(), b.base.sha256.clone()));
     }
     for pb in &b.patch {
         match a.patch.iter().find(|pa| pa.id == pb.id) {
-            None => d.patches_added.push(pb),
-            Some(pa) if pa.sha256 != pb.sha256 => d.patches_changed.push((pa, pb)),
+            None => d.patches_added.push(pb.clone()),
+            Some(pa) if pa.sha256 != pb.sha256 => d.patches_changed.push((pa.clone(), pb.clone())),
             Some(_) => {}
         }
     }
-    d.patches_removed = a.patch.iter().filter(|pa| !b.patch.iter().any(|pb| pb.id == pa.id)).collect();
+    d.patches_removed = a.patch.iter().filter(|pa| !b.patch.iter().any(|pb| pb.id == pa.id)).cloned().collect();
     for db in &b.deferred {
         match a.deferred.iter().find(|da| da.id == db.id) {
-            None => d.deferred_added.push(db),
-            Some(da) if da != db => d.deferred_changed.push((da, db)),
+            None => d.deferred_added.push(db.clone()),
+            Some(da) if da != db => d.deferred_changed.push((da.clone(), db.clone())),
             Some(_) => {}
         }
     }
-    d.deferred_removed = a.deferred.iter().filter(|da| !b.deferred.iter().any(|db| db.id == da.id)).collect();
-    let fixes =
-        |r: &'a Record| -> BTreeSet<&'a str> { r.patch.iter().flat_map(|p| &p.fixes).map(String::as_str).collect() };
+    d.deferred_removed = a.deferred.iter().filter(|da| !b.deferred.iter().any(|db| db.id == da.id)).cloned().collect();
+    let fixes = |r: &Record| -> BTreeSet<String> { r.patch.iter().flat_map(|p| p.fixes.iter().cloned()).collect() };
     let (fa, fb) = (fixes(a), fixes(b));
-    d.cves_fixed = fb.difference(&fa).copied().collect();
-    d.cves_reverted = fa.difference(&fb).copied().collect();
+    d.cves_fixed = fb.difference(&fa).cloned().collect();
+    d.cves_reverted = fa.difference(&fb).cloned().collect();
     d
 }
 

@@ -1,11 +1,10 @@
 //! `gild diff A B`: what differs between two tree sources, each differing path attributed to
 //! the patch that last touched it; for two baselines also the patches, deferrals and CVEs.
 
-use crate::baseline::{mtree, PatchRecord};
+use crate::baseline::mtree;
 use crate::diff::{self, Aspect, Attribution, Side, Status, Unchecked};
 use crate::error::Error;
 use crate::ops::{sources, Context};
-use crate::recipe::Deferred;
 use crate::tree::source::Source;
 use crate::tree::{Kind, Lacks, Node};
 use crate::trust::hex;
@@ -132,31 +131,7 @@ pub fn path_changes(
 }
 
 /// What differs between two baselines' records.
-#[derive(Debug, Clone, Default)]
-pub struct RecordChanges {
-    /// The base artifact's sha256 before and after, when it changed.
-    pub base: Option<(String, String)>,
-    pub patches_added: Vec<PatchRecord>,
-    pub patches_removed: Vec<PatchRecord>,
-    pub patches_changed: Vec<(PatchRecord, PatchRecord)>,
-    pub deferred_added: Vec<Deferred>,
-    pub deferred_removed: Vec<Deferred>,
-    pub deferred_changed: Vec<(Deferred, Deferred)>,
-    pub cves_fixed: Vec<String>,
-    pub cves_reverted: Vec<String>,
-}
-
-impl RecordChanges {
-    pub fn is_empty(&self) -> bool {
-        self.base.is_none()
-            && self.patches_added.is_empty()
-            && self.patches_removed.is_empty()
-            && self.patches_changed.is_empty()
-            && self.deferred_added.is_empty()
-            && self.deferred_removed.is_empty()
-            && self.deferred_changed.is_empty()
-    }
-}
+pub type RecordChanges = diff::RecordDiff;
 
 #[derive(Debug, Clone)]
 pub struct DiffReport {
@@ -204,20 +179,7 @@ pub fn diff(ctx: &Context, opts: &DiffOptions) -> Result<DiffReport, Error> {
     let refs: Vec<&Attribution> = attributions.iter().collect();
     let (changes, unchecked) = path_changes(&a, &b, diff::Options { xattrs: true }, &refs);
     let records = match (a.record(), b.record()) {
-        (Some(ra), Some(rb)) => {
-            let d = diff::records(ra, rb);
-            Some(RecordChanges {
-                base: d.base.map(|(x, y)| (x.to_string(), y.to_string())),
-                patches_added: d.patches_added.into_iter().cloned().collect(),
-                patches_removed: d.patches_removed.into_iter().cloned().collect(),
-                patches_changed: d.patches_changed.into_iter().map(|(x, y)| (x.clone(), y.clone())).collect(),
-                deferred_added: d.deferred_added.into_iter().cloned().collect(),
-                deferred_removed: d.deferred_removed.into_iter().cloned().collect(),
-                deferred_changed: d.deferred_changed.into_iter().map(|(x, y)| (x.clone(), y.clone())).collect(),
-                cves_fixed: d.cves_fixed.into_iter().map(str::to_string).collect(),
-                cves_reverted: d.cves_reverted.into_iter().map(str::to_string).collect(),
-            })
-        }
+        (Some(ra), Some(rb)) => Some(diff::records(ra, rb)),
         _ => None,
     };
     let mut warnings = a.warnings.clone();
