@@ -311,3 +311,11 @@ fn a_full_disk_under_out_gives_a_clear_error_and_leaves_nothing() {
     assert!(!ws.path("baselines/demo/1.0.0").exists());
     assert!(leftovers(&ws).is_empty());
 }
+
+#[test]
+fn nul_in_a_pax_path_is_refused() {
+    let mut e = TarEntry::new(b'0', "./etc/motd");
+    e.data = b"hi\n".to_vec();
+    e.pax.push(("path".to_string(), b"./etc/mo\0td".to_vec()));
+    refused(Layer::new().entry(e), &["NUL"]);
+}
