@@ -35,7 +35,8 @@ impl SourceInfo {
             kind: s.kind.word(),
             name: s.record().map(|r| r.name.clone()),
             version: s.record().map(|r| r.version.clone()),
-            entries: s.tree.len(),
+            // A recorded baseline read for a diff holds only the entries that differ.
+            entries: s.record().map_or(s.tree.len(), |r| r.entries as usize),
         }
     }
 
@@ -161,13 +162,18 @@ impl DiffReport {
 
 pub fn diff(ctx: &Context, opts: &DiffOptions) -> Result<DiffReport, Error> {
     let locator = sources::locator(ctx)?;
-    // Read both at once: two large specs parse in the time of one.
-    let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| locator.open(&opts.a));
-        let b = locator.open(&opts.b);
-        (a.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), b)
-    });
-    let (a, b) = (a?, b?);
+    let (a, b) = match locator.recorded_pair(&opts.a, &opts.b)? {
+        Some(pair) => pair,
+        None => {
+            // Read both at once: two large specs parse in the time of one.
+            let (a, b) = std::thread::scope(|s| {
+                let a = s.spawn(|| locator.open(&opts.a));
+                let b = locator.open(&opts.b);
+                (a.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), b)
+            });
+            (a?, b?)
+        }
+    };
     let mut attributions = Vec::new();
     for s in [&b, &a] {
         if let Some(r) = s.record() {

@@ -4,7 +4,7 @@
 //! one); otherwise it is `NAME[@VERSION]` of a baseline in the workspace, a bare `NAME` meaning
 //! the newest recorded version.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -183,6 +183,12 @@ impl Locator {
 
     /// `NAME` or `NAME@VERSION` in the workspace.
     fn reference(&self, arg: &str) -> Result<Source, SourceError> {
+        let dir = self.reference_dir(arg)?;
+        self.baseline_dir(arg, &dir)
+    }
+
+    /// The directory of `NAME` or `NAME@VERSION` in the workspace.
+    fn reference_dir(&self, arg: &str) -> Result<PathBuf, SourceError> {
         let not_found = |cause: String, help: String| SourceError::NotFound { arg: arg.to_string(), cause, help };
         let (name, version) = match arg.split_once('@') {
             Some((n, v)) => (n, Some(v)),
@@ -208,7 +214,7 @@ impl Locator {
             }
         };
         match found {
-            Some((_, dir)) => self.baseline_dir(arg, dir),
+            Some((_, dir)) => Ok(dir.clone()),
             None if recorded.is_empty() => Err(not_found(
                 format!("no file or directory `{arg}`, and no recorded baseline `{name}` in `{}`", ws.root.display()),
                 "give a path, or NAME[@VERSION] of a recorded baseline".into(),
@@ -222,44 +228,51 @@ impl Locator {
 
     /// Opens the baseline directory `dir`; `arg` names it in reports.
     pub fn baseline_dir(&self, arg: &str, dir: &Path) -> Result<Source, SourceError> {
-        let spec_path = dir.join("files.mtree");
-        let shown = spec_path.display().to_string();
-        let text = std::fs::read(&spec_path).map_err(SourceError::io(format!("cannot read `{shown}`")))?;
-        let record_path = dir.join("baseline.toml");
-        let record = match std::fs::read_to_string(&record_path) {
-            Ok(t) => Some(Box::new(Record::from_toml(&t).map_err(|e| SourceError::Record {
-                path: record_path.display().to_string(),
-                why: e.message().to_string(),
-            })?)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(SourceError::io(format!("cannot read `{}`", record_path.display()))(e)),
+        let (text, record) = read_baseline(dir)?;
+        recorded_source(arg, dir, text, record, false)
+    }
+
+    /// The directory a recorded baseline argument names (a directory holding `files.mtree`
+    /// and `baseline.toml`, or `NAME[@VERSION]`), or `None` for any other source.
+    fn recorded_dir(&self, arg: &str) -> Option<PathBuf> {
+        let path = self.base.join(arg);
+        let dir = match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => path,
+            Ok(_) => return None,
+            Err(_) => self.reference_dir(arg).ok()?,
         };
-        if let Some(r) = &record {
-            let found = hex(&Sha256::digest(&text));
-            if found != r.tree {
-                return Err(SourceError::Tampered { dir: dir.display().to_string(), expected: r.tree.clone(), found });
-            }
-        }
-        let (parsed, _) = parse_spec(text, &shown)?;
-        let mut tree = parsed.tree;
-        let xattrs = match &record {
-            Some(r) => {
-                attach_xattrs(&mut tree, r)
-                    .map_err(|why| SourceError::Record { path: record_path.display().to_string(), why })?;
-                Xattrs::All
-            }
-            None => Xattrs::None,
+        (dir.join("files.mtree").is_file() && dir.join("baseline.toml").is_file()).then_some(dir)
+    }
+
+    /// Two recorded baselines, read for comparing each other: both `files.mtree` are checked
+    /// against their records, then merged line by line (both are sorted by path), and only
+    /// the entries whose lines differ — or whose extended attributes differ — are parsed into
+    /// the trees. Identical lines are identical entries, as GNU diff finds them, so a diff of
+    /// two large, close baselines costs a read of both files, not two trees of everything.
+    /// `None` when either argument is not a recorded baseline.
+    pub fn recorded_pair(&self, a: &str, b: &str) -> Result<Option<(Source, Source)>, SourceError> {
+        let (Some(da), Some(db)) = (self.recorded_dir(a), self.recorded_dir(b)) else {
+            return Ok(None);
         };
-        let warnings = sockets_warning(parsed.sockets);
-        Ok(Source {
-            label: arg.to_string(),
-            kind: SourceKind::Baseline { dir: dir.to_path_buf(), record },
-            tree,
-            lacks: parsed.lacks,
-            xattrs,
-            release: None,
-            warnings,
-        })
+        let (ra, rb) = std::thread::scope(|s| {
+            let ra = s.spawn(|| read_baseline(&da));
+            let rb = read_baseline(&db);
+            (ra.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), rb)
+        });
+        let ((ta, reca), (tb, recb)) = (ra?, rb?);
+        let (Some(reca), Some(recb)) = (reca, recb) else {
+            return Ok(None);
+        };
+        let extra = xattr_differences(&reca, &recb);
+        let (sa, sb) = differing_lines(&ta, &tb, &extra).map_err(|why| SourceError::Spec {
+            file: da.join("files.mtree").display().to_string(),
+            line: 0,
+            why,
+            help: None,
+        })?;
+        let a = recorded_source(a, &da, sa, Some(reca), true)?;
+        let b = recorded_source(b, &db, sb, Some(recb), true)?;
+        Ok(Some((a, b)))
     }
 
     /// A file: a tarball (compressed, or a valid tar header) or else an mtree spec. The file
@@ -308,6 +321,145 @@ impl Locator {
             warnings: sockets_warning(parsed.sockets),
         })
     }
+}
+
+/// A baseline directory's `files.mtree` and `baseline.toml`; the spec must be the one the
+/// record's `tree` digest names.
+fn read_baseline(dir: &Path) -> Result<(Vec<u8>, Option<Box<Record>>), SourceError> {
+    let spec_path = dir.join("files.mtree");
+    let text = std::fs::read(&spec_path).map_err(SourceError::io(format!("cannot read `{}`", spec_path.display())))?;
+    let record_path = dir.join("baseline.toml");
+    let record = match std::fs::read_to_string(&record_path) {
+        Ok(t) => Some(Box::new(Record::from_toml(&t).map_err(|e| SourceError::Record {
+            path: record_path.display().to_string(),
+            why: e.message().to_string(),
+        })?)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(SourceError::io(format!("cannot read `{}`", record_path.display()))(e)),
+    };
+    if let Some(r) = &record {
+        let found = hex(&Sha256::digest(&text));
+        if found != r.tree {
+            return Err(SourceError::Tampered { dir: dir.display().to_string(), expected: r.tree.clone(), found });
+        }
+    }
+    Ok((text, record))
+}
+
+/// A baseline source from its spec text. `partial`: the text holds only some of the
+/// baseline's entries (see [`Locator::recorded_pair`]), so extended attributes are attached
+/// to the entries present.
+fn recorded_source(
+    arg: &str,
+    dir: &Path,
+    text: Vec<u8>,
+    record: Option<Box<Record>>,
+    partial: bool,
+) -> Result<Source, SourceError> {
+    let shown = dir.join("files.mtree").display().to_string();
+    let (parsed, _) = parse_spec(text, &shown)?;
+    let mut tree = parsed.tree;
+    let xattrs = match &record {
+        Some(r) => {
+            attach_xattrs(&mut tree, r, partial)
+                .map_err(|why| SourceError::Record { path: dir.join("baseline.toml").display().to_string(), why })?;
+            Xattrs::All
+        }
+        None => Xattrs::None,
+    };
+    let warnings = sockets_warning(parsed.sockets);
+    Ok(Source {
+        label: arg.to_string(),
+        kind: SourceKind::Baseline { dir: dir.to_path_buf(), record },
+        tree,
+        lacks: parsed.lacks,
+        xattrs,
+        release: None,
+        warnings,
+    })
+}
+
+/// The escaped paths (`./usr/bin/ping`, as both files write them) whose extended attributes
+/// differ between two records.
+fn xattr_differences(a: &Record, b: &Record) -> HashSet<Vec<u8>> {
+    fn by_path(r: &Record) -> HashMap<&str, Vec<(&str, &str)>> {
+        let mut m: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
+        for x in &r.xattr {
+            m.entry(x.path.as_str()).or_default().push((x.name.as_str(), x.sha256.as_str()));
+        }
+        for v in m.values_mut() {
+            v.sort();
+        }
+        m
+    }
+    let (ma, mb) = (by_path(a), by_path(b));
+    let mut out = HashSet::new();
+    for (path, xs) in &ma {
+        if mb.get(path) != Some(xs) {
+            out.insert(path.as_bytes().to_vec());
+        }
+    }
+    for path in mb.keys() {
+        if !ma.contains_key(path) {
+            out.insert(path.as_bytes().to_vec());
+        }
+    }
+    out
+}
+
+/// Merges two gild-written specs (sorted by unescaped path) and keeps, from each, the root
+/// line and every line whose entry is absent from the other, differs from it, or is in `extra`.
+fn differing_lines(a: &[u8], b: &[u8], extra: &HashSet<Vec<u8>>) -> Result<(Vec<u8>, Vec<u8>), String> {
+    fn entries(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+        text.split(|&c| c == b'\n').filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+    }
+    fn key(line: &[u8]) -> &[u8] {
+        line.split(|&c| c == b' ').next().unwrap_or(line)
+    }
+    let header = b"#mtree v2.0\n".to_vec();
+    let (mut out_a, mut out_b) = (header.clone(), header);
+    let push = |out: &mut Vec<u8>, line: &[u8]| {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    };
+    let (mut ia, mut ib) = (entries(a).peekable(), entries(b).peekable());
+    loop {
+        match (ia.peek().copied(), ib.peek().copied()) {
+            (None, None) => break,
+            (Some(la), None) => {
+                push(&mut out_a, la);
+                ia.next();
+            }
+            (None, Some(lb)) => {
+                push(&mut out_b, lb);
+                ib.next();
+            }
+            (Some(la), Some(lb)) => {
+                let (ka, kb) = (key(la), key(lb));
+                let order =
+                    if ka == kb { std::cmp::Ordering::Equal } else { spec::unescape(ka)?.cmp(&spec::unescape(kb)?) };
+                match order {
+                    std::cmp::Ordering::Equal => {
+                        if la != lb || ka == b"." || extra.contains(ka) {
+                            push(&mut out_a, la);
+                            push(&mut out_b, lb);
+                        }
+                        ia.next();
+                        ib.next();
+                    }
+                    std::cmp::Ordering::Less => {
+                        push(&mut out_a, la);
+                        ia.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        push(&mut out_b, lb);
+                        ib.next();
+                    }
+                }
+            }
+        }
+    }
+    Ok((out_a, out_b))
 }
 
 fn parse_spec(text: Vec<u8>, shown: &str) -> Result<(spec::SpecTree, Form), SourceError> {
@@ -366,14 +518,16 @@ fn sockets_warning(sockets: usize) -> Vec<String> {
 }
 
 /// Puts the record's `[[xattr]]` entries (name, sha256 of the value) on the tree's nodes.
-fn attach_xattrs(tree: &mut Tree, record: &Record) -> Result<(), String> {
+fn attach_xattrs(tree: &mut Tree, record: &Record, partial: bool) -> Result<(), String> {
     for x in &record.xattr {
         let path = record_path(&x.path)?;
         let name = spec::unescape(x.name.as_bytes())?;
         let digest = hex_bytes(&x.sha256).ok_or_else(|| format!("`[[xattr]]` of `{}`: bad sha256", x.path))?;
-        let node = tree
-            .get_mut(&path)
-            .ok_or_else(|| format!("`[[xattr]]` names `{}`, which is not in files.mtree", x.path))?;
+        let node = match tree.get_mut(&path) {
+            Some(node) => node,
+            None if partial => continue,
+            None => return Err(format!("`[[xattr]]` names `{}`, which is not in files.mtree", x.path)),
+        };
         node.xattrs.push((name, digest));
         node.xattrs.sort();
     }

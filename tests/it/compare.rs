@@ -757,3 +757,19 @@ fn an_empty_report_is_refused_not_read_as_an_empty_host() {
     ws.write("empty.mtree", "");
     ws.gild(&["audit", "demo", "empty.mtree"]).exit(2).stderr_has("empty.mtree:1: no entries");
 }
+
+/// Two baselines whose files.mtree lines are identical for a path but whose records give it
+/// different extended attributes: the diff still reports it (the line merge must not skip it).
+#[test]
+fn diff_of_baselines_reports_an_xattr_change_on_an_otherwise_identical_line() {
+    let ws = Workspace::new();
+    let base = || crate::harness::base_layer().file_meta("./usr/bin/ping", b"ping\n", 0o755, 0, 0);
+    ws.recipe("plain").base(base()).build();
+    let patch =
+        Layer::new().file_xattrs("./usr/bin/ping", b"ping\n", 0o755, &[("security.capability", b"\x01\x00\x00\x02")]);
+    ws.recipe("caps").base(base()).patch("P-CAP", patch).build();
+    let run = ws.gild(&["diff", "plain", "caps"]);
+    run.exit(1).stdout_has("usr/bin/ping");
+    let same = ws.gild(&["diff", "plain", "plain"]);
+    same.exit(0);
+}
