@@ -259,6 +259,21 @@ pub fn render(input: &ScriptInput) -> String {
         s.push_str("    :\n");
     }
     s.push_str("else\n    say \"minisign is not installed: signatures not checked (the sha256 pins were)\"\nfi\n\n");
+    // `tar -T` lists one member per line: a member name holding a newline cannot be asked
+    // for, so such a patch stops the script before anything changes.
+    for patch in &input.patches {
+        let newline = patch.steps.iter().any(|step| match step {
+            Step::Put { source: Some(Source::Member(m)), .. } => m.contains(&b'\n'),
+            _ => false,
+        });
+        if newline {
+            let why = format!(
+                "patch {} ships a file whose name holds a newline, which tar -T cannot list: build this host from the image",
+                patch.id
+            );
+            let _ = writeln!(s, "die {}", q(why.as_bytes()));
+        }
+    }
     s.push_str("# 2. ROOT starts from the base.\n");
     for (name, target) in &input.base_links {
         let (a, b) = (p(name, 1, &mut s), p(target, 2, &mut s));

@@ -303,3 +303,23 @@ fn release_md_lists_patches_cves_backout_and_deferrals_and_is_reproducible() {
     assert_eq!(std::fs::read(baseline2.join("RELEASE.md")).unwrap(), text.as_bytes(), "two builds, one RELEASE.md");
     drop(ws);
 }
+
+/// `tar -T` cannot list a member whose name holds a newline: the script stops before any
+/// change instead of applying the patch half.
+#[test]
+fn install_sh_stops_before_any_change_on_a_member_name_with_a_newline() {
+    require_tool!("dash");
+    if !require_root() {
+        return;
+    }
+    let ws = Workspace::new();
+    let patch = Layer::new().file("./etc/ok", b"ok\n").file("./etc/two\nlines", b"x\n");
+    ws.recipe("nl").patch("P-NL", patch).build();
+    let root = ws.path("root");
+    extract(&ws.artifact("nl", "base"), &root);
+    let before = snapshot(&root);
+    let out = install(&["dash"], &ws.baseline_dir("nl", "1.0.0").join("install.sh"), &root, &ws.path("artifacts"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("P-NL"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(snapshot(&root), before, "nothing changed");
+}
