@@ -227,11 +227,26 @@ impl Write for Tee<'_> {
     }
 }
 
-/// Counts and hashes the bytes that reach the file.
-struct Hashed {
+/// A buffered file that counts and hashes the bytes that reach it: images, and `files.mtree`
+/// (whose sha256 is the baseline's `tree`).
+pub struct Hashed {
     file: BufWriter<File>,
     hasher: Sha256,
     size: u64,
+}
+
+impl Hashed {
+    pub fn new(file: File) -> Hashed {
+        Hashed { file: BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new(), size: 0 }
+    }
+
+    /// Flushes and syncs the file; returns its size and sha256.
+    pub fn finish(mut self) -> io::Result<(u64, [u8; 32])> {
+        self.file.flush()?;
+        let file = self.file.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok((self.size, self.hasher.finalize().into()))
+    }
 }
 
 impl Write for Hashed {
@@ -260,7 +275,7 @@ struct Sink {
 
 impl Sink {
     fn new(format: Format, file: File) -> io::Result<Sink> {
-        let hashed = Hashed { file: BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new(), size: 0 };
+        let hashed = Hashed::new(file);
         let encoder = match format {
             Format::Tar => Encoder::Plain(hashed),
             Format::TarGz => Encoder::Gzip(
@@ -291,15 +306,13 @@ impl Sink {
     }
 
     fn finish(self) -> io::Result<Written> {
-        let mut hashed = match self.encoder {
+        let hashed = match self.encoder {
             Encoder::Plain(w) => w,
             Encoder::Gzip(w) => w.finish()?,
             Encoder::Zstd(w) => w.finish()?,
         };
-        hashed.flush()?;
-        let file = hashed.file.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(Written { format: self.format, size: hashed.size, sha256: hashed.hasher.finalize().into() })
+        let (size, sha256) = hashed.finish()?;
+        Ok(Written { format: self.format, size, sha256 })
     }
 }
 

@@ -520,27 +520,10 @@ fn xattr_records(layered: &Layered) -> Vec<XattrRecord> {
 
 /// Writes `files.mtree` of the tree to `path`, synced; returns its sha256 (the `tree`).
 fn write_spec(layered: &Layered, path: &Path) -> Result<String, Error> {
-    struct Hashing<W> {
-        inner: W,
-        hasher: Sha256,
-    }
-    impl<W: std::io::Write> std::io::Write for Hashing<W> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let n = self.inner.write(buf)?;
-            self.hasher.update(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.inner.flush()
-        }
-    }
     let write = || -> std::io::Result<String> {
-        let file = fs::File::create(path)?;
-        let mut out = Hashing { inner: std::io::BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new() };
+        let mut out = image::Hashed::new(fs::File::create(path)?);
         mtree::write(&layered.tree, &mut out)?;
-        let file = out.inner.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(hex(&out.hasher.finalize()))
+        Ok(hex(&out.finish()?.1))
     };
     write().map_err(Error::io(format!("cannot write `{}`", path.display())))
 }

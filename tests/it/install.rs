@@ -9,23 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::harness::{base_layer, decompress, Layer, Workspace};
-use crate::require_tool;
-
-/// Root privileges are needed to give files their recorded owners.
-fn require_root() -> bool {
-    if euid() == 0 {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("install.sh tests need root under CI=true");
-    }
-    println!("skipped: install.sh tests need root (owners)");
-    false
-}
-
-fn euid() -> u32 {
-    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX)
-}
+use crate::{require_root, require_tool};
 
 /// Extracts a (compressed) base artifact into `root` with the tar crate: an extractor that is
 /// not gild's.
@@ -109,9 +93,7 @@ fn demo() -> (tempfile::TempDir, PathBuf) {
 fn install_demo_under(shell: &[&str]) {
     require_tool!(shell[0]);
     require_tool!("mtree");
-    if !require_root() {
-        return;
-    }
+    require_root!();
     let (ws, baseline) = demo();
     let root = ws.path().join("root");
     extract(&ws.path().join("fixtures/base.tar.zst"), &root);
@@ -154,9 +136,7 @@ fn install_sh_passes_shellcheck() {
 #[test]
 fn tampered_or_missing_artifact_stops_install_sh_before_any_change() {
     require_tool!("dash");
-    if !require_root() {
-        return;
-    }
+    require_root!();
     let (ws, baseline) = demo();
     let root = ws.path().join("root");
     extract(&ws.path().join("fixtures/base.tar.zst"), &root);
@@ -191,9 +171,7 @@ fn tampered_or_missing_artifact_stops_install_sh_before_any_change() {
 #[test]
 fn install_sh_refuses_a_root_that_did_not_start_from_the_base() {
     require_tool!("dash");
-    if !require_root() {
-        return;
-    }
+    require_root!();
     let (ws, baseline) = demo();
     let root = ws.path().join("root");
     std::fs::create_dir_all(root.join("lib")).unwrap();
@@ -208,9 +186,7 @@ fn install_sh_refuses_a_root_that_did_not_start_from_the_base() {
 fn install_sh_never_writes_outside_root_through_an_absolute_lib_symlink() {
     require_tool!("dash");
     require_tool!("mtree");
-    if !require_root() {
-        return;
-    }
+    require_root!();
     let ws = Workspace::new();
     let unique = format!("libgild-it-{}.so.1", std::process::id());
     let base = Layer::new()
@@ -243,9 +219,7 @@ fn install_sh_never_writes_outside_root_through_an_absolute_lib_symlink() {
 fn install_sh_replays_whiteouts_links_and_replacements_as_the_image_has_them() {
     require_tool!("dash");
     require_tool!("mtree");
-    if !require_root() {
-        return;
-    }
+    require_root!();
     let ws = Workspace::new();
     let base = base_layer()
         .dir("./opt")
@@ -309,9 +283,7 @@ fn release_md_lists_patches_cves_backout_and_deferrals_and_is_reproducible() {
 #[test]
 fn install_sh_stops_before_any_change_on_a_member_name_with_a_newline() {
     require_tool!("dash");
-    if !require_root() {
-        return;
-    }
+    require_root!();
     let ws = Workspace::new();
     let patch = Layer::new().file("./etc/ok", b"ok\n").file("./etc/two\nlines", b"x\n");
     ws.recipe("nl").patch("P-NL", patch).build();
