@@ -15,7 +15,7 @@ PHASES = [
     ("verify: pins and signatures", re.compile(r"verify_all|trust::verify")),
     (
         "layering: decompress, hash, spool, tree",
-        re.compile(r"layer_all|Layering::|Spool::store|EntryData|PinnedReader|DCtx|ZSTD_decompress|lzma_|inflate"),
+        re.compile(r"verify_and_layer|decode_ahead|Layering::|Spool::store|EntryData|PinnedReader|DCtx|ZSTD_decompress|lzma_|inflate"),
     ),
     ("image: tar from the spool, hash (main thread)", re.compile(r"write_images|image::write")),
     ("image: zstd workers", re.compile(r"ZSTDMT|POOL_thread")),

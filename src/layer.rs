@@ -11,14 +11,14 @@ mod resolve;
 pub mod tar;
 
 use std::collections::HashMap;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader};
 
 use crate::limits::{Limit, Limits};
 use crate::progress::Progress;
 use crate::spool::{Spool, SpoolReader};
 use crate::tree::{self, Kind, Node, Origin, Tree, GILD};
 use crate::trust::{TrustError, Verified};
-pub use decompress::Compression;
+pub use decompress::{Compression, Sink, Spill};
 use resolve::Resolver;
 use tar::{Archive, Header, TarError};
 
@@ -41,6 +41,88 @@ pub enum LayerError {
     Trust(#[from] TrustError),
     #[error("cannot write the spool file (file contents in flight)\n  cause: {0}\n  help: set TMPDIR to a directory with room")]
     Spool(io::Error),
+}
+
+impl LayerError {
+    /// A layer's stream failed; when the temporary directory is at fault, not the layer, the
+    /// error says so.
+    fn archive(layer: &str, id: &str, source: TarError) -> LayerError {
+        match source {
+            TarError::Io(e) if is_spill_failure(&e) => LayerError::Spool(e),
+            source => LayerError::Archive { layer: layer.to_string(), id: id.to_string(), source },
+        }
+    }
+}
+
+fn is_spill_failure(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<decompress::SpillFailed>())
+}
+
+/// What decompressing an artifact found at its end: the compression its magic bytes named,
+/// and the sha256 of every byte read from it.
+pub type Decoded = io::Result<(Compression, [u8; 32])>;
+
+/// Decompresses a verified artifact into `sink`, meant for another thread than the one that
+/// reads the stream. It hashes the artifact again as it reads: the bytes decompressed must be
+/// the very bytes that were verified, which the reader checks against the pin at the end.
+pub fn decode(artifact: &Verified, limits: &Limits, mut sink: impl Sink) -> Decoded {
+    let mut pinned = match artifact.open() {
+        Ok(p) => p,
+        Err(e) => {
+            sink.fail(&e);
+            return Err(e);
+        }
+    };
+    let kind = {
+        let (kind, mut reader) = match decompress::decoder(BufReader::with_capacity(256 * 1024, &mut pinned), limits) {
+            Ok(d) => d,
+            Err(e) => {
+                sink.fail(&e);
+                return Err(e);
+            }
+        };
+        sink.pump(&mut reader)?;
+        kind
+    };
+    drop(sink);
+    io::copy(&mut pinned, &mut io::sink())?;
+    Ok((kind, pinned.digest()))
+}
+
+/// A patch decompressed ahead of its turn (see [`decode_ahead`]).
+pub struct Ahead {
+    stream: Spill,
+    finished: std::sync::mpsc::Receiver<Decoded>,
+}
+
+impl Ahead {
+    /// The stream, and the wait for what the decompressing thread found at its end.
+    pub fn into_parts(self) -> (Spill, impl FnOnce() -> Decoded) {
+        let finished = self.finished;
+        let wait =
+            move || finished.recv().unwrap_or_else(|_| Err(io::Error::other("the decompression thread stopped")));
+        (self.stream, wait)
+    }
+}
+
+/// Decompresses `artifacts` in order into temporary files, sending each stream to `tx` as it
+/// starts, so the layers below them can be read meanwhile. Returns when every artifact is done
+/// or when the receiving end is gone.
+pub fn decode_ahead<'a>(
+    artifacts: impl IntoIterator<Item = &'a Verified>,
+    limits: &Limits,
+    tx: std::sync::mpsc::Sender<Ahead>,
+) {
+    for artifact in artifacts {
+        let (writer, stream) = decompress::spill();
+        let (done, finished) = std::sync::mpsc::channel();
+        if tx.send(Ahead { stream, finished }).is_err() {
+            return;
+        }
+        if done.send(decode(artifact, limits, writer)).is_err() {
+            return;
+        }
+    }
 }
 
 /// What one patch did to the tree, as the baseline records it.
@@ -113,49 +195,42 @@ impl Layering {
     }
 
     /// Applies one verified layer (index 0 is the base) and returns what it changed.
+    /// Decompression runs on a second thread while this one parses, hashes and spools.
     pub fn apply(
         &mut self,
         index: Origin,
         artifact: &Verified,
         progress: &dyn Progress,
     ) -> Result<Changes, LayerError> {
-        let spec = artifact.spec();
-        let (layer, id) = (spec.written.clone(), spec.id.clone());
-        let archive_err = |source: TarError| LayerError::Archive { layer: layer.clone(), id: id.clone(), source };
-        let mut pinned = artifact.open().map_err(|e| archive_err(e.into()))?;
-        let mut pass = Pass::new(index, index > 0);
         let limits = self.limits;
         let (writer, pipe) = decompress::pipe();
-        // Decompression runs on a second thread, which also hashes the artifact again: the
-        // bytes it decompressed must be the very bytes that were verified.
-        let (parsed, produced) = std::thread::scope(|scope| {
-            let producer = scope.spawn(move || -> io::Result<(Compression, [u8; 32])> {
-                let kind = {
-                    let (kind, mut reader) =
-                        match decompress::decoder(BufReader::with_capacity(256 * 1024, &mut pinned), &limits) {
-                            Ok(d) => d,
-                            Err(e) => {
-                                writer.fail(&e);
-                                return Err(e);
-                            }
-                        };
-                    writer.pump(&mut reader)?;
-                    kind
-                };
-                drop(writer);
-                io::copy(&mut pinned, &mut io::sink())?;
-                Ok((kind, pinned.digest()))
-            });
-            progress.start(&format!("layering {id}"), None);
-            let parsed = self.read_layer(&mut pass, pipe, &layer, &id, progress);
-            (parsed, producer.join())
-        });
+        std::thread::scope(|scope| {
+            let producer = scope.spawn(move || decode(artifact, &limits, writer));
+            let finished =
+                || producer.join().unwrap_or_else(|_| Err(io::Error::other("the decompression thread panicked")));
+            self.apply_decoded(index, artifact, pipe, finished, progress)
+        })
+    }
+
+    /// Applies one verified layer from its decompressed `stream`, which [`decode`] produces on
+    /// another thread; `finished` waits for what that thread found at the end.
+    pub fn apply_decoded(
+        &mut self,
+        index: Origin,
+        artifact: &Verified,
+        stream: impl BufRead,
+        finished: impl FnOnce() -> Decoded,
+        progress: &dyn Progress,
+    ) -> Result<Changes, LayerError> {
+        let spec = artifact.spec();
+        let (layer, id) = (spec.written.clone(), spec.id.clone());
+        let archive_err = |source: TarError| LayerError::archive(&layer, &id, source);
+        let mut pass = Pass::new(index, index > 0);
+        progress.start(&format!("layering {id}"), None);
+        let parsed = self.read_layer(&mut pass, stream, &layer, &id, progress);
+        let produced = finished();
         parsed?;
-        let (compression, digest) = match produced {
-            Ok(Ok(done)) => done,
-            Ok(Err(e)) => return Err(archive_err(with_window_help(TarError::Io(e)))),
-            Err(_) => return Err(archive_err(TarError::Io(io::Error::other("the decompression thread panicked")))),
-        };
+        let (compression, digest) = produced.map_err(|e| archive_err(with_window_help(TarError::Io(e))))?;
         if digest != spec.sha256 {
             return Err(artifact.changed_error(digest).into());
         }
@@ -174,13 +249,12 @@ impl Layering {
     fn read_layer(
         &mut self,
         pass: &mut Pass,
-        stream: impl Read,
+        stream: impl BufRead,
         layer: &str,
         id: &str,
         progress: &dyn Progress,
     ) -> Result<(), LayerError> {
-        let archive_err =
-            |source: TarError| LayerError::Archive { layer: layer.to_string(), id: id.to_string(), source };
+        let archive_err = |source: TarError| LayerError::archive(layer, id, source);
         let mut archive = Archive::new(stream, self.limits);
         loop {
             crate::interrupt::check().map_err(|e| archive_err(e.into()))?;
@@ -256,7 +330,7 @@ impl Layering {
         changes
     }
 
-    fn entry<R: Read>(&mut self, pass: &mut Pass, h: Header, archive: &mut Archive<R>) -> Result<(), EntryError> {
+    fn entry<R: BufRead>(&mut self, pass: &mut Pass, h: Header, archive: &mut Archive<R>) -> Result<(), EntryError> {
         pass.dropped.extend(h.dropped.iter().cloned());
         let comps = components(&h.path)?;
         let mtime = self.epoch.map_or(h.mtime, |e| h.mtime.min(e));

@@ -5,7 +5,7 @@
 //! offsets; the page cache does the rest.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 
 use sha2::{Digest, Sha256};
@@ -24,34 +24,33 @@ pub struct Spool {
     writer: BufWriter<File>,
     len: u64,
     next_id: u64,
-    /// One buffer for every copy: a fresh one per file costs a memset per file.
-    buf: Vec<u8>,
 }
 
 impl Spool {
     pub fn new() -> io::Result<Spool> {
         Ok(Spool {
-            writer: BufWriter::with_capacity(1 << 20, tempfile::tempfile()?),
+            // Small files are gathered into few writes; a large slice goes straight through.
+            writer: BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?),
             len: 0,
             next_id: 0,
-            buf: vec![0; 256 * 1024],
         })
     }
 
-    /// Copies `reader` to the end of the spool, hashing it.
-    pub fn store(&mut self, reader: &mut impl Read) -> io::Result<Content> {
+    /// Copies `reader` to the end of the spool, hashing it, straight from the reader's buffer.
+    pub fn store(&mut self, reader: &mut impl BufRead) -> io::Result<Content> {
         let mut hasher = Sha256::new();
         let offset = self.len;
-        let buf = &mut self.buf;
         loop {
-            let n = match reader.read(buf) {
-                Ok(0) => break,
-                Ok(n) => n,
+            let buf = match reader.fill_buf() {
+                Ok([]) => break,
+                Ok(buf) => buf,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            hasher.update(&buf[..n]);
-            self.writer.write_all(&buf[..n])?;
+            hasher.update(buf);
+            self.writer.write_all(buf)?;
+            let n = buf.len();
+            reader.consume(n);
             self.len += n as u64;
         }
         self.next_id += 1;

@@ -1,6 +1,7 @@
 //! Compression told by magic bytes, never by file name (SPEC §1, §4).
 
-use std::io::{self, BufRead, Read};
+use std::fs::File;
+use std::io::{self, BufRead, Read, Seek, Write};
 
 use crate::limits::Limits;
 
@@ -84,10 +85,18 @@ pub fn pipe() -> (PipeWriter, Pipe) {
     (PipeWriter { tx, free: free_rx }, Pipe { rx, free: free_tx, chunk: Vec::new(), pos: 0, done: false })
 }
 
-impl PipeWriter {
-    /// Copies `reader` into the pipe; an error is passed on to the reading end, where it
+/// The producing end of a stream read on another thread: a [`PipeWriter`] or a [`SpillWriter`].
+pub trait Sink {
+    /// Copies `reader` into the stream; an error is passed on to the reading end, where it
     /// surfaces at the point of the stream it happened. Returns early when the reader is gone.
-    pub fn pump(&self, reader: &mut dyn Read) -> io::Result<()> {
+    fn pump(&mut self, reader: &mut dyn Read) -> io::Result<()>;
+
+    /// Passes an error that happened before any data (such as an unknown compression).
+    fn fail(&mut self, e: &io::Error);
+}
+
+impl Sink for PipeWriter {
+    fn pump(&mut self, reader: &mut dyn Read) -> io::Result<()> {
         loop {
             let mut chunk = self.free.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
             chunk.resize(CHUNK, 0);
@@ -98,7 +107,7 @@ impl PipeWriter {
                     Ok(n) => filled += n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
-                        let copy = io::Error::new(e.kind(), e.to_string());
+                        let copy = copy_error(&e);
                         chunk.truncate(filled);
                         if filled > 0 && self.tx.send(Ok(chunk)).is_err() {
                             return Ok(());
@@ -118,17 +127,20 @@ impl PipeWriter {
         }
     }
 
-    /// Passes an error that happened before any data (such as an unknown compression).
-    pub fn fail(&self, e: &io::Error) {
-        let _ = self.tx.send(Err(io::Error::new(e.kind(), e.to_string())));
+    fn fail(&mut self, e: &io::Error) {
+        let _ = self.tx.send(Err(copy_error(e)));
     }
 }
 
-impl Read for Pipe {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+fn copy_error(e: &io::Error) -> io::Error {
+    io::Error::new(e.kind(), e.to_string())
+}
+
+impl BufRead for Pipe {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.pos == self.chunk.len() {
             if self.done {
-                return Ok(0);
+                return Ok(&[]);
             }
             match self.rx.recv() {
                 Ok(Ok(chunk)) => {
@@ -142,13 +154,169 @@ impl Read for Pipe {
                 }
                 Err(_) => {
                     self.done = true;
-                    return Ok(0);
+                    return Ok(&[]);
                 }
             }
         }
-        let n = buf.len().min(self.chunk.len() - self.pos);
-        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
-        self.pos += n;
+        Ok(&self.chunk[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.chunk.len());
+    }
+}
+
+impl Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// How much of a layer is decompressed ahead of its reader, in segments of temporary files:
+/// the page cache, not the heap, holds a layer that waits for its turn.
+const SEGMENT: u64 = 32 << 20;
+const SEGMENTS_AHEAD: usize = 2;
+
+/// A stream decompressed ahead of its reader into temporary files, so a patch can be
+/// decompressed while the layers below it are still being read. At most a few segments wait
+/// at once; past that the writer waits for the reader, as a pipe's would.
+pub struct Spill {
+    rx: std::sync::mpsc::Receiver<io::Result<File>>,
+    segment: Option<io::BufReader<File>>,
+    done: bool,
+}
+
+/// The producing end of a [`Spill`].
+pub struct SpillWriter {
+    tx: std::sync::mpsc::SyncSender<io::Result<File>>,
+    segment: u64,
+}
+
+/// Writing a segment failed: the temporary directory, not the layer, is at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} (a temporary file of a layer decompressed ahead)")]
+pub struct SpillFailed(pub io::Error);
+
+pub fn spill() -> (SpillWriter, Spill) {
+    spill_in_segments_of(SEGMENT)
+}
+
+fn spill_in_segments_of(segment: u64) -> (SpillWriter, Spill) {
+    let (tx, rx) = std::sync::mpsc::sync_channel(SEGMENTS_AHEAD);
+    (SpillWriter { tx, segment }, Spill { rx, segment: None, done: false })
+}
+
+impl SpillWriter {
+    /// Fills one segment from `reader`, rewound for reading: `None` at the end of the stream.
+    /// A read error comes after the data read before it.
+    fn segment(&self, reader: &mut dyn Read, buf: &mut [u8]) -> (Option<File>, Option<io::Error>) {
+        let failed = |e: io::Error| io::Error::new(e.kind(), SpillFailed(e));
+        let mut file: Option<File> = None;
+        let mut written = 0u64;
+        let mut error = None;
+        while written < self.segment {
+            let want = buf.len().min((self.segment - written) as usize);
+            let n = match reader.read(&mut buf[..want]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            };
+            let put = match file.as_mut() {
+                Some(f) => Ok(f),
+                None => tempfile::tempfile().map(|f| file.insert(f)),
+            }
+            .and_then(|f| f.write_all(&buf[..n]));
+            if let Err(e) = put {
+                return (None, Some(failed(e)));
+            }
+            written += n as u64;
+        }
+        match file.map(|mut f| f.seek(io::SeekFrom::Start(0)).map(|_| f)) {
+            Some(Ok(f)) => (Some(f), error),
+            Some(Err(e)) => (None, Some(failed(e))),
+            None => (None, error),
+        }
+    }
+}
+
+impl Sink for SpillWriter {
+    fn pump(&mut self, reader: &mut dyn Read) -> io::Result<()> {
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let (file, error) = self.segment(reader, &mut buf);
+            let more = file.is_some() && error.is_none();
+            if let Some(f) = file {
+                if self.tx.send(Ok(f)).is_err() {
+                    return Ok(());
+                }
+            }
+            if let Some(e) = error {
+                let copy = copy_error(&e);
+                let _ = self.tx.send(Err(e));
+                return Err(copy);
+            }
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    fn fail(&mut self, e: &io::Error) {
+        let _ = self.tx.send(Err(copy_error(e)));
+    }
+}
+
+impl BufRead for Spill {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        loop {
+            // (Checked first, then borrowed again: the borrow checker cannot see that the
+            // early return and the loop's next round do not overlap.)
+            let empty = match self.segment.as_mut() {
+                Some(segment) => segment.fill_buf().map_err(|e| io::Error::new(e.kind(), SpillFailed(e)))?.is_empty(),
+                None => true,
+            };
+            if !empty {
+                return self.segment.as_mut().expect("checked above").fill_buf();
+            }
+            self.segment = None;
+            if self.done {
+                return Ok(&[]);
+            }
+            match self.rx.recv() {
+                Ok(Ok(file)) => self.segment = Some(io::BufReader::with_capacity(256 * 1024, file)),
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(&[]);
+                }
+            }
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        if let Some(segment) = self.segment.as_mut() {
+            segment.consume(n);
+        }
+    }
+}
+
+impl Read for Spill {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
         Ok(n)
     }
 }
@@ -165,6 +333,80 @@ mod tests {
         assert_eq!(Compression::detect(b"\xfd7zXZ\0").unwrap(), Compression::Xz);
         assert_eq!(Compression::detect(b"./usr").unwrap(), Compression::None);
         assert!(Compression::detect(b"BZh91AY").is_err());
+    }
+
+    /// Yields `data`, then fails if `fail` is set.
+    struct Source {
+        data: io::Cursor<Vec<u8>>,
+        fail: bool,
+    }
+
+    impl Read for Source {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.data.read(buf)? {
+                0 if self.fail => Err(io::Error::other("corrupt input")),
+                n => Ok(n),
+            }
+        }
+    }
+
+    fn sample(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+    }
+
+    #[test]
+    fn a_spilled_stream_reads_back_whole_across_segments() {
+        let data = sample(10_000);
+        let (mut writer, mut spill) = spill_in_segments_of(1_000);
+        let mut source = Source { data: io::Cursor::new(data.clone()), fail: false };
+        let producer = std::thread::spawn(move || writer.pump(&mut source));
+        let mut read = Vec::new();
+        spill.read_to_end(&mut read).unwrap();
+        producer.join().unwrap().unwrap();
+        assert_eq!(read, data);
+    }
+
+    #[test]
+    fn a_spilled_read_error_comes_after_the_data_before_it() {
+        let data = sample(2_500);
+        let (mut writer, mut spill) = spill_in_segments_of(1_000);
+        let mut source = Source { data: io::Cursor::new(data.clone()), fail: true };
+        let producer = std::thread::spawn(move || writer.pump(&mut source));
+        let mut read = Vec::new();
+        let err = spill.read_to_end(&mut read).unwrap_err();
+        assert_eq!(err.to_string(), "corrupt input");
+        assert_eq!(read, data);
+        assert!(producer.join().unwrap().is_err());
+    }
+
+    #[test]
+    fn the_spill_writer_stops_when_its_reader_is_gone() {
+        let (mut writer, spill) = spill_in_segments_of(1_000);
+        drop(spill);
+        let mut source = Source { data: io::Cursor::new(sample(1_000_000)), fail: false };
+        // Would block forever on the bounded channel if it did not notice.
+        writer.pump(&mut source).unwrap();
+        assert!(source.data.position() < 1_000_000);
+    }
+
+    #[test]
+    fn a_pipe_reads_back_whole_through_its_buffer() {
+        let data = sample(3 * CHUNK + 17);
+        let (mut writer, mut pipe) = pipe();
+        let mut source = Source { data: io::Cursor::new(data.clone()), fail: false };
+        let producer = std::thread::spawn(move || writer.pump(&mut source));
+        let mut read = Vec::new();
+        loop {
+            let buf = pipe.fill_buf().unwrap();
+            if buf.is_empty() {
+                break;
+            }
+            let n = buf.len().min(1000);
+            read.extend_from_slice(&buf[..n]);
+            pipe.consume(n);
+        }
+        producer.join().unwrap().unwrap();
+        assert_eq!(read, data);
     }
 
     #[test]

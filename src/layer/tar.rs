@@ -6,7 +6,7 @@
 //! [`Limits`], and refuses what gild does not keep (sparse files, global headers, unknown
 //! types) instead of skipping it.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
 use base64::Engine;
 
@@ -338,6 +338,39 @@ impl<R: Read> Read for EntryData<'_, R> {
         a.remaining -= n as u64;
         a.count(n as u64).map_err(|e| io::Error::other(e.to_string()))?;
         Ok(n)
+    }
+}
+
+/// Borrowing the stream's own buffer spares a copy of every byte of file data.
+impl<R: BufRead> BufRead for EntryData<'_, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let a = &mut *self.archive;
+        if a.remaining == 0 {
+            return Ok(&[]);
+        }
+        let remaining = a.remaining;
+        let (pos, max, current) = (a.pos, a.limits.unpacked, &a.current);
+        let buf = a.inner.fill_buf()?;
+        if buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the stream ends inside the data of `{current}`"),
+            ));
+        }
+        let n = buf.len().min(remaining.min(usize::MAX as u64) as usize);
+        // The cap is checked on what is about to be consumed, so `consume` cannot fail.
+        if pos + n as u64 > max {
+            let e = TarError::Limit { entry: current.clone(), limit: Limit::Unpacked, value: pos + n as u64, max };
+            return Err(io::Error::other(e.to_string()));
+        }
+        Ok(&buf[..n])
+    }
+
+    fn consume(&mut self, n: usize) {
+        let a = &mut *self.archive;
+        a.inner.consume(n);
+        a.remaining -= n as u64;
+        a.pos += n as u64;
     }
 }
 

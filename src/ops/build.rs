@@ -6,6 +6,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
 
 use serde_json::{json, Map};
 use sha2::{Digest, Sha256};
@@ -20,12 +21,12 @@ use crate::baseline::{
 use crate::check;
 use crate::error::Error;
 use crate::image;
-use crate::layer::{Changes, Compression, Layered, Layering, Step};
+use crate::layer::{self, Changes, Compression, Layered, Layering, Step};
 use crate::ops::{display_path, Context};
 use crate::progress::{Progress, Silent};
-use crate::recipe::{Format, Recipe, Version};
+use crate::recipe::{ArtifactSpec, Format, Recipe, Version};
 use crate::tree::GILD;
-use crate::trust::{hex, Verified};
+use crate::trust::{self, hex, Verified};
 use crate::workspace::{self, Workspace, TMP_PREFIX};
 
 #[derive(Debug, Clone, Default)]
@@ -111,8 +112,7 @@ pub fn build(
         None => recipe.epoch.or_else(source_date_epoch),
     };
 
-    let verified = verify_all(&ws, &recipe)?;
-    let (layered, changes, base_links) = layer_all(&recipe, &verified, limits, epoch, progress)?;
+    let (verified, (layered, changes, base_links)) = verify_and_layer(&ws, &recipe, limits, epoch, progress)?;
     // The baseline is staged from here on: files.mtree streams into it while it is hashed.
     let staged = tempfile::Builder::new()
         .prefix(TMP_PREFIX)
@@ -284,42 +284,71 @@ fn read_record(dir: &Path) -> Result<Record, Error> {
         .map_err(|e| Error::Usage(format!("`{}` is not a baseline record\n  cause: {}", path.display(), e.message())))
 }
 
-/// Checks every artifact before any is read as a layer; a refusal is journaled.
-fn verify_all(ws: &Workspace, recipe: &Recipe) -> Result<Vec<Verified>, Error> {
-    recipe
-        .artifacts()
-        .map(|spec| {
-            let mut details = Map::new();
-            details.insert("version".into(), json!(recipe.version.to_string()));
-            super::verify_or_refuse(ws, recipe, spec, details)
-        })
-        .collect()
-}
-
 /// The layered tree, what each patch changed, and the base's top-level symlinks.
 type LayerAll = (Layered, Vec<Changes>, Vec<(Vec<u8>, Vec<u8>)>);
 
-fn layer_all(
+/// Verifies every artifact and layers them, keeping both cores busy.
+///
+/// This thread verifies the base and layers it (its decompression on a second thread), while
+/// a worker verifies the patches and then decompresses them ahead, in order, into temporary
+/// files: by the time the base is read, the patches wait decompressed. No byte of an artifact
+/// is decompressed before its own verification, and nothing is layered before every artifact
+/// is verified, so a trust failure is reported (and journaled) first and in recipe order.
+fn verify_and_layer(
+    ws: &Workspace,
     recipe: &Recipe,
-    verified: &[Verified],
     limits: crate::limits::Limits,
     epoch: Option<i64>,
     progress: &dyn Progress,
-) -> Result<LayerAll, Error> {
-    let mut layering =
-        Layering::new(limits, recipe.allow_devices, epoch).map_err(Error::io("cannot create the spool file"))?;
-    let mut changes = Vec::new();
-    let mut base_links = Vec::new();
-    for (i, v) in verified.iter().enumerate() {
-        let c = layering.apply(i as u16, v, progress)?;
-        if i == 0 {
-            base_links = layering.top_level_links();
-        } else {
-            changes.push(c);
+) -> Result<(Vec<Verified>, LayerAll), Error> {
+    let mut details = Map::new();
+    details.insert("version".into(), json!(recipe.version.to_string()));
+    let patches: Vec<&ArtifactSpec> = recipe.patches.iter().map(|p| &p.artifact).collect();
+    let stopped = || Error::io("cannot verify the patches")(std::io::Error::other("the worker thread stopped"));
+    let (verified, layered) = std::thread::scope(|scope| -> Result<_, Error> {
+        let (checked_tx, checked) = mpsc::channel();
+        let (ahead_tx, ahead) = mpsc::channel();
+        let worker_patches = patches.clone();
+        scope.spawn(move || {
+            let mut ok = Vec::new();
+            for spec in worker_patches {
+                let v = trust::verify(spec, &recipe.keys).map(Arc::new);
+                let failed = v.is_err();
+                if let Ok(v) = &v {
+                    ok.push(Arc::clone(v));
+                }
+                if checked_tx.send(v).is_err() || failed {
+                    return;
+                }
+            }
+            drop(checked_tx);
+            layer::decode_ahead(ok.iter().map(|v| &**v), &limits, ahead_tx);
+        });
+
+        let base = super::verify_or_refuse(ws, recipe, &recipe.base, details.clone())?;
+        let mut verified = vec![Arc::new(base)];
+        for spec in &patches {
+            match checked.recv().map_err(|_| stopped())? {
+                Ok(v) => verified.push(v),
+                Err(e) => return Err(super::refuse(ws, recipe, spec, details.clone(), e)),
+            }
         }
-    }
-    layering.add_release(&release_text(recipe))?;
-    Ok((layering.finish()?, changes, base_links))
+
+        let mut layering =
+            Layering::new(limits, recipe.allow_devices, epoch).map_err(Error::io("cannot create the spool file"))?;
+        layering.apply(0, &verified[0], progress)?;
+        let base_links = layering.top_level_links();
+        let mut changes = Vec::new();
+        for (i, v) in verified.iter().enumerate().skip(1) {
+            let (stream, finished) = ahead.recv().map_err(|_| stopped())?.into_parts();
+            changes.push(layering.apply_decoded(i as u16, v, stream, finished, progress)?);
+        }
+        layering.add_release(&release_text(recipe))?;
+        Ok((verified, (layering.finish()?, changes, base_links)))
+    })?;
+    // The worker is done, and with it its references.
+    let verified = verified.into_iter().map(|v| Arc::into_inner(v).expect("the worker has finished")).collect();
+    Ok((verified, layered))
 }
 
 /// `etc/gild/release`: which baseline a host was built from.

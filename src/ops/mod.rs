@@ -164,19 +164,28 @@ pub fn verify_or_refuse(
     ws: &Workspace,
     recipe: &Recipe,
     spec: &crate::recipe::ArtifactSpec,
-    mut details: serde_json::Map<String, serde_json::Value>,
+    details: serde_json::Map<String, serde_json::Value>,
 ) -> Result<crate::trust::Verified, Error> {
-    crate::trust::verify(spec, &recipe.keys).map_err(|e| {
-        let e = Error::from(e);
-        if e.exit_code() == 3 {
-            details.insert("name".into(), recipe.name.clone().into());
-            details.insert("id".into(), spec.id.clone().into());
-            details.insert("artifact".into(), spec.written.clone().into());
-            details.insert("reason".into(), e.to_string().into());
-            let _ = crate::journal::append(&ws.journal(&recipe.name), "refused", details);
-        }
-        e
-    })
+    crate::trust::verify(spec, &recipe.keys).map_err(|e| refuse(ws, recipe, spec, details, e))
+}
+
+/// The error for an artifact that failed verification, journaled as [`verify_or_refuse`] does.
+pub fn refuse(
+    ws: &Workspace,
+    recipe: &Recipe,
+    spec: &crate::recipe::ArtifactSpec,
+    mut details: serde_json::Map<String, serde_json::Value>,
+    e: crate::trust::TrustError,
+) -> Error {
+    let e = Error::from(e);
+    if e.exit_code() == 3 {
+        details.insert("name".into(), recipe.name.clone().into());
+        details.insert("id".into(), spec.id.clone().into());
+        details.insert("artifact".into(), spec.written.clone().into());
+        details.insert("reason".into(), e.to_string().into());
+        let _ = crate::journal::append(&ws.journal(&recipe.name), "refused", details);
+    }
+    e
 }
 
 #[cfg(test)]

@@ -708,3 +708,27 @@ fn gnu_long_names_are_read() {
     let image = ws.recipe("demo").patch("P-1", layer).build();
     assert_eq!(image.data(&long), b"gnu\n");
 }
+
+#[test]
+fn a_patch_larger_than_the_read_ahead_segments_lands_whole() {
+    // Patches are decompressed ahead into 32 MiB temporary segments; this one spans three,
+    // and the patch after it still waits its turn.
+    let block: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let mut big = Vec::with_capacity(70 << 20);
+    for i in 0..(70 << 20) / block.len() {
+        big.extend_from_slice(&block);
+        big.extend_from_slice(&(i as u32).to_le_bytes());
+    }
+    let ws = Workspace::new();
+    ws.recipe("demo")
+        .patch("P-BIG", Layer::new().file("./usr/share/big", &big))
+        .compress(Compression::Zst)
+        .patch("P-2", Layer::new().file("./etc/motd", b"after the big one\n"))
+        .compress(Compression::Xz)
+        .write();
+    ws.gild(&["build", "recipes/demo.toml"]).success();
+    let spec = ws.mtree("demo", "1.0.0");
+    assert_eq!(spec.entry("usr/share/big")["sha256digest"], sha256_hex(&big));
+    assert_eq!(spec.entry("usr/share/big")["size"], big.len().to_string());
+    assert_eq!(spec.entry("etc/motd")["sha256digest"], sha256_hex(b"after the big one\n"));
+}

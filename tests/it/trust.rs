@@ -275,3 +275,37 @@ fn trust_failure_writes_nothing_even_when_an_earlier_build_exists() {
     let after = (snapshot(&ws.path("out")), snapshot(&ws.baseline_dir("demo", "1.0.0")));
     assert!(before == after, "a refused build touched the earlier outputs");
 }
+
+#[test]
+fn a_later_untrusted_patch_is_reported_before_an_earlier_hostile_one_is_read() {
+    // Patches are verified on a worker while the base is checked; layering waits for all of
+    // them, so the trust failure (exit 3) still wins over P-1's hostile entry (exit 2).
+    let ws = Workspace::new();
+    ws.recipe("demo")
+        .patch("P-1", Layer::new().file("../outside", b"x"))
+        .patch("P-2", Layer::new().file("./etc/motd", b"m"))
+        .sig_by("stranger")
+        .build_fails(3)
+        .stderr_has("P-2");
+    ws.assert_nothing_written("demo", "1.0.0");
+}
+
+#[test]
+fn the_first_untrusted_artifact_in_recipe_order_is_reported_and_journaled_once() {
+    let ws = Workspace::new();
+    let recipe = ws
+        .recipe("demo")
+        .patch("P-1", Layer::new().file("./etc/a", b"a"))
+        .sig_by("stranger")
+        .patch("P-2", Layer::new().file("./etc/b", b"b"))
+        .sig_by("stranger")
+        .write();
+    let out = ws.gild(&["build", &recipe]);
+    out.exit(3).stderr_has("P-1");
+    assert!(!out.stderr.contains("P-2"), "only the first failure is reported: {}", out.stderr);
+    let j = ws.gild(&["--json", "log", "demo"]).success().json();
+    let entries = j["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["event"], "refused");
+    assert_eq!(entries[0]["id"], "P-1");
+}
