@@ -212,17 +212,23 @@ impl From<SeverityArg> for Severity {
     }
 }
 
+/// Clears the progress bar of an operation that has returned, before its report is printed.
+fn finished<T>(ctx: &Context, result: T) -> T {
+    ctx.progress.finish();
+    result
+}
+
 /// Runs the command line; returns the exit code.
 pub fn main() -> u8 {
     let cli = Cli::parse();
     crate::interrupt::install();
     let out = Output { json: cli.json };
-    let ctx = Context { dir: cli.dir, limits: cli.limits };
+    let progress = crate::output::progress::for_run(cli.json);
+    let ctx = Context { dir: cli.dir, limits: cli.limits, progress };
     match cli.command {
         Command::Build { recipe, out: out_dir, version } => {
             let opts = BuildOptions { recipe, out: out_dir, version };
-            let progress = crate::output::progress::for_run(cli.json);
-            match ops::build::build(&ctx, &opts, &|msg| out.note(msg), progress.as_ref()) {
+            match finished(&ctx, ops::build::build(&ctx, &opts, &|msg| out.note(msg))) {
                 Ok(report) => {
                     out.build(&report);
                     0
@@ -235,7 +241,7 @@ pub fn main() -> u8 {
             }
         }
         Command::Verify { recipe: image, baseline: Some(baseline) } => {
-            match ops::verify_image::verify_image(&ctx, &VerifyImageOptions { image, baseline }) {
+            match finished(&ctx, ops::verify_image::verify_image(&ctx, &VerifyImageOptions { image, baseline })) {
                 Ok(report) => {
                     out.verify_image(&report);
                     report.exit_code()
@@ -253,23 +259,25 @@ pub fn main() -> u8 {
                 e.exit_code()
             }
         },
-        Command::Diff { a, b, stat } => match ops::diff::diff(&ctx, &DiffOptions { a, b }) {
+        Command::Diff { a, b, stat } => match finished(&ctx, ops::diff::diff(&ctx, &DiffOptions { a, b })) {
             Ok(report) => {
                 out.diff(&report, stat);
                 report.exit_code()
             }
             Err(e) => failed(&out, &e),
         },
-        Command::Scan { source, output } => match ops::scan::scan(&ctx, &ScanOptions { source, output }) {
-            Ok(report) => {
-                out.scan(&report);
-                0
+        Command::Scan { source, output } => {
+            match finished(&ctx, ops::scan::scan(&ctx, &ScanOptions { source, output })) {
+                Ok(report) => {
+                    out.scan(&report);
+                    0
+                }
+                Err(e) => failed(&out, &e),
             }
-            Err(e) => failed(&out, &e),
-        },
+        }
         Command::Audit { baseline, targets, patch, fixes, ignore, strict } => {
             let opts = AuditOptions { baseline, targets, patch, fixes, ignore, strict };
-            match ops::audit::audit(&ctx, &opts) {
+            match finished(&ctx, ops::audit::audit(&ctx, &opts)) {
                 Ok(report) => {
                     out.audit(&report);
                     report.exit_code()

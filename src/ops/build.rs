@@ -65,12 +65,8 @@ pub struct BuildReport {
 /// Progress notes for people (stderr), such as waiting for a lock.
 pub type Notify<'a> = &'a dyn Fn(&str);
 
-pub fn build(
-    ctx: &Context,
-    opts: &BuildOptions,
-    notify: Notify,
-    progress: &dyn Progress,
-) -> Result<BuildReport, Error> {
+pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<BuildReport, Error> {
+    let progress = &*ctx.progress;
     let (ws, mut recipe) = ctx.recipe(&opts.recipe)?;
     if let Some(v) = &opts.version {
         recipe.version = Version::parse(v).map_err(|why| Error::Usage(format!("`--version {v}`: {why}")))?;

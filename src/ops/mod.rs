@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::limits::Limits;
+use crate::progress::Reporter;
 use crate::recipe::{self, Recipe};
 use crate::workspace::Workspace;
 
@@ -27,6 +28,8 @@ use crate::workspace::Workspace;
 pub struct Context {
     pub dir: Option<PathBuf>,
     pub limits: Vec<String>,
+    /// Where long operations (builds, hashing a directory, reading a tarball) report.
+    pub progress: Reporter,
 }
 
 impl Context {

@@ -7,10 +7,15 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::progress::{Progress, Silent};
+use crate::progress::{Progress, Reporter, Silent};
 
 /// How long an operation runs before a bar appears.
 const DELAY: Duration = Duration::from_secs(1);
+
+/// The delay, which `GILD_PROGRESS_DELAY_MS` replaces (tests and demos show the bar at once).
+fn delay() -> Duration {
+    std::env::var("GILD_PROGRESS_DELAY_MS").ok().and_then(|ms| ms.parse().ok()).map_or(DELAY, Duration::from_millis)
+}
 
 struct State {
     bar: Option<ProgressBar>,
@@ -21,16 +26,18 @@ struct State {
 
 pub struct TermProgress {
     start: Instant,
+    delay: Duration,
     state: Mutex<State>,
 }
 
 /// The progress reporter for this run: a bar on a terminal, else nothing.
-pub fn for_run(json: bool) -> Box<dyn Progress> {
+pub fn for_run(json: bool) -> Reporter {
     if json || !std::io::stderr().is_terminal() {
-        return Box::new(Silent);
+        return Reporter::new(Silent);
     }
-    Box::new(TermProgress {
+    Reporter::new(TermProgress {
         start: Instant::now(),
+        delay: delay(),
         state: Mutex::new(State { bar: None, what: String::new(), total: None, pos: 0 }),
     })
 }
@@ -58,7 +65,7 @@ impl Progress for TermProgress {
     fn advance(&self, n: u64) {
         let Ok(mut s) = self.state.lock() else { return };
         s.pos += n;
-        if s.bar.is_none() && self.start.elapsed() >= DELAY {
+        if s.bar.is_none() && self.start.elapsed() >= self.delay {
             let bar = ProgressBar::with_draw_target(s.total, ProgressDrawTarget::stderr());
             bar.set_style(style(s.total));
             bar.set_message(s.what.clone());

@@ -14,6 +14,7 @@ use crate::layer::decompress::{self, Compression};
 use crate::layer::tar::{self, Archive, TarError};
 use crate::layer::RELEASE_PATH;
 use crate::limits::Limits;
+use crate::progress::Progress;
 use crate::spool::Content;
 use crate::tree::{clean_path, Kind, Lacks, Node, Tree};
 
@@ -44,7 +45,8 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 /// Reads the tarball `file` from its first byte; `shown` names it in errors.
-pub fn read(file: impl Read, limits: &Limits, shown: &str) -> Result<Unpacked, SourceError> {
+pub fn read(file: impl Read, limits: &Limits, shown: &str, progress: &dyn Progress) -> Result<Unpacked, SourceError> {
+    progress.start(&format!("reading `{shown}`"), None);
     let archive_err = |source: TarError| SourceError::Archive { file: shown.to_string(), source };
     let mut raw = BufReader::with_capacity(256 * 1024, Hashing { inner: file, hasher: Sha256::new() });
     let mut tree = Tree::new(Node::dir(0, 0, 0));
@@ -59,6 +61,7 @@ pub fn read(file: impl Read, limits: &Limits, shown: &str) -> Result<Unpacked, S
         let mut buf = vec![0u8; 256 * 1024];
         while let Some(h) = archive.next_entry().map_err(archive_err)? {
             crate::interrupt::check().map_err(|e| archive_err(e.into()))?;
+            progress.advance(1);
             let entry = |why: String| SourceError::Entry {
                 file: shown.to_string(),
                 entry: String::from_utf8_lossy(&h.path).into_owned(),
@@ -168,7 +171,7 @@ mod tests {
             let mut f = tempfile::tempfile().unwrap();
             std::io::Write::write_all(&mut f, &bytes).unwrap();
             std::io::Seek::rewind(&mut f).unwrap();
-            let u = read(f, &Limits::default(), "t.tar").unwrap();
+            let u = read(f, &Limits::default(), "t.tar", &crate::progress::Silent).unwrap();
             assert_eq!(u.sha256, <[u8; 32]>::from(Sha256::digest(&bytes)));
             assert!(u.root_lacks.is_empty());
             assert_eq!(u.release.as_deref(), Some(&b"name = \"x\"\n"[..]));

@@ -18,6 +18,7 @@ use crate::layer::decompress::Compression;
 use crate::layer::tar::TarError;
 use crate::layer::RELEASE_PATH;
 use crate::limits::Limits;
+use crate::progress::{Progress, Reporter};
 use crate::recipe::Version;
 use crate::trust::hex;
 use crate::workspace::Workspace;
@@ -148,6 +149,7 @@ pub struct Locator {
     pub base: PathBuf,
     pub workspace: Option<Workspace>,
     pub limits: Limits,
+    pub progress: Reporter,
 }
 
 impl Locator {
@@ -158,7 +160,7 @@ impl Locator {
                 if path.join("files.mtree").is_file() {
                     return self.baseline_dir(arg, &path);
                 }
-                return directory(arg, &path);
+                return directory(arg, &path, &*self.progress);
             }
             Ok(_) => return self.file(arg, &path),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -287,7 +289,7 @@ impl Locator {
         let tarball = compression != Compression::None || looks_like_tar(&head);
         let file = io::Cursor::new(head).chain(file);
         if tarball {
-            let mut unpacked = archive::read(file, &self.limits, arg)?;
+            let mut unpacked = archive::read(file, &self.limits, arg, &*self.progress)?;
             let mut lacks = HashMap::new();
             if !unpacked.root_lacks.is_empty() {
                 lacks.insert(Vec::new(), unpacked.root_lacks);
@@ -474,8 +476,9 @@ fn parse_spec(text: Vec<u8>, shown: &str) -> Result<(spec::SpecTree, Form), Sour
     spec::read(text).map_err(err)
 }
 
-fn directory(arg: &str, path: &Path) -> Result<Source, SourceError> {
-    let walked = walk::read(path)?;
+fn directory(arg: &str, path: &Path, progress: &dyn Progress) -> Result<Source, SourceError> {
+    progress.start(&format!("hashing `{arg}`"), None);
+    let walked = walk::read(path, progress)?;
     let mut warnings = walked.warnings;
     warnings.extend(sockets_warning(walked.sockets));
     let release = if release_is_plain(&walked.tree) { read_release(path) } else { None };

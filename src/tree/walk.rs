@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
 use super::source::SourceError;
+use crate::progress::Progress;
 use crate::spool::Content;
 use crate::tree::{Kind, Node, Tree};
 
@@ -45,7 +46,7 @@ type Job = (usize, PathBuf);
 type Done = (usize, io::Result<Hashed>);
 
 /// Reads the directory `root` as a tree.
-pub fn read(root: &Path) -> Result<Walked, SourceError> {
+pub fn read(root: &Path, progress: &dyn Progress) -> Result<Walked, SourceError> {
     let scans_root = root.canonicalize().is_ok_and(|p| p == Path::new("/"));
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let cancel = AtomicBool::new(false);
@@ -55,7 +56,7 @@ pub fn read(root: &Path) -> Result<Walked, SourceError> {
         let (done_tx, done) = mpsc::channel::<Done>();
         for _ in 0..workers {
             let (job_rx, done_tx, cancel) = (&job_rx, done_tx.clone(), &cancel);
-            scope.spawn(move || hash_worker(job_rx, done_tx, cancel));
+            scope.spawn(move || hash_worker(job_rx, done_tx, cancel, progress));
         }
         drop(done_tx);
         let listing = list(root, scans_root, &jobs);
@@ -68,7 +69,12 @@ pub fn read(root: &Path) -> Result<Walked, SourceError> {
     })
 }
 
-fn hash_worker(jobs: &Mutex<mpsc::Receiver<Job>>, done: mpsc::Sender<Done>, cancel: &AtomicBool) {
+fn hash_worker(
+    jobs: &Mutex<mpsc::Receiver<Job>>,
+    done: mpsc::Sender<Done>,
+    cancel: &AtomicBool,
+    progress: &dyn Progress,
+) {
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
@@ -76,7 +82,9 @@ fn hash_worker(jobs: &Mutex<mpsc::Receiver<Job>>, done: mpsc::Sender<Done>, canc
         if cancel.load(Ordering::Relaxed) {
             continue;
         }
-        if done.send((index, hash_file(&path, &mut buf))).is_err() {
+        let hashed = hash_file(&path, &mut buf);
+        progress.advance(1);
+        if done.send((index, hashed)).is_err() {
             return;
         }
     }
@@ -289,7 +297,7 @@ mod walk_tests {
         for i in 0..200 {
             std::fs::write(root.join(format!("usr/f{i}")), format!("{i}")).unwrap();
         }
-        let walked = read(root).unwrap();
+        let walked = read(root, &crate::progress::Silent).unwrap();
         let t = &walked.tree;
         assert_eq!(t.len(), 1 + 2 + 2 + 2 + 200);
         let sha: [u8; 32] = Sha256::digest(b"shell").into();

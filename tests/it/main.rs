@@ -16,6 +16,7 @@ mod journal;
 mod layering;
 mod model;
 mod plan;
+mod progress;
 mod recipe;
 mod reproducible;
 mod rollout;
