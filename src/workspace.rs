@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct Workspace {
@@ -48,15 +49,52 @@ impl Workspace {
     pub fn lock(&self, name: &str, waiting: impl FnOnce()) -> io::Result<Lock> {
         let dir = self.baselines(name);
         std::fs::create_dir_all(&dir)?;
-        let file = File::options().create(true).truncate(false).write(true).open(dir.join(".lock"))?;
-        // SAFETY: flock on a file descriptor we own; no memory is shared with the call.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            waiting();
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                return Err(io::Error::last_os_error());
+        let path = dir.join(".lock");
+        let file = File::options().create(true).truncate(false).write(true).open(&path)?;
+        let timeout = lock_timeout()?;
+        let started = Instant::now();
+        let mut waiting = Some(waiting);
+        // SAFETY (both calls): flock on a file descriptor we own; no memory is shared.
+        while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(e);
             }
+            if started.elapsed() >= timeout {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "another gild has held `{}` for {} s\n  help: let it finish, or wait longer with `{LOCK_TIMEOUT}=SECONDS` (default {})",
+                        path.display(),
+                        timeout.as_secs(),
+                        DEFAULT_LOCK_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+            if let Some(say) = waiting.take() {
+                say();
+            }
+            crate::interrupt::check()?;
+            std::thread::sleep(Duration::from_millis(50));
         }
         Ok(Lock { _file: file })
+    }
+}
+
+/// How long a command waits for another gild's lock before giving up (exit 2, SPEC §8): long
+/// enough for a big build to finish, short enough that a stuck pipeline says why.
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(600);
+const LOCK_TIMEOUT: &str = "GILD_LOCK_TIMEOUT";
+
+fn lock_timeout() -> io::Result<Duration> {
+    match std::env::var(LOCK_TIMEOUT) {
+        Err(_) => Ok(DEFAULT_LOCK_TIMEOUT),
+        Ok(v) => v.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("`{LOCK_TIMEOUT}={v}` is not a number of seconds\n  help: for example `{LOCK_TIMEOUT}=60`; 0 gives up at once"),
+            )
+        }),
     }
 }
 

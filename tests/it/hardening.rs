@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Compression, Layer, TarEntry, Workspace};
+use crate::harness::{Compression, Layer, Run, TarEntry, Workspace};
 
 fn refused(layer: Layer, needles: &[&str]) {
     let ws = Workspace::new();
@@ -318,4 +318,29 @@ fn nul_in_a_pax_path_is_refused() {
     e.data = b"hi\n".to_vec();
     e.pax.push(("path".to_string(), b"./etc/mo\0td".to_vec()));
     refused(Layer::new().entry(e), &["NUL"]);
+}
+
+/// A second gild waits for the image's lock, says so, and gives up after `GILD_LOCK_TIMEOUT`
+/// seconds with exit 2, naming the lock; nothing is written. Once the lock is free it builds.
+#[test]
+fn a_lock_held_too_long_times_out_with_exit_2_naming_the_lock() {
+    use std::os::fd::AsRawFd;
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").write();
+    std::fs::create_dir_all(ws.path("baselines/demo")).unwrap();
+    let held = std::fs::File::create(ws.path("baselines/demo/.lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let started = std::time::Instant::now();
+    let args = ["build", recipe.as_str()];
+    let run = Run::new(&args, ws.command(&args).env("GILD_LOCK_TIMEOUT", "1").output().unwrap());
+    let waited = started.elapsed();
+    run.exit(2)
+        .stderr_has("waiting for another gild")
+        .stderr_has("baselines/demo/.lock")
+        .stderr_has("GILD_LOCK_TIMEOUT");
+    assert!(waited >= std::time::Duration::from_secs(1), "gave up after {waited:?}");
+    ws.assert_nothing_written("demo", "1.0.0");
+    drop(held);
+    ws.gild(&["build", &recipe]).success();
 }
