@@ -5,6 +5,9 @@ Reads `perf script -F tid,time,ip,sym` (a DWARF call-graph recording) on stdin a
 for each phase of the build, its share of the CPU samples, when it ran (seconds from the
 first sample) and its top leaf symbols. A sample belongs to the outermost gild phase on its
 call chain; zstd's worker threads have no gild frame and count as image compression.
+
+With `--freq HZ` (the rate perf sampled at) it also prints how many cores were busy in each
+50 ms of the run, and which threads: where the build leaves a core idle.
 """
 
 import collections
@@ -36,25 +39,27 @@ def phase_of(frames):
 
 
 def samples(lines):
-    frames, time = None, None
+    frames, tid, time = None, None, None
     for line in lines:
         m = HEADER.match(line)
         if m:
             if frames:
-                yield time, frames
-            frames, time = [], float(m.group(2))
+                yield tid, time, frames
+            frames, tid, time = [], int(m.group(1)), float(m.group(2))
         elif line.startswith("\t") and frames is not None:
             parts = line.split(None, 1)
             frames.append(parts[1].strip() if len(parts) > 1 else "?")
     if frames:
-        yield time, frames
+        yield tid, time, frames
 
 
 def main():
     count = collections.Counter()
     leaves = collections.defaultdict(collections.Counter)
     span = {}
-    for time, frames in samples(sys.stdin):
+    timeline = collections.defaultdict(collections.Counter)
+    for tid, time, frames in samples(sys.stdin):
+        timeline[time][tid] += 1
         phase = phase_of(frames)
         count[phase] += 1
         leaves[phase][frames[0].split("+0x")[0]] += 1
@@ -72,6 +77,28 @@ def main():
         print(f"{phase:48} {100 * count[phase] / total:5.1f}% of samples, {lo - start:6.2f} s .. {hi - start:6.2f} s")
         for sym, n in leaves[phase].most_common(6):
             print(f"    {100 * n / total:5.1f}%  {sym[:100]}")
+    if "--freq" in sys.argv:
+        print_timeline(timeline, start, float(sys.argv[sys.argv.index("--freq") + 1]))
+
+
+def print_timeline(timeline, start, freq, step=0.05):
+    """Cores busy per `step` seconds, and each thread's share (1.0 = a whole core)."""
+    buckets = collections.defaultdict(collections.Counter)
+    for time, tids in timeline.items():
+        buckets[int((time - start) / step)].update(tids)
+    tids = sorted({t for b in buckets.values() for t in b})
+    print()
+    print(f"## cores busy per {int(step * 1000)} ms (threads in order of their first sample)")
+    first = {}
+    for b in sorted(buckets):
+        for t in buckets[b]:
+            first.setdefault(t, b)
+    tids.sort(key=lambda t: first[t])
+    print("    from   busy   " + " ".join(f"t{i:<4}" for i in range(len(tids))))
+    per = freq * step
+    for b in sorted(buckets):
+        row = buckets[b]
+        print(f"  {b * step:5.2f}s  {sum(row.values()) / per:4.2f}   " + " ".join(f"{row[t] / per:4.2f} " for t in tids))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ perf report -i "$data/perf.data" --no-children --sort symbol -g none --percent-l
     grep -E '^ +[0-9]' || true
 echo
 echo "## by phase of the build"
-perf script -i "$data/perf.data" -F tid,time,ip,sym 2>/dev/null | python3 "$here/phases.py"
+perf script -i "$data/perf.data" -F tid,time,ip,sym 2>/dev/null | python3 "$here/phases.py" --freq "$freq"
 
 if [ "$heap" = 1 ]; then
     command -v heaptrack >/dev/null || { echo "error: heaptrack is not installed" >&2; exit 2; }
