@@ -139,24 +139,10 @@ fn copy_error(e: &io::Error) -> io::Error {
 impl BufRead for Pipe {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.pos == self.chunk.len() {
-            if self.done {
-                return Ok(&[]);
-            }
-            match self.rx.recv() {
-                Ok(Ok(chunk)) => {
-                    let used = std::mem::replace(&mut self.chunk, chunk);
-                    let _ = self.free.try_send(used);
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => {
-                    self.done = true;
-                    return Err(e);
-                }
-                Err(_) => {
-                    self.done = true;
-                    return Ok(&[]);
-                }
-            }
+            let Some(chunk) = next(&self.rx, &mut self.done)? else { return Ok(&[]) };
+            let used = std::mem::replace(&mut self.chunk, chunk);
+            let _ = self.free.try_send(used);
+            self.pos = 0;
         }
         Ok(&self.chunk[self.pos..])
     }
@@ -168,12 +154,36 @@ impl BufRead for Pipe {
 
 impl Read for Pipe {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = buf.len().min(available.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, buf)
     }
+}
+
+/// The next item a producing thread sent: `None` once it has finished. An error it passed
+/// is returned once, and ends the stream.
+fn next<T>(rx: &std::sync::mpsc::Receiver<io::Result<T>>, done: &mut bool) -> io::Result<Option<T>> {
+    if *done {
+        return Ok(None);
+    }
+    match rx.recv() {
+        Ok(Ok(item)) => Ok(Some(item)),
+        Ok(Err(e)) => {
+            *done = true;
+            Err(e)
+        }
+        Err(_) => {
+            *done = true;
+            Ok(None)
+        }
+    }
+}
+
+/// `Read` through a `BufRead`'s own buffer.
+fn read_buffered(reader: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize> {
+    let available = reader.fill_buf()?;
+    let n = buf.len().min(available.len());
+    buf[..n].copy_from_slice(&available[..n]);
+    reader.consume(n);
+    Ok(n)
 }
 
 /// How much of a layer is decompressed ahead of its reader, in segments of temporary files:
@@ -287,20 +297,8 @@ impl BufRead for Spill {
                 return self.segment.as_mut().expect("checked above").fill_buf();
             }
             self.segment = None;
-            if self.done {
-                return Ok(&[]);
-            }
-            match self.rx.recv() {
-                Ok(Ok(file)) => self.segment = Some(io::BufReader::with_capacity(256 * 1024, file)),
-                Ok(Err(e)) => {
-                    self.done = true;
-                    return Err(e);
-                }
-                Err(_) => {
-                    self.done = true;
-                    return Ok(&[]);
-                }
-            }
+            let Some(file) = next(&self.rx, &mut self.done)? else { return Ok(&[]) };
+            self.segment = Some(io::BufReader::with_capacity(256 * 1024, file));
         }
     }
 
@@ -313,11 +311,7 @@ impl BufRead for Spill {
 
 impl Read for Spill {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = buf.len().min(available.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, buf)
     }
 }
 
