@@ -113,8 +113,9 @@ pub fn decode_ahead<'a>(
     limits: &Limits,
     tx: std::sync::mpsc::Sender<Ahead>,
 ) {
+    let budget = decompress::Budget::new(decompress::AHEAD);
     for artifact in artifacts {
-        let (writer, stream) = decompress::spill();
+        let (writer, stream) = decompress::spill(&budget);
         let (done, finished) = std::sync::mpsc::channel();
         if tx.send(Ahead { stream, finished }).is_err() {
             return;

@@ -190,19 +190,74 @@ fn read_buffered(reader: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize>
 /// the page cache, not the heap, holds a layer that waits for its turn.
 const SEGMENT: u64 = 32 << 20;
 const SEGMENTS_AHEAD: usize = 2;
+/// How many bytes all the spills of one build may hold at once, written but not yet read: the
+/// temporary space decompressing ahead may take, however many and large the patches.
+pub const AHEAD: u64 = 256 << 20;
+
+/// Bytes spills may still hold, shared by the spills of one build: a writer waits for room
+/// before it starts a segment, and a segment gives its room back once read (or dropped).
+pub struct Budget {
+    left: std::sync::Mutex<u64>,
+    freed: std::sync::Condvar,
+    total: u64,
+}
+
+impl Budget {
+    pub fn new(total: u64) -> std::sync::Arc<Budget> {
+        std::sync::Arc::new(Budget { left: std::sync::Mutex::new(total), freed: std::sync::Condvar::new(), total })
+    }
+
+    /// Waits for `want` bytes of room (at most the whole budget) and holds them.
+    fn take(self: &std::sync::Arc<Self>, want: u64) -> Held {
+        let want = want.min(self.total);
+        let mut left = self.left.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *left < want {
+            left = self.freed.wait(left).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *left -= want;
+        Held { budget: std::sync::Arc::clone(self), bytes: want }
+    }
+
+    #[cfg(test)]
+    fn left(&self) -> u64 {
+        *self.left.lock().unwrap()
+    }
+}
+
+/// Room held in a [`Budget`] until dropped.
+struct Held {
+    budget: std::sync::Arc<Budget>,
+    bytes: u64,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut left = self.budget.left.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *left += self.bytes;
+        self.budget.freed.notify_all();
+    }
+}
+
+/// One written segment, rewound for reading, with the room it holds.
+struct Segment {
+    file: File,
+    held: Held,
+}
 
 /// A stream decompressed ahead of its reader into temporary files, so a patch can be
 /// decompressed while the layers below it are still being read. At most a few segments wait
-/// at once; past that the writer waits for the reader, as a pipe's would.
+/// at once, and no more than the [`Budget`] allows; past that the writer waits for the
+/// reader, as a pipe's would.
 pub struct Spill {
-    rx: std::sync::mpsc::Receiver<io::Result<File>>,
-    segment: Option<io::BufReader<File>>,
+    rx: std::sync::mpsc::Receiver<io::Result<Segment>>,
+    segment: Option<(io::BufReader<File>, Held)>,
     done: bool,
 }
 
 /// The producing end of a [`Spill`].
 pub struct SpillWriter {
-    tx: std::sync::mpsc::SyncSender<io::Result<File>>,
+    tx: std::sync::mpsc::SyncSender<io::Result<Segment>>,
+    budget: std::sync::Arc<Budget>,
     segment: u64,
 }
 
@@ -211,21 +266,21 @@ pub struct SpillWriter {
 #[error("{0} (a temporary file of a layer decompressed ahead)")]
 pub struct SpillFailed(pub io::Error);
 
-pub fn spill() -> (SpillWriter, Spill) {
-    spill_in_segments_of(SEGMENT)
+pub fn spill(budget: &std::sync::Arc<Budget>) -> (SpillWriter, Spill) {
+    spill_in_segments_of(SEGMENT, budget)
 }
 
-fn spill_in_segments_of(segment: u64) -> (SpillWriter, Spill) {
+fn spill_in_segments_of(segment: u64, budget: &std::sync::Arc<Budget>) -> (SpillWriter, Spill) {
     let (tx, rx) = std::sync::mpsc::sync_channel(SEGMENTS_AHEAD);
-    (SpillWriter { tx, segment }, Spill { rx, segment: None, done: false })
+    (SpillWriter { tx, budget: std::sync::Arc::clone(budget), segment }, Spill { rx, segment: None, done: false })
 }
 
 impl SpillWriter {
-    /// Fills one segment from `reader`, rewound for reading: `None` at the end of the stream.
-    /// A read error comes after the data read before it.
-    fn segment(&self, reader: &mut dyn Read, buf: &mut [u8]) -> (Option<File>, Option<io::Error>) {
+    /// Fills one segment from `reader`: `None` at the end of the stream. A read error comes
+    /// after the data read before it.
+    fn segment(&self, reader: &mut dyn Read, buf: &mut [u8]) -> (Option<Segment>, Option<io::Error>) {
         let failed = |e: io::Error| io::Error::new(e.kind(), SpillFailed(e));
-        let mut file: Option<File> = None;
+        let mut segment: Option<Segment> = None;
         let mut written = 0u64;
         let mut error = None;
         while written < self.segment {
@@ -239,18 +294,22 @@ impl SpillWriter {
                     break;
                 }
             };
-            let put = match file.as_mut() {
-                Some(f) => Ok(f),
-                None => tempfile::tempfile().map(|f| file.insert(f)),
+            let put = match segment.as_mut() {
+                Some(s) => Ok(s),
+                None => {
+                    // Room first: a file is only started once the budget allows it.
+                    let held = self.budget.take(self.segment);
+                    tempfile::tempfile().map(|file| segment.insert(Segment { file, held }))
+                }
             }
-            .and_then(|f| f.write_all(&buf[..n]));
+            .and_then(|s| s.file.write_all(&buf[..n]));
             if let Err(e) = put {
                 return (None, Some(failed(e)));
             }
             written += n as u64;
         }
-        match file.map(|mut f| f.seek(io::SeekFrom::Start(0)).map(|_| f)) {
-            Some(Ok(f)) => (Some(f), error),
+        match segment.map(|mut s| s.file.seek(io::SeekFrom::Start(0)).map(|_| s)) {
+            Some(Ok(s)) => (Some(s), error),
             Some(Err(e)) => (None, Some(failed(e))),
             None => (None, error),
         }
@@ -261,10 +320,10 @@ impl Sink for SpillWriter {
     fn pump(&mut self, reader: &mut dyn Read) -> io::Result<()> {
         let mut buf = vec![0u8; 256 * 1024];
         loop {
-            let (file, error) = self.segment(reader, &mut buf);
-            let more = file.is_some() && error.is_none();
-            if let Some(f) = file {
-                if self.tx.send(Ok(f)).is_err() {
+            let (segment, error) = self.segment(reader, &mut buf);
+            let more = segment.is_some() && error.is_none();
+            if let Some(s) = segment {
+                if self.tx.send(Ok(s)).is_err() {
                     return Ok(());
                 }
             }
@@ -290,21 +349,24 @@ impl BufRead for Spill {
             // (Checked first, then borrowed again: the borrow checker cannot see that the
             // early return and the loop's next round do not overlap.)
             let empty = match self.segment.as_mut() {
-                Some(segment) => segment.fill_buf().map_err(|e| io::Error::new(e.kind(), SpillFailed(e)))?.is_empty(),
+                Some((reader, _)) => {
+                    reader.fill_buf().map_err(|e| io::Error::new(e.kind(), SpillFailed(e)))?.is_empty()
+                }
                 None => true,
             };
             if !empty {
-                return self.segment.as_mut().expect("checked above").fill_buf();
+                return self.segment.as_mut().expect("checked above").0.fill_buf();
             }
+            // A segment read to its end gives its room back.
             self.segment = None;
-            let Some(file) = next(&self.rx, &mut self.done)? else { return Ok(&[]) };
-            self.segment = Some(io::BufReader::with_capacity(256 * 1024, file));
+            let Some(s) = next(&self.rx, &mut self.done)? else { return Ok(&[]) };
+            self.segment = Some((io::BufReader::with_capacity(256 * 1024, s.file), s.held));
         }
     }
 
     fn consume(&mut self, n: usize) {
-        if let Some(segment) = self.segment.as_mut() {
-            segment.consume(n);
+        if let Some((reader, _)) = self.segment.as_mut() {
+            reader.consume(n);
         }
     }
 }
@@ -351,7 +413,7 @@ mod tests {
     #[test]
     fn a_spilled_stream_reads_back_whole_across_segments() {
         let data = sample(10_000);
-        let (mut writer, mut spill) = spill_in_segments_of(1_000);
+        let (mut writer, mut spill) = spill_in_segments_of(1_000, &Budget::new(AHEAD));
         let mut source = Source { data: io::Cursor::new(data.clone()), fail: false };
         let producer = std::thread::spawn(move || writer.pump(&mut source));
         let mut read = Vec::new();
@@ -363,7 +425,7 @@ mod tests {
     #[test]
     fn a_spilled_read_error_comes_after_the_data_before_it() {
         let data = sample(2_500);
-        let (mut writer, mut spill) = spill_in_segments_of(1_000);
+        let (mut writer, mut spill) = spill_in_segments_of(1_000, &Budget::new(AHEAD));
         let mut source = Source { data: io::Cursor::new(data.clone()), fail: true };
         let producer = std::thread::spawn(move || writer.pump(&mut source));
         let mut read = Vec::new();
@@ -375,12 +437,36 @@ mod tests {
 
     #[test]
     fn the_spill_writer_stops_when_its_reader_is_gone() {
-        let (mut writer, spill) = spill_in_segments_of(1_000);
+        let (mut writer, spill) = spill_in_segments_of(1_000, &Budget::new(AHEAD));
         drop(spill);
         let mut source = Source { data: io::Cursor::new(sample(1_000_000)), fail: false };
         // Would block forever on the bounded channel if it did not notice.
         writer.pump(&mut source).unwrap();
         assert!(source.data.position() < 1_000_000);
+    }
+
+    #[test]
+    fn spills_sharing_a_budget_wait_for_their_reader_and_give_the_room_back() {
+        // Room for two segments in all: the writer of the first stream must wait for its
+        // reader, and the second stream, behind it, still comes through whole.
+        let budget = Budget::new(2_000);
+        let (data_a, data_b) = (sample(10_000), sample(3_500));
+        let (mut writer_a, mut spill_a) = spill_in_segments_of(1_000, &budget);
+        let (mut writer_b, mut spill_b) = spill_in_segments_of(1_000, &budget);
+        let mut sources = [data_a.clone(), data_b.clone()].map(|d| Source { data: io::Cursor::new(d), fail: false });
+        let producer = std::thread::spawn(move || {
+            writer_a.pump(&mut sources[0]).unwrap();
+            // Done with the first stream: its reader sees the end (as `layer::decode` does).
+            drop(writer_a);
+            writer_b.pump(&mut sources[1]).unwrap();
+        });
+        let (mut read_a, mut read_b) = (Vec::new(), Vec::new());
+        spill_a.read_to_end(&mut read_a).unwrap();
+        spill_b.read_to_end(&mut read_b).unwrap();
+        producer.join().unwrap();
+        assert!(read_a == data_a && read_b == data_b);
+        drop((spill_a, spill_b));
+        assert_eq!(budget.left(), 2_000, "every segment gave its room back");
     }
 
     #[test]
