@@ -122,6 +122,26 @@ bench "$work/build.json" \
     -n gild "$(q "$gild") -C $(q "$corpus") build recipes/bench.toml --out $(q "$work/out")" \
     --prepare "rm -rf $(q "$work/root") && sync" -n pipeline "bash $(q "$work/pipeline.sh")" \
     --prepare "sync" -n floor "zstd -dc $(q "$base") | zstd -3 -T0 -q >/dev/null"
+# hyperfine times all runs of one command, then all of the next: load that comes and goes
+# on a shared machine tilts that ratio. So the floor is also measured in pairs, a gild build
+# then a floor run, and the verdict takes the median of the pairs' ratios.
+say "build: gild and the floor in $((2 * runs)) interleaved pairs"
+now() { date +%s.%N; }
+for _ in $(seq $((2 * runs))); do
+    rm -rf "${corpus:?}/baselines/bench" "$work/out" && sync
+    t0=$(now)
+    "$gild" -C "$corpus" build recipes/bench.toml --out "$work/out" >/dev/null
+    t1=$(now)
+    sync
+    t2=$(now)
+    zstd -dc "$base" | zstd -3 -T0 -q >/dev/null
+    t3=$(now)
+    awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" 'BEGIN { printf "%.4f %.4f %.4f\n", b - a, d - c, (b - a) / (d - c) }'
+done >"$work/pairs.txt"
+cat "$work/pairs.txt" >&2
+# The median of a column of pairs.txt.
+pair_median() { sort -g -k"$1","$1" "$work/pairs.txt" | awk -v k="$1" '{ v[NR] = $k } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
 # The last gild run's baseline and image stay for the audit row.
 [ -f "$corpus/baselines/bench/1.0.0/files.mtree" ] ||
     "$gild" -C "$corpus" build recipes/bench.toml --out "$work/out" >/dev/null
@@ -220,6 +240,7 @@ p=$(median "$work/build.json" pipeline)
 f=$(median "$work/build.json" floor)
 speedup=$(ratio "$p" "$g")
 over_floor=$(ratio "$g" "$f")
+paired_floor=$(awk -v r="$(pair_median 3)" 'BEGIN { printf "%.2f", r }')
 
 {
     echo "# gild benchmark results"
@@ -275,6 +296,11 @@ over_floor=$(ratio "$g" "$f")
     row "$work/build.json" pipeline gild
     row "$work/build.json" floor gild
     echo
+    echo "Interleaved: $(wc -l <"$work/pairs.txt") pairs of a gild build then a floor run, so that load"
+    echo "coming and going on the machine falls on both alike: gild $(pair_median 1) s and the floor"
+    echo "$(pair_median 2) s (medians); the median of the pairs' ratios is ${paired_floor}× (range"
+    echo "$(sort -g -k3,3 "$work/pairs.txt" | awk 'NR == 1 { lo = $3 } { hi = $3 } END { printf "%.2f–%.2f", lo, hi }')×). The target below is judged on it."
+    echo
     echo "Check: $same."
     echo
     echo "## Peak memory of the build"
@@ -322,7 +348,7 @@ over_floor=$(ratio "$g" "$f")
     echo "| target | measured | |"
     echo "| --- | --- | --- |"
     echo "| build ≥ 3× faster than the shell pipeline | ${speedup}× | $(verdict "$speedup" '>=' 3) |"
-    echo "| build ≤ 1.5× the floor | ${over_floor}× | $(verdict "$over_floor" '<=' 1.5) |"
+    echo "| build ≤ 1.5× the floor (median of interleaved pairs; ${over_floor}× from the medians above) | ${paired_floor}× | $(verdict "$paired_floor" '<=' 1.5) |"
     echo "| peak RSS ≤ 64 MiB + 1 KiB/entry at $entries_main entries | $(mib "$rss_main") MiB | $(verdict "$rss_main" '<=' "$(target_kib "$entries_main")") |"
     if [ -n "$rss_scale" ]; then
         echo "| peak RSS ≤ 64 MiB + 1 KiB/entry at $entries_scale entries | $(mib "$rss_scale") MiB | $(verdict "$rss_scale" '<=' "$(target_kib "$entries_scale")") |"
