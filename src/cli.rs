@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::ops::{
     self, audit::AuditOptions, build::BuildOptions, defer::DeferOptions, diff::DiffOptions, intake::IntakeOptions,
@@ -11,6 +11,7 @@ use crate::ops::{
 };
 use crate::output::Output;
 use crate::recipe::Severity;
+use crate::tree::walk::Reach;
 
 /// Build golden images from signed, approved patches; record what is in them.
 #[derive(Parser, Debug)]
@@ -68,6 +69,8 @@ pub enum Command {
         /// Write the spec to FILE (beside it, then renamed) instead of stdout
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        reach: ReachArgs,
     },
     /// Is each target compliant with a baseline? Which patches does it lack?
     Audit {
@@ -88,6 +91,8 @@ pub enum Command {
         /// Extra paths on a target count against compliance
         #[arg(long)]
         strict: bool,
+        #[command(flatten)]
+        reach: ReachArgs,
     },
     /// Verify an approved patch, pin it and append it to the recipe (comments kept)
     Intake {
@@ -201,6 +206,24 @@ pub enum SeverityArg {
     Low,
 }
 
+/// How far a directory is walked (a directory stays on one filesystem, and `/` skips its
+/// virtual filesystems, unless told otherwise).
+#[derive(Debug, Args)]
+pub struct ReachArgs {
+    /// Descend into filesystems mounted below a directory (a separate /usr or /var)
+    #[arg(long)]
+    cross_mounts: bool,
+    /// When scanning /, descend into proc, sys, dev and run too
+    #[arg(long)]
+    include_virtual: bool,
+}
+
+impl From<ReachArgs> for Reach {
+    fn from(a: ReachArgs) -> Reach {
+        Reach { cross_mounts: a.cross_mounts, include_virtual: a.include_virtual }
+    }
+}
+
 impl From<SeverityArg> for Severity {
     fn from(s: SeverityArg) -> Severity {
         match s {
@@ -266,8 +289,8 @@ pub fn main() -> u8 {
             }
             Err(e) => failed(&out, &e),
         },
-        Command::Scan { source, output } => {
-            match finished(&ctx, ops::scan::scan(&ctx, &ScanOptions { source, output })) {
+        Command::Scan { source, output, reach } => {
+            match finished(&ctx, ops::scan::scan(&ctx, &ScanOptions { source, output, reach: reach.into() })) {
                 Ok(report) => {
                     out.scan(&report);
                     0
@@ -275,8 +298,8 @@ pub fn main() -> u8 {
                 Err(e) => failed(&out, &e),
             }
         }
-        Command::Audit { baseline, targets, patch, fixes, ignore, strict } => {
-            let opts = AuditOptions { baseline, targets, patch, fixes, ignore, strict };
+        Command::Audit { baseline, targets, patch, fixes, ignore, strict, reach } => {
+            let opts = AuditOptions { baseline, targets, patch, fixes, ignore, strict, reach: reach.into() };
             match finished(&ctx, ops::audit::audit(&ctx, &opts)) {
                 Ok(report) => {
                     out.audit(&report);

@@ -12,7 +12,7 @@ pub mod source;
 pub mod spec;
 
 mod archive;
-mod walk;
+pub mod walk;
 
 use std::collections::BTreeMap;
 use std::ops::{BitOr, BitOrAssign, Bound};

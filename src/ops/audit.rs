@@ -34,6 +34,8 @@ pub struct AuditOptions {
     pub ignore: Vec<String>,
     /// Extra paths count against compliance.
     pub strict: bool,
+    /// How far directory targets are walked.
+    pub reach: crate::tree::walk::Reach,
 }
 
 /// The question `--patch` or `--fixes` asks.
@@ -187,7 +189,7 @@ impl AuditReport {
 }
 
 pub fn audit(ctx: &Context, opts: &AuditOptions) -> Result<AuditReport, Error> {
-    let locator = sources::locator(ctx)?;
+    let locator = Locator { reach: opts.reach, ..sources::locator(ctx)? };
     let baseline = locator.baseline(&opts.baseline)?;
     let record = baseline.record().expect("a recorded baseline");
     let SourceKind::Baseline { dir, .. } = &baseline.kind else { unreachable!("a recorded baseline") };

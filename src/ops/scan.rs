@@ -11,6 +11,8 @@ use crate::baseline::mtree;
 use crate::error::Error;
 use crate::ops::diff::SourceInfo;
 use crate::ops::{display_path, sources, Context};
+use crate::tree::source::Locator;
+use crate::tree::walk::Reach;
 use crate::trust::hex;
 use crate::workspace::TMP_PREFIX;
 
@@ -19,6 +21,8 @@ pub struct ScanOptions {
     pub source: String,
     /// Where the spec goes; `None`: into the report (stdout).
     pub output: Option<PathBuf>,
+    /// How far a directory is walked.
+    pub reach: Reach,
 }
 
 #[derive(Debug, Clone)]
@@ -36,7 +40,7 @@ pub struct ScanReport {
 }
 
 pub fn scan(ctx: &Context, opts: &ScanOptions) -> Result<ScanReport, Error> {
-    let locator = sources::locator(ctx)?;
+    let locator = Locator { reach: opts.reach, ..sources::locator(ctx)? };
     let source = locator.open(&opts.source)?;
     let spec = mtree::render_with(&source.tree, |p| source.lacks(p));
     let mut lacking: BTreeMap<&'static str, usize> = BTreeMap::new();

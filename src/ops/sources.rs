@@ -14,5 +14,5 @@ pub(crate) fn locator(ctx: &Context) -> Result<Locator, Error> {
     for arg in &ctx.limits {
         limits.apply_arg(arg).map_err(Error::Usage)?;
     }
-    Ok(Locator { base, workspace, limits, progress: ctx.progress.clone() })
+    Ok(Locator { base, workspace, limits, progress: ctx.progress.clone(), reach: Default::default() })
 }

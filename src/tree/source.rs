@@ -150,6 +150,8 @@ pub struct Locator {
     pub workspace: Option<Workspace>,
     pub limits: Limits,
     pub progress: Reporter,
+    /// How far directories are walked.
+    pub reach: walk::Reach,
 }
 
 impl Locator {
@@ -160,7 +162,7 @@ impl Locator {
                 if path.join("files.mtree").is_file() {
                     return self.baseline_dir(arg, &path);
                 }
-                return directory(arg, &path, &*self.progress);
+                return directory(arg, &path, self.reach, &*self.progress);
             }
             Ok(_) => return self.file(arg, &path),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -476,9 +478,9 @@ fn parse_spec(text: Vec<u8>, shown: &str) -> Result<(spec::SpecTree, Form), Sour
     spec::read(text).map_err(err)
 }
 
-fn directory(arg: &str, path: &Path, progress: &dyn Progress) -> Result<Source, SourceError> {
+fn directory(arg: &str, path: &Path, reach: walk::Reach, progress: &dyn Progress) -> Result<Source, SourceError> {
     progress.start(&format!("hashing `{arg}`"), None);
-    let walked = walk::read(path, progress)?;
+    let walked = walk::read(path, reach, progress)?;
     let mut warnings = walked.warnings;
     warnings.extend(sockets_warning(walked.sockets));
     let release = if release_is_plain(&walked.tree) { read_release(path) } else { None };

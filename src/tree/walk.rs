@@ -28,6 +28,16 @@ use crate::tree::{Kind, Node, Tree};
 /// descended into, when the directory scanned is `/`.
 const VIRTUAL: [&[u8]; 4] = [b"proc", b"sys", b"dev", b"run"];
 
+/// How far a walk goes (SPEC §7: a scan stays on one filesystem and skips `proc`, `sys`,
+/// `dev` and `run` when it scans `/`, unless told otherwise).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// Descend into filesystems mounted below the directory (a separate `/usr` or `/var`).
+    pub cross_mounts: bool,
+    /// When scanning `/`, descend into `proc`, `sys`, `dev` and `run` too, mounts and all.
+    pub include_virtual: bool,
+}
+
 pub struct Walked {
     pub tree: Tree,
     pub sockets: usize,
@@ -46,7 +56,7 @@ type Job = (usize, PathBuf);
 type Done = (usize, io::Result<Hashed>);
 
 /// Reads the directory `root` as a tree.
-pub fn read(root: &Path, progress: &dyn Progress) -> Result<Walked, SourceError> {
+pub fn read(root: &Path, reach: Reach, progress: &dyn Progress) -> Result<Walked, SourceError> {
     let scans_root = root.canonicalize().is_ok_and(|p| p == Path::new("/"));
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let cancel = AtomicBool::new(false);
@@ -59,7 +69,7 @@ pub fn read(root: &Path, progress: &dyn Progress) -> Result<Walked, SourceError>
             scope.spawn(move || hash_worker(job_rx, done_tx, cancel, progress));
         }
         drop(done_tx);
-        let listing = list(root, scans_root, &jobs);
+        let listing = list(root, scans_root, reach, &jobs);
         drop(jobs);
         if listing.is_err() {
             cancel.store(true, Ordering::Relaxed);
@@ -133,13 +143,14 @@ struct Listing {
     sockets: usize,
 }
 
-fn list(root: &Path, scans_root: bool, jobs: &mpsc::SyncSender<Job>) -> Result<Listing, SourceError> {
+fn list(root: &Path, scans_root: bool, reach: Reach, jobs: &mpsc::SyncSender<Job>) -> Result<Listing, SourceError> {
     let cannot = |path: &Path| format!("cannot read `{}`", path.display());
     let root_meta = std::fs::metadata(root).map_err(SourceError::io(cannot(root)))?;
     let root_node = node(&root_meta, root).map_err(SourceError::io(cannot(root)))?;
     let mut listing = Listing { root: root_node, nodes: Vec::new(), links: Vec::new(), sockets: 0 };
     let mut inodes: HashMap<(u64, u64), usize> = HashMap::new();
-    let mut walk = WalkDir::new(root).follow_links(false).same_file_system(true).min_depth(1).into_iter();
+    // Mount points are listed like any directory; whether the walk goes below them is `reach`.
+    let mut walk = WalkDir::new(root).follow_links(false).min_depth(1).into_iter();
     while let Some(entry) = walk.next() {
         crate::interrupt::check().map_err(SourceError::io("interrupted"))?;
         let entry = entry.map_err(|e| {
@@ -176,8 +187,14 @@ fn list(root: &Path, scans_root: bool, jobs: &mpsc::SyncSender<Job>) -> Result<L
                 }
             }
         }
-        if scans_root && entry.depth() == 1 && meta.is_dir() && VIRTUAL.contains(&&rel[..]) {
-            walk.skip_current_dir();
+        if meta.is_dir() {
+            let in_virtual = scans_root
+                && VIRTUAL.iter().any(|v| rel.starts_with(v) && rel.get(v.len()).map_or(true, |&b| b == b'/'));
+            let descend =
+                if in_virtual { reach.include_virtual } else { meta.dev() == root_meta.dev() || reach.cross_mounts };
+            if !descend {
+                walk.skip_current_dir();
+            }
         }
         listing.nodes.push((rel, node));
     }
@@ -297,7 +314,7 @@ mod walk_tests {
         for i in 0..200 {
             std::fs::write(root.join(format!("usr/f{i}")), format!("{i}")).unwrap();
         }
-        let walked = read(root, &crate::progress::Silent).unwrap();
+        let walked = read(root, Reach::default(), &crate::progress::Silent).unwrap();
         let t = &walked.tree;
         assert_eq!(t.len(), 1 + 2 + 2 + 2 + 200);
         let sha: [u8; 32] = Sha256::digest(b"shell").into();
@@ -314,5 +331,47 @@ mod walk_tests {
             Kind::File(c) => assert_eq!(c.sha256, <[u8; 32]>::from(Sha256::digest(b"77"))),
             other => panic!("{other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod reach_tests {
+    use super::*;
+
+    /// The paths `list` finds below `root`, as if `root` were `/`.
+    fn listed_as_root(root: &Path, reach: Reach) -> Vec<String> {
+        let (jobs, _rx) = mpsc::sync_channel(1024);
+        let listing = list(root, true, reach, &jobs).unwrap();
+        let mut paths: Vec<String> =
+            listing.nodes.iter().map(|(p, _)| String::from_utf8_lossy(p).into_owned()).collect();
+        paths.sort();
+        paths
+    }
+
+    #[test]
+    fn a_root_lists_its_virtual_directories_without_descending_unless_told() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["proc/1", "sys/kernel", "dev/pts", "run/lock", "usr/bin", "procedures"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        let default = listed_as_root(dir.path(), Reach::default());
+        assert_eq!(default, ["dev", "proc", "procedures", "run", "sys", "usr", "usr/bin"]);
+        let all = listed_as_root(dir.path(), Reach { include_virtual: true, ..Reach::default() });
+        assert_eq!(
+            all,
+            [
+                "dev",
+                "dev/pts",
+                "proc",
+                "proc/1",
+                "procedures",
+                "run",
+                "run/lock",
+                "sys",
+                "sys/kernel",
+                "usr",
+                "usr/bin"
+            ]
+        );
     }
 }

@@ -773,3 +773,31 @@ fn diff_of_baselines_reports_an_xattr_change_on_an_otherwise_identical_line() {
     let same = ws.gild(&["diff", "plain", "plain"]);
     same.exit(0);
 }
+
+/// A host whose `/usr` is a filesystem of its own: a scan or audit of the directory stays on
+/// one filesystem (so `usr` is listed, its files are not, and the host is not compliant) until
+/// told `--cross-mounts`.
+#[test]
+fn scan_and_audit_stay_on_one_filesystem_unless_told_to_cross_mounts() {
+    require_tool!("bsdtar");
+    require_root!();
+    let ws = Workspace::new();
+    audited(&ws);
+    let host = tempfile::Builder::new().prefix("gild-host-").tempdir().unwrap();
+    std::fs::create_dir(host.path().join("usr")).unwrap();
+    let Some(_usr) = Mount::tmpfs(&host.path().join("usr"), "4m") else { return };
+    let image = ws.image_path("demo", "1.1.0", "tar.zst");
+    stock(Command::new("bsdtar").arg("-xpf").arg(&image).arg("-C").arg(host.path()));
+    let dir = host.path().to_str().unwrap();
+
+    ws.gild(&["scan", dir, "-o", "one.mtree"]).success();
+    let one = Mtree::parse(&ws.read("one.mtree"));
+    assert!(one.get("usr").is_some() && one.get("usr/bin/ssh-keysign").is_none(), "the scan went below /usr");
+    ws.gild(&["scan", dir, "--cross-mounts", "-o", "all.mtree"]).success();
+    assert!(Mtree::parse(&ws.read("all.mtree")).get("usr/bin/ssh-keysign").is_some(), "--cross-mounts left out /usr");
+
+    let j = audit_json(&ws, &["demo", dir], 1);
+    assert_eq!(j["compliant"], false);
+    let j = audit_json(&ws, &["demo", dir, "--cross-mounts"], 0);
+    assert_eq!(j["targets"][0]["verdict"], "compliant", "{j}");
+}

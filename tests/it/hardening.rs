@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Compression, Layer, Run, TarEntry, Workspace};
+use crate::harness::{Compression, Layer, Mount, Run, TarEntry, Workspace};
 
 fn refused(layer: Layer, needles: &[&str]) {
     let ws = Workspace::new();
@@ -282,15 +282,6 @@ fn no_progress_bar_when_stderr_is_not_a_terminal_or_with_json() {
     assert_eq!(run.stderr, "", "stderr of a --json build");
 }
 
-/// Unmounts on drop, so a failing assertion does not leave the mount behind.
-struct Mount(std::path::PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// A full disk under `--out`: a clear error naming the directory, exit 2, no image, no
 /// temporary and no baseline left. Needs a 64 KiB tmpfs (root, and a system that allows it).
 #[test]
@@ -298,12 +289,7 @@ fn a_full_disk_under_out_gives_a_clear_error_and_leaves_nothing() {
     let ws = Workspace::new();
     let small = ws.path("small");
     std::fs::create_dir(&small).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&small).output();
-    if !mounted.is_ok_and(|o| o.status.success()) {
-        println!("skipped: cannot mount a small tmpfs here (needs root)");
-        return;
-    }
-    let _mount = Mount(small.clone());
+    let Some(_mount) = Mount::tmpfs(&small, "64k") else { return };
     let recipe = ws.recipe("demo").base(big_base(1)).compress(Compression::Tar).write();
     let run = ws.gild(&["build", &recipe, "--out", "small"]);
     run.exit(2).stderr_has("small").stderr_has_ci("no space left");

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -987,6 +987,31 @@ pub fn nth_line_of(text: &str, needle: &str, n: usize) -> usize {
 
 // ---------------------------------------------------------------------------------------------
 // Running gild
+
+/// A tmpfs mounted for a test, unmounted on drop so a failing assertion does not leave it
+/// behind.
+pub struct Mount(PathBuf);
+
+impl Mount {
+    /// Mounts a tmpfs of `size` (`64k`, `1m`) on the directory `at`; `None`, after saying the
+    /// test is skipped, where this system does not allow it (not root, or in a container
+    /// without the capability).
+    pub fn tmpfs(at: &Path, size: &str) -> Option<Mount> {
+        let mounted =
+            Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(at).output();
+        if !mounted.is_ok_and(|o| o.status.success()) {
+            println!("skipped: cannot mount a tmpfs here (needs root)");
+            return None;
+        }
+        Some(Mount(at.to_path_buf()))
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
 
 pub struct Run {
     pub args: Vec<String>,
