@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, Write};
+use std::sync::{mpsc, Arc, Condvar, Mutex, PoisonError};
 
 use crate::limits::Limits;
 
@@ -63,8 +64,8 @@ fn window_log(window: u64) -> u32 {
 /// The decompressed stream, read on another thread: decompression runs on one core while
 /// the caller parses, hashes and spools on the other.
 pub struct Pipe {
-    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
-    free: std::sync::mpsc::SyncSender<Vec<u8>>,
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    free: mpsc::SyncSender<Vec<u8>>,
     chunk: Vec<u8>,
     pos: usize,
     done: bool,
@@ -72,16 +73,16 @@ pub struct Pipe {
 
 /// The producing end of a [`Pipe`].
 pub struct PipeWriter {
-    tx: std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
-    free: std::sync::mpsc::Receiver<Vec<u8>>,
+    tx: mpsc::SyncSender<io::Result<Vec<u8>>>,
+    free: mpsc::Receiver<Vec<u8>>,
 }
 
 const CHUNK: usize = 512 * 1024;
 
 /// A bounded pipe of a few chunks, so memory stays flat whatever the layer's size.
 pub fn pipe() -> (PipeWriter, Pipe) {
-    let (tx, rx) = std::sync::mpsc::sync_channel(4);
-    let (free_tx, free_rx) = std::sync::mpsc::sync_channel(8);
+    let (tx, rx) = mpsc::sync_channel(4);
+    let (free_tx, free_rx) = mpsc::sync_channel(8);
     (PipeWriter { tx, free: free_rx }, Pipe { rx, free: free_tx, chunk: Vec::new(), pos: 0, done: false })
 }
 
@@ -160,7 +161,7 @@ impl Read for Pipe {
 
 /// The next item a producing thread sent: `None` once it has finished. An error it passed
 /// is returned once, and ends the stream.
-fn next<T>(rx: &std::sync::mpsc::Receiver<io::Result<T>>, done: &mut bool) -> io::Result<Option<T>> {
+fn next<T>(rx: &mpsc::Receiver<io::Result<T>>, done: &mut bool) -> io::Result<Option<T>> {
     if *done {
         return Ok(None);
     }
@@ -197,25 +198,25 @@ pub const AHEAD: u64 = 256 << 20;
 /// Bytes spills may still hold, shared by the spills of one build: a writer waits for room
 /// before it starts a segment, and a segment gives its room back once read (or dropped).
 pub struct Budget {
-    left: std::sync::Mutex<u64>,
-    freed: std::sync::Condvar,
+    left: Mutex<u64>,
+    freed: Condvar,
     total: u64,
 }
 
 impl Budget {
-    pub fn new(total: u64) -> std::sync::Arc<Budget> {
-        std::sync::Arc::new(Budget { left: std::sync::Mutex::new(total), freed: std::sync::Condvar::new(), total })
+    pub fn new(total: u64) -> Arc<Budget> {
+        Arc::new(Budget { left: Mutex::new(total), freed: Condvar::new(), total })
     }
 
     /// Waits for `want` bytes of room (at most the whole budget) and holds them.
-    fn take(self: &std::sync::Arc<Self>, want: u64) -> Held {
+    fn take(self: &Arc<Self>, want: u64) -> Held {
         let want = want.min(self.total);
-        let mut left = self.left.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut left = self.left.lock().unwrap_or_else(PoisonError::into_inner);
         while *left < want {
-            left = self.freed.wait(left).unwrap_or_else(std::sync::PoisonError::into_inner);
+            left = self.freed.wait(left).unwrap_or_else(PoisonError::into_inner);
         }
         *left -= want;
-        Held { budget: std::sync::Arc::clone(self), bytes: want }
+        Held { budget: Arc::clone(self), bytes: want }
     }
 
     #[cfg(test)]
@@ -226,13 +227,13 @@ impl Budget {
 
 /// Room held in a [`Budget`] until dropped.
 struct Held {
-    budget: std::sync::Arc<Budget>,
+    budget: Arc<Budget>,
     bytes: u64,
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        let mut left = self.budget.left.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut left = self.budget.left.lock().unwrap_or_else(PoisonError::into_inner);
         *left += self.bytes;
         self.budget.freed.notify_all();
     }
@@ -249,15 +250,15 @@ struct Segment {
 /// at once, and no more than the [`Budget`] allows; past that the writer waits for the
 /// reader, as a pipe's would.
 pub struct Spill {
-    rx: std::sync::mpsc::Receiver<io::Result<Segment>>,
+    rx: mpsc::Receiver<io::Result<Segment>>,
     segment: Option<(io::BufReader<File>, Held)>,
     done: bool,
 }
 
 /// The producing end of a [`Spill`].
 pub struct SpillWriter {
-    tx: std::sync::mpsc::SyncSender<io::Result<Segment>>,
-    budget: std::sync::Arc<Budget>,
+    tx: mpsc::SyncSender<io::Result<Segment>>,
+    budget: Arc<Budget>,
     segment: u64,
 }
 
@@ -266,13 +267,13 @@ pub struct SpillWriter {
 #[error("{0} (a temporary file of a layer decompressed ahead)")]
 pub struct SpillFailed(pub io::Error);
 
-pub fn spill(budget: &std::sync::Arc<Budget>) -> (SpillWriter, Spill) {
+pub fn spill(budget: &Arc<Budget>) -> (SpillWriter, Spill) {
     spill_in_segments_of(SEGMENT, budget)
 }
 
-fn spill_in_segments_of(segment: u64, budget: &std::sync::Arc<Budget>) -> (SpillWriter, Spill) {
-    let (tx, rx) = std::sync::mpsc::sync_channel(SEGMENTS_AHEAD);
-    (SpillWriter { tx, budget: std::sync::Arc::clone(budget), segment }, Spill { rx, segment: None, done: false })
+fn spill_in_segments_of(segment: u64, budget: &Arc<Budget>) -> (SpillWriter, Spill) {
+    let (tx, rx) = mpsc::sync_channel(SEGMENTS_AHEAD);
+    (SpillWriter { tx, budget: Arc::clone(budget), segment }, Spill { rx, segment: None, done: false })
 }
 
 impl SpillWriter {
