@@ -38,19 +38,24 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     s
 }
 
-/// True when the stock tool is installed. When it is not, prints `skipped: TOOL not installed`
-/// and returns false, except under `CI=true`, where a missing judge is a failure.
+/// Whether a test can run: when `available` is false, prints `skipped: WHY` and returns
+/// false, except under `CI=true`, where every test must run and a skip is a failure.
+pub fn can_run(available: bool, why: &str) -> bool {
+    if !available {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("under CI=true every test must run, but: {why}");
+        }
+        println!("skipped: {why}");
+    }
+    available
+}
+
+/// True when the stock tool is installed; otherwise see [`can_run`].
 pub fn have_tool(tool: &str) -> bool {
     let found = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
         .unwrap_or(false);
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{tool} is required under CI=true but is not installed");
-        }
-        println!("skipped: {tool} not installed");
-    }
-    found
+    can_run(found, &format!("{tool} not installed"))
 }
 
 /// Returns from the test (after printing `skipped: …`) when a stock tool is missing.
@@ -63,18 +68,12 @@ macro_rules! require_tool {
     };
 }
 
-/// True when the tests run as root (extracting an image keeps its owners only then). When
-/// not, prints `skipped: needs root` and returns false, except under `CI=true`, where it fails.
+/// True when the tests run as root (extracting an image keeps its owners only then);
+/// otherwise see [`can_run`].
 pub fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("this test extracts images with their owners and must run as root under CI=true");
-        }
-        println!("skipped: needs root (extracting owners)");
-    }
-    root
+    can_run(root, "needs root (extracting owners)")
 }
 
 /// Returns from the test (after printing `skipped: …`) unless running as root.

@@ -3,23 +3,17 @@
 
 use crate::harness::*;
 
-/// True when `script` can give a command a pseudo-terminal here. When it cannot (a container
-/// without `/dev/pts`), prints `skipped: …` and returns false, except under `CI=true`.
+/// True when `script` can give a command a pseudo-terminal here (not in a container without
+/// `/dev/pts`); otherwise see [`can_run`].
 fn a_terminal_is_available() -> bool {
-    if !have_tool("script") {
-        return false;
-    }
-    let ok = std::process::Command::new("script")
-        .args(["-q", "-e", "-c", "true", "/dev/null"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("`script` cannot open a pseudo-terminal here, and CI=true needs these tests to run");
-        }
-        println!("skipped: `script` cannot open a pseudo-terminal here");
-    }
-    ok
+    have_tool("script")
+        && can_run(
+            std::process::Command::new("script")
+                .args(["-q", "-e", "-c", "true", "/dev/null"])
+                .output()
+                .is_ok_and(|o| o.status.success()),
+            "`script` cannot open a pseudo-terminal here",
+        )
 }
 
 /// Runs gild with its stderr on a pseudo-terminal (`script`), the bar allowed at once; returns
