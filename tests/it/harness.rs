@@ -508,10 +508,16 @@ impl Workspace {
 
     /// Writes `FILE.minisig`-style signature text for `file` by `key`.
     pub fn sign(&self, key: &TestKey, file: &Path, sig: &Path, legacy: bool, comment: &str) {
-        if legacy {
-            let secret = key.cli_secret.as_ref().expect("legacy signatures need a cli_key");
-            let out = std::process::Command::new("minisign")
-                .args(["-S", "-l", "-W", "-s"])
+        // The minisign CLI, for legacy signatures and for keys it made.
+        let cli = |secret: &Path, legacy: bool| {
+            let mut cmd = std::process::Command::new("minisign");
+            cmd.arg("-S");
+            if legacy {
+                cmd.arg("-l");
+            }
+            let out = cmd
+                .arg("-W")
+                .arg("-s")
                 .arg(secret)
                 .arg("-x")
                 .arg(sig)
@@ -519,9 +525,12 @@ impl Workspace {
                 .arg(comment)
                 .arg("-m")
                 .arg(file)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "minisign -S -l: {}", String::from_utf8_lossy(&out.stderr));
+                .output();
+            let out = out.unwrap();
+            assert!(out.status.success(), "minisign -S (legacy: {legacy}): {}", String::from_utf8_lossy(&out.stderr));
+        };
+        if legacy {
+            cli(key.cli_secret.as_ref().expect("legacy signatures need a cli_key"), true);
             return;
         }
         let data = std::fs::read(file).unwrap();
@@ -529,19 +538,7 @@ impl Workspace {
             let sigbox = minisign::sign(Some(&pair.pk), &pair.sk, &data[..], Some(comment), None).unwrap();
             sigbox.into_string()
         } else {
-            let secret = key.cli_secret.as_ref().expect("a key without a secret cannot sign");
-            let out = std::process::Command::new("minisign")
-                .args(["-S", "-W", "-s"])
-                .arg(secret)
-                .arg("-x")
-                .arg(sig)
-                .arg("-t")
-                .arg(comment)
-                .arg("-m")
-                .arg(file)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "minisign -S: {}", String::from_utf8_lossy(&out.stderr));
+            cli(key.cli_secret.as_ref().expect("a key without a secret cannot sign"), false);
             return;
         };
         std::fs::write(sig, text).unwrap();
@@ -1010,6 +1007,23 @@ impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
     }
+}
+
+/// Starts every command at the same moment (a barrier in front of each) and returns their
+/// outputs in order: for what concurrent gilds do to one workspace.
+pub fn run_at_once(commands: Vec<assert_cmd::Command>) -> Vec<Output> {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(commands.len()));
+    let handles: Vec<_> = commands
+        .into_iter()
+        .map(|mut cmd| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                cmd.output().unwrap()
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
 pub struct Run {

@@ -234,19 +234,8 @@ fn eight_intakes_at_once_all_land_and_the_journal_verifies() {
         let art = ws.signed_artifact(&format!("c{n}.tar"), &patch_layer(100 + n), &["vendor"]);
         commands.push(ws.command(&intake_args(&recipe, &art, &format!("C-{n}"))));
     }
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(commands.len()));
-    let handles: Vec<_> = commands
-        .into_iter()
-        .map(|mut cmd| {
-            let barrier = barrier.clone();
-            std::thread::spawn(move || {
-                barrier.wait();
-                cmd.output().unwrap()
-            })
-        })
-        .collect();
-    for h in handles {
-        Run::new(&["intake"], h.join().unwrap()).success();
+    for out in run_at_once(commands) {
+        Run::new(&["intake"], out).success();
     }
     let text = ws.read_string(&recipe);
     let t = recipe_toml(&ws, &recipe);

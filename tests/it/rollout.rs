@@ -264,18 +264,7 @@ fn concurrent_rollout_changes_are_all_kept() {
         .map(|v| ws.command(&["revoke", &format!("web@{v}"), "--reason", &format!("bad {v}")]))
         .collect();
     commands.push(ws.command(&["promote", "web@1.0.0", "test"]));
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(commands.len()));
-    let handles: Vec<_> = commands
-        .into_iter()
-        .map(|mut cmd| {
-            let barrier = barrier.clone();
-            std::thread::spawn(move || {
-                barrier.wait();
-                cmd.output().unwrap()
-            })
-        })
-        .collect();
-    let codes: Vec<i32> = handles.into_iter().map(|h| h.join().unwrap().status.code().unwrap()).collect();
+    let codes: Vec<i32> = run_at_once(commands).into_iter().map(|o| o.status.code().unwrap()).collect();
     assert_eq!(&codes[..3], [0, 0, 0], "every revocation lands");
     let c = channels(&ws);
     assert_eq!(c["revoked"].as_array().unwrap().len(), 3, "{c}");
