@@ -367,7 +367,7 @@ mod tests {
 
     fn file(sha: u8, mode: u32) -> Node {
         Node {
-            kind: Kind::File(Content { id: 0, offset: 0, size: 1, sha256: [sha; 32] }),
+            kind: Kind::File(Content::digest(1, [sha; 32])),
             mode,
             uid: 0,
             gid: 0,

@@ -20,6 +20,14 @@ pub struct Content {
     pub sha256: [u8; 32],
 }
 
+impl Content {
+    /// A content known only by its size and digest (read from a spec, a tarball or a
+    /// directory): it has no place in a spool.
+    pub fn digest(size: u64, sha256: [u8; 32]) -> Content {
+        Content { id: 0, offset: 0, size, sha256 }
+    }
+}
+
 pub struct Spool {
     writer: BufWriter<File>,
     len: u64,

@@ -77,7 +77,7 @@ pub fn read(file: impl Read, limits: &Limits, shown: &str, progress: &dyn Progre
                     let keep = (path == RELEASE_PATH && h.size <= 64 * 1024).then(Vec::new);
                     let (size, sha256, kept) = hash(&mut archive.data(), &mut buf, keep).map_err(archive_err)?;
                     release = kept.or(release);
-                    Kind::File(Content { id: 0, offset: 0, size, sha256 })
+                    Kind::File(Content::digest(size, sha256))
                 }
                 tar::Kind::Symlink => Kind::Symlink(h.link.clone()),
                 tar::Kind::HardLink => {

@@ -592,7 +592,7 @@ fn node(e: &Entry) -> Result<Option<(Node, Lacks)>, SpecError> {
         EntryType::File => {
             want(k.size.is_some(), Lacks::SIZE);
             want(k.sha256.is_some(), Lacks::DIGEST);
-            Kind::File(Content { id: 0, offset: 0, size: k.size.unwrap_or(0), sha256: k.sha256.unwrap_or([0; 32]) })
+            Kind::File(Content::digest(k.size.unwrap_or(0), k.sha256.unwrap_or([0; 32])))
         }
         EntryType::Link => {
             want(k.link.is_some(), Lacks::LINK);
@@ -640,7 +640,7 @@ mod tests {
         use sha2::Digest;
         let sha256 = sha2::Sha256::digest(data).into();
         Node {
-            kind: Kind::File(Content { id: 0, offset: 0, size: data.len() as u64, sha256 }),
+            kind: Kind::File(Content::digest(data.len() as u64, sha256)),
             mode,
             uid: 0,
             gid: 0,

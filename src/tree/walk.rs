@@ -207,7 +207,7 @@ fn node(meta: &std::fs::Metadata, path: &Path) -> io::Result<Node> {
     let kind = if ft.is_dir() {
         Kind::Dir
     } else if ft.is_file() {
-        Kind::File(Content { id: 0, offset: 0, size: 0, sha256: [0; 32] })
+        Kind::File(Content::digest(0, [0; 32]))
     } else if ft.is_symlink() {
         Kind::Symlink(std::fs::read_link(path)?.as_os_str().as_bytes().to_vec())
     } else if ft.is_char_device() {
