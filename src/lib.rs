@@ -44,6 +44,7 @@ pub mod baseline;
 pub mod check;
 pub mod cli;
 pub mod date;
+pub mod deb;
 pub mod diff;
 pub mod error;
 pub mod image;
