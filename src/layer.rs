@@ -7,6 +7,7 @@
 //! layer set it, and a whiteout spares what its own layer set, wherever it stands in the tar.
 
 pub(crate) mod decompress;
+mod dpkg;
 mod resolve;
 pub mod tar;
 
@@ -19,6 +20,7 @@ use crate::spool::{Spool, SpoolReader};
 use crate::tree::{self, Kind, Node, Origin, Tree, GILD};
 use crate::trust::{TrustError, Verified};
 pub use decompress::{Compression, Sink, Spill};
+pub use dpkg::{Applied, Packages, SCRIPTS};
 use resolve::Resolver;
 use tar::{Archive, Header, TarError};
 
@@ -37,6 +39,8 @@ pub enum LayerError {
     Archive { layer: String, id: String, source: TarError },
     #[error("layer `{layer}` ({id}), entry `{entry}`: {why}")]
     Entry { layer: String, id: String, entry: String, why: String },
+    #[error("the package database is not consistent after the last patch{}\n  help: add the packages these relations need as patches (or drop the patch that broke them)", problems.iter().map(|p| format!("\n  cause: {p}")).collect::<String>())]
+    Packages { problems: Vec<String> },
     #[error(transparent)]
     Trust(#[from] TrustError),
     #[error("cannot write the spool file (file contents in flight)\n  cause: {0}\n  help: set TMPDIR to a directory with room")]
@@ -73,6 +77,12 @@ pub fn decode(artifact: &Verified, limits: &Limits, mut sink: impl Sink) -> Deco
             return Err(e);
         }
     };
+    if artifact.is_deb() {
+        let kind = dpkg::decode_deb(&mut pinned, limits, &mut sink)?;
+        drop(sink);
+        io::copy(&mut pinned, &mut io::sink())?;
+        return Ok((kind, pinned.digest()));
+    }
     let kind = {
         let (kind, mut reader) = match decompress::decoder(BufReader::with_capacity(256 * 1024, &mut pinned), limits) {
             Ok(d) => d,
@@ -137,6 +147,10 @@ pub struct Changes {
     /// everything else in the order the layer set it.
     pub steps: Vec<Step>,
     pub compression: Option<Compression>,
+    /// What a Debian package did to the database, when the layer was one.
+    pub deb: Option<Applied>,
+    /// Files gild generated for this layer (the dpkg database), which no member holds.
+    pub generated: Vec<Vec<u8>>,
 }
 
 /// Where a file's content came from within its layer.
@@ -172,6 +186,8 @@ pub struct Layering {
     epoch: Option<i64>,
     pub warnings: Vec<String>,
     pub notable: Vec<Notable>,
+    /// Which layer last installed each Debian package (by database name).
+    installed_by: HashMap<String, Origin>,
 }
 
 /// The finished tree and its contents.
@@ -192,6 +208,7 @@ impl Layering {
             epoch,
             warnings: Vec::new(),
             notable: Vec::new(),
+            installed_by: HashMap::new(),
         })
     }
 
@@ -209,16 +226,18 @@ impl Layering {
             let producer = scope.spawn(move || decode(artifact, &limits, writer));
             let finished =
                 || producer.join().unwrap_or_else(|_| Err(io::Error::other("the decompression thread panicked")));
-            self.apply_decoded(index, artifact, pipe, finished, progress)
+            self.apply_decoded(index, artifact, false, pipe, finished, progress)
         })
     }
 
     /// Applies one verified layer from its decompressed `stream`, which [`decode`] produces on
     /// another thread; `finished` waits for what that thread found at the end.
+    /// `downgrade` lets a Debian package install a version lower than the tree's.
     pub fn apply_decoded(
         &mut self,
         index: Origin,
         artifact: &Verified,
+        downgrade: bool,
         stream: impl BufRead,
         finished: impl FnOnce() -> Decoded,
         progress: &dyn Progress,
@@ -228,7 +247,14 @@ impl Layering {
         let archive_err = |source: TarError| LayerError::archive(&layer, &id, source);
         let mut pass = Pass::new(index, index > 0);
         progress.start(&format!("layering {id}"), None);
-        let parsed = self.read_layer(&mut pass, stream, &layer, &id, progress);
+        let (parsed, deb) = if artifact.is_deb() {
+            match self.apply_deb(&mut pass, stream, downgrade, &layer, &id) {
+                Ok(applied) => (Ok(()), Some(applied)),
+                Err(e) => (Err(e), None),
+            }
+        } else {
+            (self.read_layer(&mut pass, stream, &layer, &id, progress), None)
+        };
         let produced = finished();
         parsed?;
         let (compression, digest) = produced.map_err(|e| archive_err(with_window_help(TarError::Io(e))))?;
@@ -243,7 +269,8 @@ impl Layering {
                 pass.dropped.join(", ")
             ));
         }
-        Ok(Changes { compression: Some(compression), ..self.changes(pass) })
+        let generated = pass.generated.iter().cloned().collect();
+        Ok(Changes { compression: Some(compression), deb, generated, ..self.changes(pass) })
     }
 
     /// Reads every entry of one layer's tar stream into the tree.
@@ -551,6 +578,8 @@ pub(crate) struct Pass {
     seq: u64,
     /// Where each file set by this layer got its content.
     sources: HashMap<Vec<u8>, Source>,
+    /// Files gild wrote for this layer (a Debian package's database), sorted.
+    generated: std::collections::BTreeSet<Vec<u8>>,
     dropped: Vec<String>,
 }
 
@@ -576,6 +605,7 @@ impl Pass {
             order: HashMap::new(),
             seq: 0,
             sources: HashMap::new(),
+            generated: Default::default(),
             dropped: Vec::new(),
         }
     }

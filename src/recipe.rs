@@ -129,6 +129,8 @@ pub struct Patch {
     pub released: Option<toml::value::Datetime>,
     pub approval: Approval,
     pub backout: Option<String>,
+    /// A Debian package may install a version lower than the tree's (SPEC §9).
+    pub downgrade: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -329,6 +331,7 @@ impl Checker<'_> {
                 released: p.released,
                 approval: p.approval,
                 backout: p.backout,
+                downgrade: p.downgrade,
             });
         }
         let mut deferred = Vec::new();

@@ -65,6 +65,18 @@ impl Spool {
         Ok(Content { id: self.next_id, offset, size: self.len - offset, sha256: hasher.finalize().into() })
     }
 
+    /// Reads back one stored content while storing goes on: gild reads the small files a
+    /// Debian package updates (`var/lib/dpkg/status`, lists, conffiles) from the tree so far.
+    pub fn read(&mut self, content: &Content) -> io::Result<Vec<u8>> {
+        self.writer.flush()?;
+        let mut buf = vec![0u8; usize::try_from(content.size).map_err(io::Error::other)?];
+        let n = read_full(self.writer.get_ref(), &mut buf, content.offset)?;
+        if n < buf.len() {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "spool file is shorter than recorded"));
+        }
+        Ok(buf)
+    }
+
     /// Makes everything stored readable; call once storing is done.
     pub fn finish(self) -> io::Result<SpoolReader> {
         let file = self.writer.into_inner().map_err(|e| e.into_error())?;

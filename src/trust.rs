@@ -114,6 +114,8 @@ pub struct Ignored {
 pub struct Verified {
     spec: ArtifactSpec,
     file: File,
+    /// The first bytes of the verified file: what kind of artifact it is (SPEC §1).
+    head: [u8; 8],
     pub signers: Vec<Signer>,
     pub ignored: Vec<Ignored>,
 }
@@ -121,6 +123,11 @@ pub struct Verified {
 impl Verified {
     pub fn spec(&self) -> &ArtifactSpec {
         &self.spec
+    }
+
+    /// A Debian package (`!<arch>` magic), not a tar stream.
+    pub fn is_deb(&self) -> bool {
+        crate::deb::ar::is_ar(&self.head)
     }
 
     /// The verified bytes, from the start, through a reader that proves at its end that they
@@ -256,6 +263,7 @@ pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError>
         .collect();
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
+    let (mut head, mut seen) = ([0u8; 8], 0);
     loop {
         let n = match file.read(&mut buf) {
             Ok(0) => break,
@@ -266,6 +274,11 @@ pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError>
             }
         };
         hasher.update(&buf[..n]);
+        if seen < head.len() {
+            let take = (head.len() - seen).min(n);
+            head[seen..seen + take].copy_from_slice(&buf[..take]);
+            seen += take;
+        }
         for (_, v) in &mut streams {
             v.update(&buf[..n]);
         }
@@ -334,7 +347,7 @@ pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError>
             reasons,
         });
     }
-    Ok(Verified { spec: spec.clone(), file, signers, ignored })
+    Ok(Verified { spec: spec.clone(), file, head, signers, ignored })
 }
 
 /// Lowercase hex.

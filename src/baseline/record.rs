@@ -35,6 +35,9 @@ pub struct Record {
     pub xattr: Vec<XattrRecord>,
     #[serde(default)]
     pub notable: Vec<NotableRecord>,
+    /// The Debian packages installed in the image (SPEC §9); empty for a tree without dpkg.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub package: Vec<PackageRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -93,6 +96,46 @@ pub struct PatchRecord {
     pub removed: Vec<String>,
     #[serde(default)]
     pub signature: Vec<SignatureRecord>,
+    /// What the patch did to the package database, when it is a Debian package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deb: Option<DebRecord>,
+}
+
+/// A Debian package a patch installed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct DebRecord {
+    /// The database name: `PACKAGE`, or `PACKAGE:ARCH` for `Multi-Arch: same`.
+    pub package: String,
+    pub version: String,
+    pub architecture: String,
+    /// The version the tree had before; none when the package was new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    /// The CVEs its changelog names in entries newer than `previous`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changelog_fixes: Vec<String>,
+    /// Maintainer scripts it ships: not run at build time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scripts: Vec<String>,
+    /// Triggers it activates, for a host to run at first boot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<String>,
+    /// Edited conffiles kept; the new version is beside them as `PATH.dpkg-dist`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dist: Vec<String>,
+}
+
+/// One installed package of the image, and the patch that installed it (`base` for the base).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct PackageRecord {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    pub source: String,
+    pub source_version: String,
+    pub patch: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

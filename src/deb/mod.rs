@@ -12,6 +12,7 @@
 pub mod ar;
 pub mod changelog;
 pub mod control;
+pub mod installed;
 pub mod relation;
 pub mod sbom;
 pub mod version;

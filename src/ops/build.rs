@@ -19,6 +19,7 @@ use crate::baseline::{
     XattrRecord,
 };
 use crate::check;
+use crate::deb;
 use crate::error::Error;
 use crate::image;
 use crate::layer::{self, Changes, Compression, Layered, Layering, Step};
@@ -108,7 +109,12 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         None => recipe.epoch.or_else(source_date_epoch),
     };
 
-    let (verified, (layered, changes, base_links)) = verify_and_layer(&ws, &recipe, limits, epoch, progress)?;
+    let (verified, (layered, changes, base_links, packages)) =
+        verify_and_layer(&ws, &recipe, limits, epoch, progress)?;
+    let mut warnings = layered.warnings.clone();
+    if let Some(p) = &packages {
+        warnings.extend(package_problems(&recipe, &changes, p)?);
+    }
     // The baseline is staged from here on: files.mtree streams into it while it is hashed.
     let staged = tempfile::Builder::new()
         .prefix(TMP_PREFIX)
@@ -130,7 +136,6 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         return unchanged(&ws, &recipe, record, &layered, &out_dir);
     }
 
-    let mut warnings = layered.warnings.clone();
     for v in &verified {
         warnings.extend(
             v.ignored
@@ -168,7 +173,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
             .iter()
             .zip(&verified[1..])
             .zip(&changes)
-            .map(|((p, v), c)| patch_record(p, v, c))
+            .map(|((p, v), c)| patch_record(p, v, c, &mut warnings))
             .collect(),
         deferred: recipe.deferred.clone(),
         check: checks,
@@ -182,6 +187,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
                 patch: recipe.patches[n.layer as usize - 1].artifact.id.clone(),
             })
             .collect(),
+        package: packages.as_ref().map(|p| package_records(&recipe, p)).unwrap_or_default(),
     };
 
     // Stage the baseline, put the images in place, then commit by renaming the baseline.
@@ -192,6 +198,9 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         None => None,
     };
     write_synced(&staged.path().join("RELEASE.md"), release::render(&record, parent_record.as_ref()).as_bytes())?;
+    if let Some(p) = &packages {
+        write_synced(&staged.path().join("sbom.cdx.json"), sbom(&record, p).as_bytes())?;
+    }
     let script = install_script(&recipe, &verified, &changes, base_links, &layered);
     let script_path = staged.path().join("install.sh");
     write_synced(&script_path, script.as_bytes())?;
@@ -281,7 +290,7 @@ fn read_record(dir: &Path) -> Result<Record, Error> {
 }
 
 /// The layered tree, what each patch changed, and the base's top-level symlinks.
-type LayerAll = (Layered, Vec<Changes>, Vec<(Vec<u8>, Vec<u8>)>);
+type LayerAll = (Layered, Vec<Changes>, Vec<(Vec<u8>, Vec<u8>)>, Option<layer::Packages>);
 
 /// Verifies every artifact and layers them, keeping both cores busy.
 ///
@@ -337,10 +346,12 @@ fn verify_and_layer(
         let mut changes = Vec::new();
         for (i, v) in verified.iter().enumerate().skip(1) {
             let (stream, finished) = ahead.recv().map_err(|_| stopped())?.into_parts();
-            changes.push(layering.apply_decoded(i as u16, v, stream, finished, progress)?);
+            let downgrade = recipe.patches[i - 1].downgrade;
+            changes.push(layering.apply_decoded(i as u16, v, downgrade, stream, finished, progress)?);
         }
+        let packages = layering.packages()?;
         layering.add_release(&release_text(recipe))?;
-        Ok((verified, (layering.finish()?, changes, base_links)))
+        Ok((verified, (layering.finish()?, changes, base_links, packages)))
     })?;
     // The worker is done, and with it its references.
     let verified = verified.into_iter().map(|v| Arc::into_inner(v).expect("the worker has finished")).collect();
@@ -471,6 +482,7 @@ fn install_script(
                 })
                 .collect(),
             steps: &c.steps,
+            deb: c.deb.is_some(),
         })
         .collect();
     let gild_steps = layered
@@ -510,14 +522,20 @@ fn artifact_record(v: &Verified) -> ArtifactRecord {
     }
 }
 
-fn patch_record(p: &crate::recipe::Patch, v: &Verified, c: &Changes) -> PatchRecord {
+fn patch_record(p: &crate::recipe::Patch, v: &Verified, c: &Changes, warnings: &mut Vec<String>) -> PatchRecord {
     let esc = |paths: &[Vec<u8>]| paths.iter().map(|p| mtree::escape_path(p)).collect();
+    let deb = c.deb.as_ref().map(|d| deb_record(&p.artifact.id, d, warnings));
+    // A package's `fixes` defaults to what its changelog says it fixes (SPEC §9).
+    let fixes = match &deb {
+        Some(d) if p.fixes.is_empty() => d.changelog_fixes.clone(),
+        _ => p.fixes.clone(),
+    };
     PatchRecord {
         id: p.artifact.id.clone(),
         artifact: p.artifact.written.clone(),
         sha256: hex(&p.artifact.sha256),
         severity: p.severity,
-        fixes: p.fixes.clone(),
+        fixes,
         exploited: p.exploited,
         released: p.released,
         approval: p.approval.clone(),
@@ -526,6 +544,7 @@ fn patch_record(p: &crate::recipe::Patch, v: &Verified, c: &Changes) -> PatchRec
         changed: esc(&c.changed),
         removed: esc(&c.removed),
         signature: signature_records(v),
+        deb,
     }
 }
 
@@ -593,4 +612,104 @@ fn clean_leftovers(records_dir: &Path, out_dir: &Path, name: &str) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The most bytes a package's decompressed changelog may take (Debian's largest are a few MiB).
+const CHANGELOG_MAX: u64 = 64 << 20;
+
+fn deb_record(id: &str, d: &layer::Applied, warnings: &mut Vec<String>) -> baseline::DebRecord {
+    let previous = d.previous.as_deref().and_then(|v| deb::version::Version::parse(v).ok());
+    let newer = |v: &str| match (&previous, deb::version::Version::parse(v)) {
+        (None, _) => true,
+        (Some(prev), Ok(v)) => v > *prev,
+        (Some(_), Err(_)) => false,
+    };
+    let changelog_fixes = match &d.changelog {
+        Some(gz) => deb::changelog::cves_gz(gz, CHANGELOG_MAX, newer).unwrap_or_else(|e| {
+            warnings.push(format!("{id}: cannot read the changelog of `{}`: {e}", d.db_name));
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    for dist in &d.dist {
+        warnings.push(format!("{id}: `{dist}` was kept as edited; the package's version is beside it"));
+    }
+    baseline::DebRecord {
+        package: d.db_name.clone(),
+        version: d.version.clone(),
+        architecture: d.architecture.clone(),
+        previous: d.previous.clone(),
+        changelog_fixes,
+        scripts: d.scripts.clone(),
+        triggers: d.triggers.clone(),
+        dist: d.dist.clone(),
+    }
+}
+
+/// The patch a layer index stands for (`base` for 0).
+fn layer_name(recipe: &Recipe, origin: u16) -> String {
+    match origin {
+        0 => "base".to_string(),
+        i => recipe.patches.get(i as usize - 1).map_or_else(|| "gild".to_string(), |p| p.artifact.id.clone()),
+    }
+}
+
+/// Unmet relations that a patch caused fail the build; those the base already had are
+/// warnings (gild did not make them, and cannot fix them).
+fn package_problems(recipe: &Recipe, changes: &[Changes], p: &layer::Packages) -> Result<Vec<String>, Error> {
+    let describe = |u: &deb::installed::Unmet| {
+        let verb = match u.field {
+            "Conflicts" => "conflicts with",
+            "Breaks" => "breaks",
+            "Pre-Depends" => "pre-depends on",
+            _ => "depends on",
+        };
+        let what = if matches!(u.field, "Conflicts" | "Breaks") { "which is installed" } else { "which is not satisfied" };
+        format!("`{}` {} {verb} `{}`, {what}", u.package, u.version, u.relation)
+    };
+    let any_deb = changes.iter().any(|c| c.deb.is_some());
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    for (u, origin) in &p.unmet {
+        if *origin > 0 && any_deb {
+            problems.push(format!("{} (after patch {})", describe(u), layer_name(recipe, *origin)));
+        } else {
+            warnings.push(format!("the base already has an unmet relation: {}", describe(u)));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(layer::LayerError::Packages { problems }.into());
+    }
+    Ok(warnings)
+}
+
+fn package_records(recipe: &Recipe, p: &layer::Packages) -> Vec<PackageRecord> {
+    p.inventory
+        .iter()
+        .map(|(pkg, origin)| PackageRecord {
+            name: pkg.db_name.clone(),
+            version: pkg.version.clone(),
+            architecture: pkg.architecture.clone(),
+            source: pkg.source.clone(),
+            source_version: pkg.source_version.clone(),
+            patch: layer_name(recipe, *origin),
+        })
+        .collect()
+}
+
+/// `sbom.cdx.json`: the image's packages for scanners (SPEC §9).
+fn sbom(record: &Record, p: &layer::Packages) -> String {
+    let image = deb::sbom::Image { name: record.name.clone(), version: record.version.clone(), epoch: record.epoch };
+    let packages: Vec<deb::sbom::Package> = p
+        .inventory
+        .iter()
+        .map(|(pkg, _)| deb::sbom::Package {
+            name: pkg.name.clone(),
+            version: pkg.version.clone(),
+            arch: pkg.architecture.clone(),
+            source: pkg.source.clone(),
+            source_version: pkg.source_version.clone(),
+        })
+        .collect();
+    deb::sbom::render(&image, p.os.as_ref(), &packages)
 }

@@ -84,6 +84,8 @@ pub struct RawPatch {
     pub released: Option<Datetime>,
     pub approval: Approval,
     pub backout: Option<String>,
+    #[serde(default)]
+    pub downgrade: bool,
 }
 
 /// A deferral; it may keep every key of the `[[patch]]` it came from so it can be restored.
@@ -106,6 +108,7 @@ pub struct RawDeferred {
     pub released: Option<Datetime>,
     pub approval: Option<Approval>,
     pub backout: Option<String>,
+    pub downgrade: Option<bool>,
 }
 
 #[derive(Deserialize)]
