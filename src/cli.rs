@@ -98,11 +98,11 @@ pub enum Command {
     Intake {
         /// The recipe file (or NAME for recipes/NAME.toml)
         recipe: String,
-        /// The patch artifact (a signed tarball)
+        /// The patch artifact (a signed tarball or Debian package)
         artifact: PathBuf,
-        /// The patch id, unique in the recipe
+        /// The patch id, unique in the recipe. Default for a `.deb`: PACKAGE_VERSION_ARCH
         #[arg(long)]
-        id: String,
+        id: Option<String>,
         #[arg(long, value_enum)]
         severity: SeverityArg,
         /// The change record that approved it
@@ -111,7 +111,8 @@ pub enum Command {
         /// Who approved it
         #[arg(long, value_name = "WHO")]
         approved_by: String,
-        /// What it fixes (repeatable; e.g. a CVE id)
+        /// What it fixes (repeatable; e.g. a CVE id). Default for a `.deb`: the CVEs its
+        /// changelog names since the version the newest baseline has
         #[arg(long, value_name = "ID")]
         fixes: Vec<String>,
         /// A key of `[keys]` that must have signed it (repeatable; the threshold is their

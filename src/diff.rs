@@ -292,6 +292,20 @@ pub struct RecordDiff {
     pub cves_fixed: Vec<String>,
     /// CVEs A's patches fix and B's no longer do, sorted.
     pub cves_reverted: Vec<String>,
+    /// Debian packages added, removed or at another version, by name.
+    pub packages: Vec<PackageChange>,
+}
+
+/// One package that differs between two baselines' inventories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageChange {
+    /// The database name (`libc6`, `libssl3:amd64`).
+    pub name: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// The patch of B that installed it, and what that patch fixes.
+    pub patch: Option<String>,
+    pub fixes: Vec<String>,
 }
 
 impl RecordDiff {
@@ -303,6 +317,7 @@ impl RecordDiff {
             && self.deferred_added.is_empty()
             && self.deferred_removed.is_empty()
             && self.deferred_changed.is_empty()
+            && self.packages.is_empty()
     }
 }
 
@@ -331,7 +346,37 @@ pub fn records(a: &Record, b: &Record) -> RecordDiff {
     let (fa, fb) = (fixes(a), fixes(b));
     d.cves_fixed = fb.difference(&fa).cloned().collect();
     d.cves_reverted = fa.difference(&fb).cloned().collect();
+    d.packages = packages(a, b);
     d
+}
+
+/// Packages by name, merged: added, removed, or at another version in B.
+fn packages(a: &Record, b: &Record) -> Vec<PackageChange> {
+    let before: std::collections::BTreeMap<&str, &str> =
+        a.package.iter().map(|p| (p.name.as_str(), p.version.as_str())).collect();
+    let after: std::collections::BTreeMap<&str, (&str, &str)> =
+        b.package.iter().map(|p| (p.name.as_str(), (p.version.as_str(), p.patch.as_str()))).collect();
+    let names: BTreeSet<&str> = before.keys().chain(after.keys()).copied().collect();
+    let mut out = Vec::new();
+    for name in names {
+        let (old, new) = (before.get(name).copied(), after.get(name).copied());
+        if old == new.map(|(v, _)| v) {
+            continue;
+        }
+        let patch = new.map(|(_, p)| p).filter(|p| *p != "base");
+        let fixes = patch
+            .and_then(|id| b.patch.iter().find(|p| p.id == id))
+            .map(|p| p.fixes.clone())
+            .unwrap_or_default();
+        out.push(PackageChange {
+            name: name.to_string(),
+            before: old.map(str::to_string),
+            after: new.map(|(v, _)| v.to_string()),
+            patch: patch.map(str::to_string),
+            fixes,
+        });
+    }
+    out
 }
 
 /// The patch that last added, changed or removed each path, from a record's per-patch lists.

@@ -20,7 +20,7 @@ use crate::spool::{Spool, SpoolReader};
 use crate::tree::{self, Kind, Node, Origin, Tree, GILD};
 use crate::trust::{TrustError, Verified};
 pub use decompress::{Compression, Sink, Spill};
-pub use dpkg::{Applied, Packages, SCRIPTS};
+pub use dpkg::{inspect, Applied, Inspected, Packages, SCRIPTS};
 use resolve::Resolver;
 use tar::{Archive, Header, TarError};
 
@@ -149,8 +149,9 @@ pub struct Changes {
     pub compression: Option<Compression>,
     /// What a Debian package did to the database, when the layer was one.
     pub deb: Option<Applied>,
-    /// Files gild generated for this layer (the dpkg database), which no member holds.
-    pub generated: Vec<Vec<u8>>,
+    /// Files gild generated for this layer (the dpkg database), which no member holds, with
+    /// the bytes it gave them.
+    pub generated: Vec<(Vec<u8>, crate::spool::Content)>,
 }
 
 /// Where a file's content came from within its layer.
@@ -160,6 +161,9 @@ pub enum Source {
     Member(Vec<u8>),
     /// A hard link to this (resolved) path of the tree as it was at that point.
     Link(Vec<u8>),
+    /// Written by gild for this layer (a Debian package's database files, `.dpkg-dist`
+    /// files): `install.sh` takes the bytes from `install-data.tar`.
+    Generated,
 }
 
 /// One change of a layer, with resolved paths: no step goes through a symlink.
@@ -269,7 +273,14 @@ impl Layering {
                 pass.dropped.join(", ")
             ));
         }
-        let generated = pass.generated.iter().cloned().collect();
+        let generated = pass
+            .generated
+            .iter()
+            .filter_map(|p| match self.tree.get(p).map(|n| &n.kind) {
+                Some(Kind::File(c)) => Some((p.clone(), c.clone())),
+                _ => None,
+            })
+            .collect();
         Ok(Changes { compression: Some(compression), deb, generated, ..self.changes(pass) })
     }
 

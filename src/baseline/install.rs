@@ -38,6 +38,54 @@ pub struct ScriptInput<'a> {
     /// What gild adds itself (`etc/gild/release` and its directory), with the release text.
     pub gild_steps: Vec<Step>,
     pub release: &'a str,
+    /// The sha256 of `install-data.tar`, when patches are Debian packages.
+    pub install_data: Option<String>,
+    /// Host files a Debian package's install depends on (`var/lib/dpkg/status`, conffiles…)
+    /// with the sha256 the base and the image give them (`None`: absent there).
+    pub preconditions: Vec<Precondition>,
+}
+
+/// A host file that must hold the base's bytes or the image's before anything changes.
+#[derive(Debug, Clone)]
+pub struct Precondition {
+    pub path: Vec<u8>,
+    pub base: Option<String>,
+    pub image: Option<String>,
+}
+
+/// The directory of one patch's generated files in `install-data.tar`.
+pub fn data_dir(patch: usize) -> Vec<u8> {
+    patch.to_string().into_bytes()
+}
+
+/// `install-data.tar`: the files gild generated for each patch (a Debian package's database
+/// entries, `.dpkg-dist` files) under `N/PATH`, N the patch's place in the recipe from 1.
+pub fn data_tree(generated: &[(usize, &[(Vec<u8>, crate::spool::Content)])], mtime: i64) -> crate::tree::Tree {
+    let mut tree = crate::tree::Tree::new(Node::dir(0o755, mtime, 0));
+    for (n, files) in generated {
+        for (path, content) in files.iter() {
+            let full = crate::tree::join(&data_dir(*n), path);
+            let mut at = 0;
+            while let Some(i) = full[at..].iter().position(|&b| b == b'/') {
+                let dir = full[..at + i].to_vec();
+                if tree.get(&dir).is_none() {
+                    tree.insert(dir, Node::dir(0o755, mtime, 0));
+                }
+                at += i + 1;
+            }
+            let node = Node {
+                kind: Kind::File(content.clone()),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                mtime,
+                xattrs: Vec::new(),
+                origin: 0,
+            };
+            tree.insert(full, node);
+        }
+    }
+    tree
 }
 
 /// Single-quotes any bytes for `sh`.
@@ -168,6 +216,17 @@ symlink() { # REL TARGET UID GID
     fi
     chown -h "$3:$4" "$R/$1"
 }
+# A file a Debian package's install reads or writes must hold the base's bytes or the image's.
+precond() { # REL BASE_SHA256|- IMAGE_SHA256|-
+    if [ -e "$R/$1" ] || [ -L "$R/$1" ]; then
+        [ -f "$R/$1" ] && [ ! -L "$R/$1" ] || die "\`$R/$1\` is not a regular file as in the base or the image: fix it before installing"
+        pc_got=$(digest "$R/$1")
+        [ "$pc_got" = "$2" ] || [ "$pc_got" = "$3" ] ||
+            die "\`$R/$1\` holds neither the base's bytes nor the image's (sha256 $pc_got): it was changed on this host; restore it or build this host from the image"
+    elif [ "$2" != - ] && [ "$3" != - ]; then
+        die "\`$R/$1\` is missing, but the base and the image both have it: restore it or build this host from the image"
+    fi
+}
 node() { # REL TYPE(c|b|p) MAJOR MINOR MODE UID GID
     guard "$1"
     clear_dir "$1"
@@ -217,6 +276,7 @@ pub fn render(input: &ScriptInput) -> String {
     ];
     for patch in &input.patches {
         match patch.compression {
+            _ if patch.deb => tools.push("dpkg-deb"),
             Compression::Gzip => tools.push("gzip"),
             Compression::Zstd => tools.push("zstd"),
             Compression::Xz => tools.push("xz"),
@@ -241,6 +301,12 @@ pub fn render(input: &ScriptInput) -> String {
     s.push_str("[ -d \"$ROOT\" ] || die \"ROOT \\`$ROOT\\` is not a directory\"\n\n# 1. The artifacts: sha256 pins, then signatures where minisign is installed.\n");
     for patch in &input.patches {
         let _ = writeln!(s, "check {} {}", q(patch.file.as_bytes()), patch.sha256);
+    }
+    if let Some(sha) = &input.install_data {
+        s.push_str("# The files gild generated for Debian packages (their database entries) lie beside this script.\n");
+        s.push_str("DATA=${DATA:-$(dirname \"$0\")/install-data.tar}\n");
+        let _ = writeln!(s, "[ -f \"$DATA\" ] || die \"missing \\`$DATA\\` (expected sha256 {sha}): it lies beside install.sh in the baseline\"");
+        let _ = writeln!(s, "[ \"$(digest \"$DATA\")\" = {sha} ] || die \"\\`$DATA\\` is not the recorded install-data.tar (expected sha256 {sha})\"");
     }
     s.push_str("if command -v minisign >/dev/null 2>&1; then\n");
     let mut any = false;
@@ -268,18 +334,24 @@ pub fn render(input: &ScriptInput) -> String {
             Step::Put { source: Some(Source::Member(m)), .. } => m.contains(&b'\n'),
             _ => false,
         });
-        if patch.deb {
-            let why = format!(
-                "patch {} is a Debian package; this install.sh cannot yet write the package database gild generated for it: build this host from the image",
-                patch.id
-            );
-            let _ = writeln!(s, "die {}", q(why.as_bytes()));
-        } else if newline {
+        if newline {
             let why = format!(
                 "patch {} ships a file whose name holds a newline, which tar -T cannot list: build this host from the image",
                 patch.id
             );
             let _ = writeln!(s, "die {}", q(why.as_bytes()));
+        }
+    }
+    if !input.preconditions.is_empty() {
+        s.push_str("# The package database and the conffiles the packages touch: the base's bytes or the image's.\n");
+        for pc in &input.preconditions {
+            let a = p(&pc.path, 1, &mut s);
+            let _ = writeln!(
+                s,
+                "precond {a} {} {}",
+                pc.base.as_deref().unwrap_or("-"),
+                pc.image.as_deref().unwrap_or("-")
+            );
         }
     }
     s.push_str("# 2. ROOT starts from the base.\n");
@@ -288,6 +360,9 @@ pub fn render(input: &ScriptInput) -> String {
         let _ = writeln!(s, "base_link {a} {b}");
     }
     s.push_str("\nTMP=$(mktemp -d)\ntrap 'rm -rf \"$TMP\"' EXIT\n");
+    if input.install_data.is_some() {
+        s.push_str("mkdir \"$TMP/gen\"\ntar -xf \"$DATA\" -C \"$TMP/gen\"\n");
+    }
 
     for (i, patch) in input.patches.iter().enumerate() {
         render_patch(&mut s, i + 1, patch);
@@ -349,6 +424,7 @@ fn render_patch(s: &mut String, n: usize, patch: &ScriptPatch) {
         let file = q(patch.file.as_bytes());
         let extract = format!("tar -xf - -C \"$S\" -T \"$TMP/{n}.list\"");
         let _ = match patch.compression {
+            _ if patch.deb => writeln!(s, "dpkg-deb --fsys-tarfile \"$ARTIFACTS\"/{file} | {extract}"),
             Compression::Gzip => writeln!(s, "gzip -dc <\"$ARTIFACTS\"/{file} | {extract}"),
             Compression::Zstd => writeln!(s, "zstd -dcq <\"$ARTIFACTS\"/{file} | {extract}"),
             Compression::Xz => writeln!(s, "xz -dc <\"$ARTIFACTS\"/{file} | {extract}"),
@@ -369,6 +445,13 @@ fn render_patch(s: &mut String, n: usize, patch: &ScriptPatch) {
                     (Kind::File(c), Some(Source::Member(member))) => {
                         let b = p(member, 2, s);
                         writeln!(s, "file {a} \"$S\"/{b} {} {m:04o} {u} {g}", hex(&c.sha256))
+                    }
+                    (Kind::File(c), Some(Source::Generated)) => {
+                        let mut gen = data_dir(n);
+                        gen.push(b'/');
+                        gen.extend_from_slice(path);
+                        let b = p(&gen, 2, s);
+                        writeln!(s, "file {a} \"$TMP/gen\"/{b} {} {m:04o} {u} {g}", hex(&c.sha256))
                     }
                     (Kind::File(_), Some(Source::Link(target))) => {
                         let b = p(target, 2, s);

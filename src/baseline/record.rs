@@ -22,6 +22,9 @@ pub struct Record {
     pub entries: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<JournalHead>,
+    /// `install-data.tar` beside `install.sh`: the files gild generated for Debian packages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_data: Option<DataFile>,
     #[serde(default)]
     pub image: Vec<ImageFile>,
     pub base: ArtifactRecord,
@@ -45,6 +48,13 @@ pub struct Record {
 pub struct JournalHead {
     pub seq: u64,
     pub hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct DataFile {
+    pub size: u64,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

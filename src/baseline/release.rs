@@ -48,6 +48,8 @@ pub fn render(record: &Record, parent: Option<&Record>) -> String {
         s.push('\n');
     }
 
+    packages_section(&mut s, record, parent);
+
     s.push_str("## Deferred patches\n\n");
     if record.deferred.is_empty() {
         s.push_str("None.\n\n");
@@ -108,9 +110,71 @@ fn patch_section(s: &mut String, p: &PatchRecord, record: &Record, title: &str) 
         let _ = writeln!(s, "- Signed by `{}` ({}): \"{}\"", sig.key, sig.key_id, sig.trusted_comment);
     }
     let _ = writeln!(s, "- Backout: {}", p.backout.as_deref().unwrap_or("no backout plan recorded"));
+    if let Some(d) = &p.deb {
+        let from = d.previous.as_ref().map(|v| format!("{v} → ")).unwrap_or_else(|| "new, ".into());
+        let _ = writeln!(s, "- Debian package: `{}` {from}{} ({})", d.package, d.version, d.architecture);
+        let _ = writeln!(s, "- Its changelog names: {}", list_or_none(&d.changelog_fixes));
+        for dist in &d.dist {
+            let _ = writeln!(s, "  - `{dist}` was edited on the base and kept; the package's version is `{dist}.dpkg-dist`");
+        }
+    }
     let _ = writeln!(s, "- Paths: {} added, {} changed, {} removed", p.added.len(), p.changed.len(), p.removed.len());
     for n in record.notable.iter().filter(|n| n.patch == p.id) {
         let _ = writeln!(s, "  - notable: `{}` is {}", n.path, n.why);
+    }
+    s.push('\n');
+}
+
+/// The package changes since the parent, and what a host must still run: the maintainer
+/// scripts and triggers of the packages patches installed (SPEC §9). Absent for trees that
+/// dpkg does not manage.
+fn packages_section(s: &mut String, record: &Record, parent: Option<&Record>) {
+    let debs: Vec<&PatchRecord> = record.patch.iter().filter(|p| p.deb.is_some()).collect();
+    if record.package.is_empty() && debs.is_empty() {
+        return;
+    }
+    s.push_str("## Package changes\n\n");
+    let changes = match parent {
+        Some(parent) => crate::diff::records(parent, record).packages,
+        None => crate::diff::records(&Record { package: Vec::new(), ..record.clone() }, record)
+            .packages
+            .into_iter()
+            .filter(|c| c.patch.is_some())
+            .collect(),
+    };
+    if changes.is_empty() {
+        s.push_str("No package changed since the parent version.\n");
+    }
+    for c in &changes {
+        let fixes = if c.fixes.is_empty() { String::new() } else { format!(", fixes {}", c.fixes.join(", ")) };
+        let by = c.patch.as_ref().map(|p| format!(" ({p}{fixes})")).unwrap_or_default();
+        let _ = match (&c.before, &c.after) {
+            (Some(a), Some(b)) => writeln!(s, "- `{}` {a} → {b}{by}", c.name),
+            (None, Some(b)) => writeln!(s, "- `{}` {b}, new{by}", c.name),
+            (Some(a), None) => writeln!(s, "- `{}` {a}, removed", c.name),
+            (None, None) => Ok(()),
+        };
+    }
+    let _ = writeln!(s, "\n{} packages installed; `sbom.cdx.json` lists them for scanners.\n", record.package.len());
+    s.push_str("## Not run at build time\n\n");
+    s.push_str("gild installs packages as dpkg does but never runs maintainer scripts. A host built from this image should run the triggers below at first boot (for example `dpkg --triggers-only -a`), and an operator should read the scripts listed for what they would have done.\n\n");
+    let mut any = false;
+    for p in &debs {
+        let Some(d) = &p.deb else { continue };
+        if d.scripts.is_empty() && d.triggers.is_empty() {
+            continue;
+        }
+        any = true;
+        let _ = writeln!(s, "- `{}` ({})", d.package, p.id);
+        if !d.scripts.is_empty() {
+            let _ = writeln!(s, "  - scripts: {}", d.scripts.join(", "));
+        }
+        if !d.triggers.is_empty() {
+            let _ = writeln!(s, "  - triggers: {}", d.triggers.join(", "));
+        }
+    }
+    if !any {
+        s.push_str("Nothing: no package shipped maintainer scripts or activated triggers.\n");
     }
     s.push('\n');
 }

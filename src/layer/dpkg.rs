@@ -104,6 +104,8 @@ pub struct Applied {
     pub dist: Vec<String>,
     /// The bytes of `usr/share/doc/*/changelog.Debian.gz` it installs, for the CVEs it fixes.
     pub changelog: Option<Vec<u8>>,
+    /// Where its conffiles are in the tree: `install.sh` checks a host's before changing any.
+    pub conffiles: Vec<Vec<u8>>,
 }
 
 /// The control tar's members by name (`control`, `md5sums`, `postinst`…).
@@ -172,7 +174,7 @@ struct Db {
 
 impl Layering {
     /// The bytes of the regular file at `path` (resolved through symlinked parents), if any.
-    pub(crate) fn read_tree_file(&mut self, path: &[u8]) -> Result<Option<Vec<u8>>, EntryError> {
+    fn read_tree_file(&mut self, path: &[u8]) -> Result<Option<Vec<u8>>, EntryError> {
         let Some(resolved) = self.resolve_existing(path) else { return Ok(None) };
         match self.tree.get(&resolved).map(|n| n.kind.clone()) {
             Some(Kind::File(c)) => self.spool.read(&c).map(Some).map_err(EntryError::Spool),
@@ -201,6 +203,7 @@ impl Layering {
         let node = Node { kind: Kind::File(content), mode, uid: 0, gid: 0, mtime, xattrs: Vec::new(), origin: pass.index };
         let path = tree::join(&dir, name);
         self.replace(pass, path.clone(), node);
+        pass.sources.insert(path.clone(), super::Source::Generated);
         pass.generated.insert(path);
         Ok(())
     }
@@ -370,6 +373,8 @@ struct Placing<'a> {
     /// Other packages' listed paths this one takes over (`Replaces`).
     taken: Vec<(String, Vec<u8>)>,
     dist: Vec<String>,
+    /// Tree paths of the conffiles it ships.
+    conffile_paths: Vec<Vec<u8>>,
 }
 
 impl Layering {
@@ -439,6 +444,7 @@ impl Layering {
             md5: BTreeMap::new(),
             taken: Vec::new(),
             dist: Vec::new(),
+            conffile_paths: Vec::new(),
         };
         let mut archive = Archive::new(stream, self.limits);
         loop {
@@ -468,6 +474,7 @@ impl Layering {
             triggers,
             dist: placing.dist.clone(),
             changelog,
+            conffiles: placing.conffile_paths.clone(),
         })
     }
 
@@ -603,6 +610,7 @@ impl Layering {
         node: Node,
         new: &[u8],
     ) -> Result<(), EntryError> {
+        placing.conffile_paths.push(path.clone());
         let current = match self.tree.get(&path).map(|n| n.kind.clone()) {
             Some(Kind::File(c)) => Some(self.spool.read(&c).map_err(EntryError::Spool)?),
             _ => None,
@@ -622,6 +630,7 @@ impl Layering {
             let mut dist = path.clone();
             dist.extend_from_slice(b".dpkg-dist");
             self.replace(pass, dist.clone(), node);
+            pass.sources.insert(dist.clone(), super::Source::Generated);
             pass.generated.insert(dist.clone());
             placing.dist.push(format!("/{}", String::from_utf8_lossy(&dist)));
         }
@@ -930,4 +939,76 @@ impl Layering {
         };
         Ok(Some(Packages { inventory, unmet, os }))
     }
+}
+
+impl Layering {
+    /// The sha256 of every regular file at or below each of `roots`: what `install.sh` checks
+    /// a host's database and conffiles against.
+    pub fn digests(&self, roots: &[&[u8]]) -> HashMap<Vec<u8>, [u8; 32]> {
+        let mut out = HashMap::new();
+        for root in roots {
+            let own = self.tree.get(root).map(|n| (root.to_vec(), n));
+            for (path, node) in own.into_iter().chain(self.tree.descendants(root).map(|(p, n)| (p.clone(), n))) {
+                if let Kind::File(c) = &node.kind {
+                    out.insert(path, c.sha256);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What `intake` needs to know of a `.deb` before it goes into a recipe.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    pub package: String,
+    pub version: String,
+    pub architecture: String,
+    /// `usr/share/doc/PACKAGE/changelog.Debian.gz` as the package ships it, if it does.
+    pub changelog: Option<Vec<u8>>,
+}
+
+/// Reads a verified `.deb` through: its control file, and its changelog from `data.tar`. The
+/// whole package is read, so one that gild could not layer is refused here, not at the build.
+pub fn inspect(artifact: &crate::trust::Verified, limits: &Limits) -> Result<Inspected, String> {
+    let (writer, pipe) = decompress::pipe();
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || super::decode(artifact, limits, writer));
+        let read = read_inspected(pipe, limits);
+        let produced = producer.join().unwrap_or_else(|_| Err(io::Error::other("the decompression thread panicked")));
+        let inspected = read?;
+        let (_, digest) = produced.map_err(|e| e.to_string())?;
+        if digest != artifact.spec().sha256 {
+            return Err(artifact.changed_error(digest).to_string());
+        }
+        Ok(inspected)
+    })
+}
+
+fn read_inspected(mut stream: impl BufRead, limits: &Limits) -> Result<Inspected, String> {
+    let mut len = [0u8; 8];
+    stream.read_exact(&mut len).map_err(|e| e.to_string())?;
+    let mut control = Vec::new();
+    (&mut stream).take(u64::from_le_bytes(len)).read_to_end(&mut control).map_err(|e| e.to_string())?;
+    let control = parse_control_tar(&control, limits)?;
+    let pkg = package(&control).map_err(|e| match e {
+        EntryError::Refused(why) => why,
+        EntryError::Tar(e) => e.to_string(),
+        EntryError::Spool(e) => e.to_string(),
+    })?;
+    let wanted = format!("usr/share/doc/{}/changelog.Debian.gz", pkg.name);
+    let mut changelog = None;
+    let mut archive = Archive::new(stream, *limits);
+    while let Some(h) = archive.next_entry().map_err(|e| format!("data.tar: {e}"))? {
+        components(&h.path).map_err(|e| match e {
+            EntryError::Refused(why) => format!("data.tar, `{}`: {why}", String::from_utf8_lossy(&h.path)),
+            _ => "data.tar: unreadable entry".to_string(),
+        })?;
+        if h.kind == tar::Kind::File && tree::clean_path(&h.path).is_some_and(|p| p == wanted.as_bytes()) {
+            let mut bytes = Vec::new();
+            archive.data().take(CONTROL_MAX).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+            changelog = Some(bytes);
+        }
+    }
+    Ok(Inspected { package: pkg.name, version: pkg.version.to_string(), architecture: pkg.arch, changelog })
 }

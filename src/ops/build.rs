@@ -15,7 +15,7 @@ use tempfile::NamedTempFile;
 use crate::baseline::install::{self, ScriptInput, ScriptPatch};
 use crate::baseline::release;
 use crate::baseline::{
-    self, mtree, ArtifactRecord, CheckRecord, ImageFile, NotableRecord, PatchRecord, Record, SignatureRecord,
+    self, mtree, ArtifactRecord, CheckRecord, ImageFile, NotableRecord, PackageRecord, PatchRecord, Record, SignatureRecord,
     XattrRecord,
 };
 use crate::check;
@@ -109,7 +109,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         None => recipe.epoch.or_else(source_date_epoch),
     };
 
-    let (verified, (layered, changes, base_links, packages)) =
+    let (verified, (layered, changes, base_links, packages, base_digests)) =
         verify_and_layer(&ws, &recipe, limits, epoch, progress)?;
     let mut warnings = layered.warnings.clone();
     if let Some(p) = &packages {
@@ -153,6 +153,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         }
     }
 
+    let install_data = write_install_data(&changes, &layered, epoch, &staged.path().join("install-data.tar"))?;
     let journal_path = ws.journal(&recipe.name);
     let head =
         crate::journal::head(&journal_path).map_err(Error::io(format!("cannot read `{}`", journal_path.display())))?;
@@ -166,6 +167,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         recipe: hex(&recipe.sha256),
         entries: layered.tree.len() as u64,
         journal: Some(head.unwrap_or_else(|| baseline::JournalHead { seq: 0, hash: "0".repeat(64) })),
+        install_data: install_data.clone(),
         image: images.iter().map(|(f, _)| f.clone()).collect(),
         base: artifact_record(&verified[0]),
         patch: recipe
@@ -201,7 +203,9 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     if let Some(p) = &packages {
         write_synced(&staged.path().join("sbom.cdx.json"), sbom(&record, p).as_bytes())?;
     }
-    let script = install_script(&recipe, &verified, &changes, base_links, &layered);
+    let preconditions = preconditions(&changes, &base_digests, &layered);
+    let data_sha = install_data.map(|d| d.sha256);
+    let script = install_script(&recipe, &verified, &changes, base_links, &layered, data_sha, preconditions);
     let script_path = staged.path().join("install.sh");
     write_synced(&script_path, script.as_bytes())?;
     fs::set_permissions(&script_path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
@@ -290,7 +294,10 @@ fn read_record(dir: &Path) -> Result<Record, Error> {
 }
 
 /// The layered tree, what each patch changed, and the base's top-level symlinks.
-type LayerAll = (Layered, Vec<Changes>, Vec<(Vec<u8>, Vec<u8>)>, Option<layer::Packages>);
+type LayerAll = (Layered, Vec<Changes>, Vec<(Vec<u8>, Vec<u8>)>, Option<layer::Packages>, BaseDigests);
+
+/// The base's sha256 of the files a Debian package's install touches (`etc/`, `var/lib/dpkg/`).
+type BaseDigests = std::collections::HashMap<Vec<u8>, [u8; 32]>;
 
 /// Verifies every artifact and layers them, keeping both cores busy.
 ///
@@ -343,6 +350,11 @@ fn verify_and_layer(
             Layering::new(limits, recipe.allow_devices, epoch).map_err(Error::io("cannot create the spool file"))?;
         layering.apply(0, &verified[0], progress)?;
         let base_links = layering.top_level_links();
+        let base_digests = if verified.iter().skip(1).any(|v| v.is_deb()) {
+            layering.digests(&[b"etc", b"var/lib/dpkg"])
+        } else {
+            BaseDigests::new()
+        };
         let mut changes = Vec::new();
         for (i, v) in verified.iter().enumerate().skip(1) {
             let (stream, finished) = ahead.recv().map_err(|_| stopped())?.into_parts();
@@ -351,7 +363,7 @@ fn verify_and_layer(
         }
         let packages = layering.packages()?;
         layering.add_release(&release_text(recipe))?;
-        Ok((verified, (layering.finish()?, changes, base_links, packages)))
+        Ok((verified, (layering.finish()?, changes, base_links, packages, base_digests)))
     })?;
     // The worker is done, and with it its references.
     let verified = verified.into_iter().map(|v| Arc::into_inner(v).expect("the worker has finished")).collect();
@@ -460,6 +472,8 @@ fn install_script(
     changes: &[Changes],
     base_links: Vec<(Vec<u8>, Vec<u8>)>,
     layered: &Layered,
+    install_data: Option<String>,
+    preconditions: Vec<install::Precondition>,
 ) -> String {
     let file_name =
         |s: &str| Path::new(s).file_name().map_or_else(|| s.to_string(), |f| f.to_string_lossy().into_owned());
@@ -500,7 +514,53 @@ fn install_script(
         patches,
         gild_steps,
         release: &release,
+        install_data,
+        preconditions,
     })
+}
+
+/// `install-data.tar` in the staged baseline, when a patch is a Debian package.
+fn write_install_data(
+    changes: &[Changes],
+    layered: &Layered,
+    epoch: Option<i64>,
+    path: &Path,
+) -> Result<Option<baseline::DataFile>, Error> {
+    if !changes.iter().any(|c| c.deb.is_some()) {
+        return Ok(None);
+    }
+    let generated: Vec<(usize, &[(Vec<u8>, crate::spool::Content)])> =
+        changes.iter().enumerate().map(|(i, c)| (i + 1, &c.generated[..])).collect();
+    let tree = install::data_tree(&generated, epoch.unwrap_or(0));
+    let write = || -> std::io::Result<(u64, [u8; 32])> {
+        let mut out = image::Hashed::new(fs::File::create(path)?);
+        image::write_tar(&tree, &layered.spool, &mut out, &Silent)?;
+        out.finish()
+    };
+    let (size, sha) = write().map_err(Error::io(format!("cannot write `{}`", path.display())))?;
+    Ok(Some(baseline::DataFile { size, sha256: hex(&sha) }))
+}
+
+/// The host files `install.sh` must find as the base or the image has them before changing
+/// anything: the package database's `status`, `diversions` and `statoverride`, and every
+/// conffile a package ships.
+fn preconditions(changes: &[Changes], base: &BaseDigests, layered: &Layered) -> Vec<install::Precondition> {
+    if !changes.iter().any(|c| c.deb.is_some()) {
+        return Vec::new();
+    }
+    let mut paths: std::collections::BTreeSet<Vec<u8>> =
+        ["status", "diversions", "statoverride"].iter().map(|f| format!("var/lib/dpkg/{f}").into_bytes()).collect();
+    for c in changes.iter().filter_map(|c| c.deb.as_ref()) {
+        paths.extend(c.conffiles.iter().cloned());
+    }
+    let image = |p: &[u8]| match layered.tree.get(p).map(|n| &n.kind) {
+        Some(crate::tree::Kind::File(c)) => Some(hex(&c.sha256)),
+        _ => None,
+    };
+    paths
+        .into_iter()
+        .map(|path| install::Precondition { base: base.get(&path).map(|d| hex(d)), image: image(&path), path })
+        .collect()
 }
 
 fn signature_records(v: &Verified) -> Vec<SignatureRecord> {

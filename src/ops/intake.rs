@@ -23,7 +23,8 @@ use crate::workspace;
 pub struct IntakeOptions {
     pub recipe: String,
     pub artifact: PathBuf,
-    pub id: String,
+    /// `None`: a `.deb`'s `PACKAGE_VERSION_ARCH`; required for other artifacts.
+    pub id: Option<String>,
     pub severity: Severity,
     pub change: String,
     pub approved_by: String,
@@ -56,8 +57,8 @@ pub struct IntakeReport {
 }
 
 pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<IntakeReport, Error> {
-    if opts.id.trim().is_empty() || opts.id.chars().any(char::is_control) {
-        return Err(Error::Usage(format!("`--id {:?}` is not a patch id", opts.id)));
+    if let Some(id) = &opts.id {
+        check_id(id)?;
     }
     let released = opts.released.as_deref().map(|d| date_arg("--released", d)).transpose()?;
     let date = match &opts.date {
@@ -66,11 +67,8 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
     };
     // Read under the lock: what another intake wrote a moment ago is in it.
     let RecipeEdit { ws, path, recipe, mut editor, _lock, .. } = RecipeEdit::open(ctx, &opts.recipe, notify)?;
-    if recipe.patches.iter().any(|p| p.artifact.id == opts.id) {
-        return Err(EditError::DuplicateId { id: opts.id.clone(), section: "patch" }.into());
-    }
-    if recipe.deferred.iter().any(|d| d.id == opts.id) {
-        return Err(EditError::DuplicateId { id: opts.id.clone(), section: "deferred" }.into());
+    if let Some(id) = &opts.id {
+        unique_id(&recipe, id)?;
     }
 
     let base = ctx.base()?;
@@ -118,7 +116,7 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
             .collect::<Result<Vec<_>, Error>>()?
     };
     let spec = ArtifactSpec {
-        id: opts.id.clone(),
+        id: opts.id.clone().unwrap_or_else(|| "(intake)".into()),
         written: written.clone(),
         path: artifact.clone(),
         sha256,
@@ -129,17 +127,18 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
     let mut details = Map::new();
     details.insert("command".into(), json!("intake"));
     let verified = super::verify_or_refuse(&ws, &recipe, &spec, details)?;
+    let (id, fixes) = package_defaults(ctx, &ws, &recipe, &verified, opts)?;
 
     let default_sig = spec.signatures.len() == 1 && spec.signatures[0].written == format!("{written}.minisig");
     let new = NewPatch {
-        id: opts.id.clone(),
+        id: id.clone(),
         artifact: written.clone(),
         sha256: hex(&sha256),
         signed_by: signed_by.clone(),
         threshold: spec.threshold,
         signatures: (!default_sig).then(|| spec.signatures.iter().map(|s| s.written.clone()).collect()),
         severity: opts.severity,
-        fixes: opts.fixes.clone(),
+        fixes: fixes.clone(),
         exploited: opts.exploited,
         released,
         change: opts.change.clone(),
@@ -151,18 +150,18 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
     let new_text = editor.to_text();
     // The edit must leave a recipe that checks, with the patch as intended.
     let checked = recipe::parse(&path, &new_text)?;
-    debug_assert!(checked.patches.last().is_some_and(|p| p.artifact.id == opts.id));
+    debug_assert!(checked.patches.last().is_some_and(|p| p.artifact.id == id));
     workspace::replace_file(&path, new_text.as_bytes())
         .map_err(Error::io(format!("cannot write `{}`", path.display())))?;
 
     let approval = Approval { change: opts.change.clone(), by: opts.approved_by.clone(), date: date.to_toml() };
     let mut details = Map::new();
     details.insert("name".into(), json!(recipe.name));
-    details.insert("id".into(), json!(opts.id));
+    details.insert("id".into(), json!(id));
     details.insert("artifact".into(), json!(written));
     details.insert("sha256".into(), json!(hex(&sha256)));
     details.insert("severity".into(), json!(opts.severity));
-    details.insert("fixes".into(), json!(opts.fixes));
+    details.insert("fixes".into(), json!(fixes));
     details.insert("exploited".into(), json!(opts.exploited));
     if let Some(r) = released {
         details.insert("released".into(), json!(r.to_string()));
@@ -183,14 +182,14 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
     crate::journal::append(&journal, "intake", details).map_err(Error::io(format!(
         "`{}` now lists `{}`, but the journal `{}` could not be appended",
         path.display(),
-        opts.id,
+        id,
         journal.display()
     )))?;
 
     Ok(IntakeReport {
         name: recipe.name.clone(),
         recipe: display_path(&path, &ws.root),
-        id: opts.id.clone(),
+        id,
         artifact: written,
         sha256: hex(&sha256),
         severity: opts.severity,
@@ -200,6 +199,86 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
         ignored: verified.ignored.clone(),
         approval,
     })
+}
+
+fn check_id(id: &str) -> Result<(), Error> {
+    if id.trim().is_empty() || id.chars().any(char::is_control) {
+        return Err(Error::Usage(format!("`--id {id:?}` is not a patch id")));
+    }
+    Ok(())
+}
+
+fn unique_id(recipe: &Recipe, id: &str) -> Result<(), Error> {
+    if recipe.patches.iter().any(|p| p.artifact.id == id) {
+        return Err(EditError::DuplicateId { id: id.to_string(), section: "patch" }.into());
+    }
+    if recipe.deferred.iter().any(|d| d.id == id) {
+        return Err(EditError::DuplicateId { id: id.to_string(), section: "deferred" }.into());
+    }
+    Ok(())
+}
+
+/// The id and fixes of the new patch: as given, or for a `.deb` read from the package
+/// (SPEC §9): `PACKAGE_VERSION_ARCH`, and the CVEs its changelog names in entries newer than
+/// the version of that package in the newest baseline (every entry when it has none).
+fn package_defaults(
+    ctx: &Context,
+    ws: &crate::workspace::Workspace,
+    recipe: &Recipe,
+    verified: &crate::trust::Verified,
+    opts: &IntakeOptions,
+) -> Result<(String, Vec<String>), Error> {
+    if !verified.is_deb() {
+        let id = opts.id.clone().ok_or_else(|| {
+            Error::Usage("`--id` is required for a patch that is not a Debian package".to_string())
+        })?;
+        return Ok((id, opts.fixes.clone()));
+    }
+    let limits = ctx.limits(recipe)?;
+    let info = crate::layer::inspect(verified, &limits).map_err(|why| {
+        Error::Usage(format!(
+            "`{}` is not a Debian package gild can install\n  cause: {why}",
+            opts.artifact.display()
+        ))
+    })?;
+    let id = match &opts.id {
+        Some(id) => id.clone(),
+        None => {
+            let id = format!("{}_{}_{}", info.package, info.version, info.architecture);
+            check_id(&id)?;
+            unique_id(recipe, &id)?;
+            id
+        }
+    };
+    if !opts.fixes.is_empty() {
+        return Ok((id, opts.fixes.clone()));
+    }
+    let installed = newest_package_version(ws, recipe, &info.package);
+    let installed = installed.as_deref().and_then(|v| crate::deb::version::Version::parse(v).ok());
+    let newer = |v: &str| match (&installed, crate::deb::version::Version::parse(v)) {
+        (None, _) => true,
+        (Some(i), Ok(v)) => v > *i,
+        (Some(_), Err(_)) => false,
+    };
+    let fixes = match &info.changelog {
+        Some(gz) => crate::deb::changelog::cves_gz(gz, 64 << 20, newer).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    Ok((id, fixes))
+}
+
+/// The version of `package` the newest recorded baseline holds.
+fn newest_package_version(ws: &crate::workspace::Workspace, recipe: &Recipe, package: &str) -> Option<String> {
+    let dir = ws.baselines(&recipe.name);
+    let recorded = crate::baseline::recorded_versions(&dir).ok()?;
+    let (_, newest) = recorded.last()?;
+    let text = std::fs::read_to_string(newest.join("baseline.toml")).ok()?;
+    let record = crate::baseline::Record::from_toml(&text).ok()?;
+    record
+        .package
+        .iter()
+        .find(|p| p.name == package || p.name.split(':').next() == Some(package))
+        .map(|p| p.version.clone())
 }
 
 /// The signers asked for, or the recipe's convention: its last patch's, else its base's.

@@ -128,6 +128,7 @@ fn records_json(r: &RecordChanges) -> Value {
             "changed": r.deferred_changed.iter().map(|(_, b)| deferred(b)).collect::<Vec<_>>(),
         },
         "cves": {"fixed": r.cves_fixed, "reverted": r.cves_reverted},
+        "packages": r.packages.iter().map(|p| json!({"name": p.name, "before": p.before, "after": p.after, "patch": p.patch, "fixes": p.fixes})).collect::<Vec<_>>(),
     })
 }
 
@@ -137,6 +138,17 @@ pub(super) fn severity(s: crate::recipe::Severity) -> String {
 }
 
 fn print_records(r: &RecordChanges) {
+    // Packages first: they are what a security team reads (`libc6 2.36-9+deb12u7 → …u14`).
+    for p in &r.packages {
+        let fixes = if p.fixes.is_empty() { String::new() } else { format!("  fixes {}", p.fixes.join(", ")) };
+        let patch = p.patch.as_ref().map(|id| format!("  ({id})")).unwrap_or_default();
+        match (&p.before, &p.after) {
+            (Some(a), Some(b)) => println!("package ~ {} {a} → {b}{fixes}{patch}", p.name),
+            (None, Some(b)) => println!("package + {} {b}{fixes}{patch}", p.name),
+            (Some(a), None) => println!("package - {} {a}", p.name),
+            (None, None) => {}
+        }
+    }
     if let Some((a, b)) = &r.base {
         println!("base      {} → {}", &a[..a.len().min(12)], &b[..b.len().min(12)]);
     }
