@@ -216,17 +216,6 @@ symlink() { # REL TARGET UID GID
     fi
     chown -h "$3:$4" "$R/$1"
 }
-# A file a Debian package's install reads or writes must hold the base's bytes or the image's.
-precond() { # REL BASE_SHA256|- IMAGE_SHA256|-
-    if [ -e "$R/$1" ] || [ -L "$R/$1" ]; then
-        [ -f "$R/$1" ] && [ ! -L "$R/$1" ] || die "\`$R/$1\` is not a regular file as in the base or the image: fix it before installing"
-        pc_got=$(digest "$R/$1")
-        [ "$pc_got" = "$2" ] || [ "$pc_got" = "$3" ] ||
-            die "\`$R/$1\` holds neither the base's bytes nor the image's (sha256 $pc_got): it was changed on this host; restore it or build this host from the image"
-    elif [ "$2" != - ] && [ "$3" != - ]; then
-        die "\`$R/$1\` is missing, but the base and the image both have it: restore it or build this host from the image"
-    fi
-}
 node() { # REL TYPE(c|b|p) MAJOR MINOR MODE UID GID
     guard "$1"
     clear_dir "$1"
@@ -235,6 +224,20 @@ node() { # REL TYPE(c|b|p) MAJOR MINOR MODE UID GID
     chown "$6:$7" "$R/$1.gild-new"
     chmod "$5" "$R/$1.gild-new"
     mv -f "$R/$1.gild-new" "$R/$1"
+}
+"#;
+
+/// Only scripts with Debian packages need it; other scripts stay as they were.
+const PRECOND: &str = r#"# A file a Debian package's install reads or writes must hold the base's bytes or the image's.
+precond() { # REL BASE_SHA256|- IMAGE_SHA256|-
+    if [ -e "$R/$1" ] || [ -L "$R/$1" ]; then
+        if [ -L "$R/$1" ] || [ ! -f "$R/$1" ]; then die "\`$R/$1\` is not a regular file as in the base or the image: fix it before installing"; fi
+        pc_got=$(digest "$R/$1")
+        [ "$pc_got" = "$2" ] || [ "$pc_got" = "$3" ] ||
+            die "\`$R/$1\` holds neither the base's bytes nor the image's (sha256 $pc_got): it was changed on this host; restore it or build this host from the image"
+    elif [ "$2" != - ] && [ "$3" != - ]; then
+        die "\`$R/$1\` is missing, but the base and the image both have it: restore it or build this host from the image"
+    fi
 }
 "#;
 
@@ -343,6 +346,7 @@ pub fn render(input: &ScriptInput) -> String {
         }
     }
     if !input.preconditions.is_empty() {
+        s.push_str(PRECOND);
         s.push_str("# The package database and the conffiles the packages touch: the base's bytes or the image's.\n");
         for pc in &input.preconditions {
             let a = p(&pc.path, 1, &mut s);

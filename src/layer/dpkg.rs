@@ -539,11 +539,11 @@ impl Layering {
                 })?;
                 let bytes = self.spool.read(&content).map_err(EntryError::Spool)?;
                 placing.md5.insert(listed.clone(), md5_hex(&bytes));
-                if placing.new_conffiles.contains(&listed) {
-                    return self.conffile(pass, placing, &listed, path, Node { kind: Kind::File(content), ..node }, &bytes);
-                }
                 if pass.track {
                     pass.sources.insert(path.clone(), super::Source::Member(h.path.clone()));
+                }
+                if placing.new_conffiles.contains(&listed) {
+                    return self.conffile(pass, placing, &listed, path, Node { kind: Kind::File(content), ..node }, &bytes);
                 }
                 self.replace(pass, path, Node { kind: Kind::File(content), ..node });
                 return Ok(());

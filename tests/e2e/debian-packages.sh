@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# End-to-end check of Debian packages as patches (SPEC §9) against real Debian 12 packages
+# and real dpkg.
+#
+# Run as root on Debian 12 with: debootstrap zstd minisign (plus dpkg, apt, tar). Network is
+# needed for debootstrap and `apt-get download` unless GILD_E2E_CACHE already holds them.
+#
+#   GILD              the gild binary (default: REPO/target/release/gild)
+#   GILD_E2E_CACHE    a directory that keeps base.tar (the debootstrapped root) and the .debs
+#   GILD_E2E_MIRROR   Debian mirror (default http://deb.debian.org/debian)
+#   GILD_E2E_MAX      at most this many updates (default 15)
+#   GILD_E2E_KEEP=1   keep the scratch directory for a post-mortem
+#
+# What it does: debootstraps a bookworm minbase root as the base; finds the packages of that
+# root that have a newer version in the archive this machine's apt knows (bookworm-security,
+# bookworm-updates); downloads those real .debs and makes each a signed patch; builds. Then:
+# the same .debs are installed by real `dpkg -i` (chroot, maintainer scripts run) on a copy
+# of the base, and gild's image must agree with it on the package database (`status`, every
+# `info/*.list` and `*.md5sums`) and on every file the packages list; `dpkg --audit` is
+# silent on the image, `dpkg-query -W` shows the new versions, `dpkg --verify` prints nothing
+# it does not print for the base, and `sbom.cdx.json` lists exactly what `dpkg-query` lists.
+# Prints `ok - ...` per check and stops with `not ok - ...` (exit 1) on the first failure.
+
+set -eu
+set -o pipefail
+
+here=$(cd "$(dirname "$0")" && pwd -P)
+repo=$(cd "$here/../.." && pwd -P)
+gild=${GILD:-$repo/target/release/gild}
+case $gild in /*) ;; *) gild=$PWD/$gild ;; esac
+mirror=${GILD_E2E_MIRROR:-http://deb.debian.org/debian}
+cache=${GILD_E2E_CACHE:-}
+max=${GILD_E2E_MAX:-15}
+
+export LC_ALL=C
+umask 022
+
+ok() { echo "ok - $*"; }
+fail() {
+	echo "not ok - $1" >&2
+	shift
+	for line in "$@"; do echo "  $line" >&2; done
+	exit 1
+}
+show_file() {
+	if [ -s "$2" ]; then
+		echo "  --- $1 ($2):" >&2
+		head -n 60 "$2" | sed 's/^/    /' >&2
+	fi
+}
+trap 'echo "not ok - unexpected failure (line $LINENO): $BASH_COMMAND" >&2' ERR
+
+[ "$(id -u)" = 0 ] || fail "must run as root (debootstrap, chroot, tar keeping owners)"
+for tool in debootstrap tar zstd minisign dpkg dpkg-deb dpkg-query apt-get apt-cache chroot sha256sum; do
+	command -v "$tool" >/dev/null || fail "missing tool: $tool" "apt-get install -y debootstrap minisign zstd"
+done
+[ -x "$gild" ] || fail "no gild binary at $gild" "build it with: cargo build --release (or set GILD)"
+
+scratch=$(mktemp -d /tmp/gild-e2e-deb.XXXXXX)
+cleanup() {
+	if [ "${GILD_E2E_KEEP:-}" = 1 ]; then
+		echo "# kept $scratch" >&2
+		return
+	fi
+	local m
+	for m in $(findmnt -rn -o TARGET | grep -F "$scratch/" | sort -r || true); do
+		umount -l "$m" || true
+	done
+	rm -rf --one-file-system "$scratch" || echo "# could not remove $scratch" >&2
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ws=$scratch/ws
+mkdir -p "$ws/recipes" "$ws/keys" "$ws/artifacts" "$scratch/secret"
+
+# ---------------------------------------------------------------------------------------
+# 1. The base: a debootstrapped bookworm minbase
+
+if [ -n "$cache" ] && [ -s "$cache/base.tar" ]; then
+	base_tar=$cache/base.tar
+	ok "base: reusing $base_tar"
+else
+	rootfs=$scratch/rootfs
+	debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$scratch/debootstrap.log" 2>&1 ||
+		{ show_file log "$scratch/debootstrap.log"; fail "debootstrap failed"; }
+	find "$rootfs/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -delete
+	base_tar=$scratch/base.tar
+	tar --numeric-owner --xattrs -C "$rootfs" -cf "$base_tar" .
+	rm -rf --one-file-system "$rootfs"
+	if [ -n "$cache" ]; then
+		mkdir -p "$cache"
+		cp "$base_tar" "$cache/base.tar.tmp.$$" && mv "$cache/base.tar.tmp.$$" "$cache/base.tar"
+	fi
+	ok "base: debootstrap minbase bookworm"
+fi
+zstd -q -o "$ws/artifacts/base.tar.zst" "$base_tar"
+base=$scratch/base
+mkdir "$base"
+tar --numeric-owner -xf "$base_tar" -C "$base"
+
+# ---------------------------------------------------------------------------------------
+# 2. The updates: every package of the base with a newer version in the archive
+
+apt-get -q update >"$scratch/apt-update.log" 2>&1 || true
+dpkg-query --admindir="$base/var/lib/dpkg" -W -f '${Package} ${Version} ${Architecture}\n' >"$scratch/base-packages"
+: >"$scratch/updates"
+while read -r pkg ver arch; do
+	newest=$(apt-cache madison "$pkg" 2>/dev/null | awk -v a="$arch" '$0 ~ "Packages" && ($0 ~ a || $0 ~ "all") {print $3}' |
+		sort -u | while read -r v; do echo "$v"; done | {
+		best=$ver
+		while read -r v; do dpkg --compare-versions "$v" gt "$best" && best=$v; done
+		echo "$best"
+	})
+	[ "$newest" != "$ver" ] && echo "$pkg $ver $newest" >>"$scratch/updates"
+done <"$scratch/base-packages"
+[ -s "$scratch/updates" ] || fail "no package of the base has a newer version in the archive: nothing to test"
+# Packages built from one source move together (libc6 and libc-bin, libsystemd0 and
+# libudev1): take whole sources, the ones with most packages last, up to $max packages.
+head -n "$max" "$scratch/updates" >"$scratch/chosen"
+debdir=${cache:+$cache/debs}
+debdir=${debdir:-$scratch/debs}
+mkdir -p "$debdir"
+while read -r pkg _ new; do
+	file=$(find "$debdir" -maxdepth 1 -name "${pkg}_$(echo "$new" | sed 's/:/%3a/')_*.deb" | head -n 1)
+	if [ -z "$file" ]; then
+		(cd "$debdir" && apt-get -q -o APT::Sandbox::User=root download "$pkg=$new") >>"$scratch/download.log" 2>&1 ||
+			{ show_file log "$scratch/download.log"; fail "apt-get download $pkg=$new failed"; }
+	fi
+done <"$scratch/chosen"
+ok "updates: $(wc -l <"$scratch/chosen") packages with newer versions ($(cut -d' ' -f1 "$scratch/chosen" | tr '\n' ' '))"
+
+# ---------------------------------------------------------------------------------------
+# 3. Keys, signatures, the recipe
+
+minisign -G -W -p "$ws/keys/vendor.pub" -s "$scratch/secret/vendor.key" </dev/null >/dev/null
+sign() { minisign -S -s "$scratch/secret/vendor.key" -m "$1" -t "$2" </dev/null >/dev/null; }
+sha() { sha256sum "$1" | cut -d ' ' -f 1; }
+sign "$ws/artifacts/base.tar.zst" "debian 12 minbase, gild e2e"
+cat >"$ws/recipes/deb.toml" <<EOF
+[image]
+name = "deb"
+version = "1.0.0"
+epoch = 1700000000
+formats = ["tar.zst"]
+
+[keys]
+vendor = { file = "../keys/vendor.pub" }
+
+[base]
+artifact = "../artifacts/base.tar.zst"
+sha256 = "$(sha "$ws/artifacts/base.tar.zst")"
+signed-by = ["vendor"]
+EOF
+debs=()
+while read -r pkg _ new; do
+	src=$(find "$debdir" -maxdepth 1 -name "${pkg}_$(echo "$new" | sed 's/:/%3a/')_*.deb" | head -n 1)
+	[ -n "$src" ] || fail "no .deb for $pkg $new in $debdir"
+	cp "$src" "$ws/artifacts/"
+	f=$ws/artifacts/$(basename "$src")
+	debs+=("$f")
+	sign "$f" "$(basename "$src")"
+	cat >>"$ws/recipes/deb.toml" <<EOF
+
+[[patch]]
+id = "$pkg-$new"
+artifact = "../artifacts/$(basename "$src")"
+sha256 = "$(sha "$f")"
+signed-by = ["vendor"]
+severity = "high"
+approval = { change = "CHG-E2E", by = "e2e", date = 2026-12-01 }
+EOF
+done <"$scratch/chosen"
+
+# ---------------------------------------------------------------------------------------
+# 4. The build
+
+if ! (cd "$ws" && "$gild" build recipes/deb.toml) >"$scratch/build.out" 2>"$scratch/build.err"; then
+	show_file stdout "$scratch/build.out"
+	show_file stderr "$scratch/build.err"
+	fail "gild build with $(wc -l <"$scratch/chosen") real .deb patches failed"
+fi
+ok "gild build: $(head -n 1 "$scratch/build.out")"
+img=$scratch/image
+mkdir "$img"
+tar --zstd --numeric-owner -xf "$ws/out/deb-1.0.0.tar.zst" -C "$img"
+
+# ---------------------------------------------------------------------------------------
+# 5. The reference: real dpkg installs the same packages in a chroot of the base
+
+ref=$scratch/ref
+cp -a "$base" "$ref"
+mkdir -p "$ref/tmp/debs"
+cp "${debs[@]}" "$ref/tmp/debs/"
+mount -t proc proc "$ref/proc" 2>/dev/null || true
+if ! chroot "$ref" env DEBIAN_FRONTEND=noninteractive dpkg --force-confold -i /tmp/debs/*.deb >"$scratch/dpkg-i.log" 2>&1; then
+	show_file log "$scratch/dpkg-i.log"
+	fail "the reference dpkg -i in a chroot of the base failed"
+fi
+umount "$ref/proc" 2>/dev/null || true
+rm -rf "$ref/tmp/debs"
+ok "reference: dpkg -i of the same packages in a chroot of the base"
+
+# ---------------------------------------------------------------------------------------
+# 6. gild's image against dpkg's result
+
+if ! cmp -s "$img/var/lib/dpkg/status" "$ref/var/lib/dpkg/status"; then
+	diff -u "$ref/var/lib/dpkg/status" "$img/var/lib/dpkg/status" >"$scratch/status.diff" || true
+	show_file "diff dpkg gild" "$scratch/status.diff"
+	fail "var/lib/dpkg/status differs from dpkg's"
+fi
+ok "var/lib/dpkg/status is byte-identical with dpkg's"
+
+bad=0
+for f in "$ref"/var/lib/dpkg/info/*; do
+	name=${f##*/}
+	case $name in *.list | *.md5sums | *.conffiles | *.shlibs | *.symbols | *.triggers | *.preinst | *.postinst | *.prerm | *.postrm | *.templates | *.config) ;; *) continue ;; esac
+	if ! cmp -s "$f" "$img/var/lib/dpkg/info/$name"; then
+		echo "  info/$name differs" >&2
+		bad=$((bad + 1))
+	fi
+done
+for f in "$img"/var/lib/dpkg/info/*; do
+	[ -e "$ref/var/lib/dpkg/info/${f##*/}" ] || { echo "  info/${f##*/} is only in gild's image" >&2; bad=$((bad + 1)); }
+done
+[ "$bad" = 0 ] || fail "$bad files of var/lib/dpkg/info differ from dpkg's"
+ok "every var/lib/dpkg/info file is byte-identical with dpkg's"
+
+# Every path the updated packages list: same type, mode, owner, link target and content.
+: >"$scratch/paths"
+while read -r pkg _ _; do
+	list=$(find "$ref/var/lib/dpkg/info" -maxdepth 1 \( -name "$pkg.list" -o -name "$pkg:*.list" \) | head -n 1)
+	cat "$list" >>"$scratch/paths"
+done <"$scratch/chosen"
+bad=0
+describe() { # ROOT PATH
+	if [ -L "$1$2" ]; then echo "link $(readlink "$1$2") $(stat -c '%u:%g' "$1$2")"
+	elif [ -d "$1$2" ]; then stat -c 'dir %a %u:%g' "$1$2"
+	elif [ -f "$1$2" ]; then echo "file $(stat -c '%a %u:%g' "$1$2") $(sha "$1$2")"
+	elif [ -e "$1$2" ]; then stat -c '%F %a %u:%g' "$1$2"
+	else echo absent; fi
+}
+while read -r p; do
+	[ "$p" = /. ] && continue
+	a=$(describe "$ref" "$p")
+	b=$(describe "$img" "$p")
+	if [ "$a" != "$b" ]; then
+		echo "  $p: dpkg $a; gild $b" >&2
+		bad=$((bad + 1))
+	fi
+done < <(sort -u "$scratch/paths")
+[ "$bad" = 0 ] || fail "$bad listed paths differ from dpkg's result"
+ok "all $(sort -u "$scratch/paths" | wc -l) paths the updated packages list agree with dpkg's result"
+
+out=$(dpkg --root="$img" --audit 2>&1) || true
+[ -z "$out" ] || fail "dpkg --audit is not silent on the image" "$out"
+ok "dpkg --root=IMAGE --audit is silent"
+
+dpkg --root="$base" --verify >"$scratch/verify-base" 2>&1 || true
+dpkg --root="$img" --verify >"$scratch/verify-img" 2>&1 || true
+new=$(grep -vxF -f "$scratch/verify-base" "$scratch/verify-img" || true)
+[ -z "$new" ] || fail "dpkg --verify reports on the image what it does not on the base" "$new"
+ok "dpkg --root=IMAGE --verify reports nothing new ($(wc -l <"$scratch/verify-base") lines on the base, as on the image)"
+
+while read -r pkg _ new; do
+	got=$(dpkg-query --admindir="$img/var/lib/dpkg" -W -f '${Version}' "$pkg" 2>/dev/null | head -n 1)
+	[ "$got" = "$new" ] || fail "dpkg-query -W $pkg: $got in the image, $new expected"
+done <"$scratch/chosen"
+ok "dpkg-query -W shows the new version of every updated package"
+
+dpkg-query --admindir="$img/var/lib/dpkg" -W -f '${Package} ${Version} ${Architecture}\n' | sort >"$scratch/query"
+python3 - "$ws/baselines/deb/1.0.0/sbom.cdx.json" >"$scratch/sbom" <<'PY'
+import json, sys, urllib.parse
+bom = json.load(open(sys.argv[1]))
+for c in bom["components"]:
+    if c.get("type") != "library":
+        continue
+    arch = urllib.parse.parse_qs(c["purl"].split("?", 1)[1])["arch"][0]
+    print(c["name"], c["version"], arch)
+PY
+sort -o "$scratch/sbom" "$scratch/sbom"
+diff -u "$scratch/query" "$scratch/sbom" >"$scratch/sbom.diff" ||
+	{ show_file diff "$scratch/sbom.diff"; fail "sbom.cdx.json does not list what dpkg-query -W lists"; }
+ok "sbom.cdx.json lists exactly what dpkg-query -W lists ($(wc -l <"$scratch/query") packages)"
+
+grep -q '^\[\[package\]\]' "$ws/baselines/deb/1.0.0/baseline.toml" || fail "baseline.toml has no [[package]] inventory"
+ok "baseline.toml records the package inventory; RELEASE.md: $(grep -c '^- `' "$ws/baselines/deb/1.0.0/RELEASE.md") package lines"
