@@ -115,9 +115,8 @@ fn cve_id_at(b: &[u8], i: usize) -> Option<usize> {
     }
     let rest = b.get(i..)?;
     let prefix = rest.get(..9)?;
-    let shaped = prefix[..4].eq_ignore_ascii_case(b"cve-")
-        && prefix[4..8].iter().all(u8::is_ascii_digit)
-        && prefix[8] == b'-';
+    let shaped =
+        prefix[..4].eq_ignore_ascii_case(b"cve-") && prefix[4..8].iter().all(u8::is_ascii_digit) && prefix[8] == b'-';
     if !shaped {
         return None;
     }
@@ -244,7 +243,10 @@ pkg (1.0) no-semicolon
 
     #[test]
     fn headers_are_recognised_as_dpkg_parsechangelog_does() {
-        assert_eq!(header_version("glibc (2.36-9+deb12u14) bookworm-security; urgency=medium"), Some("2.36-9+deb12u14"));
+        assert_eq!(
+            header_version("glibc (2.36-9+deb12u14) bookworm-security; urgency=medium"),
+            Some("2.36-9+deb12u14")
+        );
         assert_eq!(header_version("git (1:2.39.5-0+deb12u2) bookworm dists; urgency=high"), Some("1:2.39.5-0+deb12u2"));
         assert_eq!(header_version("libstdc++6 (14.2.0-19)\tunstable;urgency=low"), Some("14.2.0-19"));
         for not in [

@@ -8,9 +8,11 @@
 //!   Trivy takes as OS packages those the OS component depends on, so it depends on every one.
 //! - Each package: a `library` component whose `purl` is the one syft writes,
 //!   `pkg:deb/ID/NAME@VERSION?arch=ARCH&distro=ID-VERSION_ID&upstream=SOURCE[@SRCVERSION]`,
-//!   percent-encoded as the purl spec asks (`+` is `%2B`, an epoch's `:` is `%3A`, the `@`
-//!   inside `upstream` is `%40`). Grype matches Debian advisories by source package: it reads
-//!   `upstream` from the purl. `upstream` is left out when source name and version are the
+//!   percent-encoded byte for byte as syft writes it: all but the purl spec's unreserved
+//!   characters (`+` is `%2B`, the `@` inside `upstream` is `%40`, an epoch's `:` is `%3A`;
+//!   the current purl spec would leave that `:` bare, and every purl decoder reads both
+//!   alike, so syft's form is kept for purls that compare equal as strings with syft's).
+//!   Grype matches Debian advisories by source package: it reads `upstream` from the purl. `upstream` is left out when source name and version are the
 //!   binary's own, as syft does (dpkg then writes no `Source:` field).
 //! - The source package for trivy, which matches by source name and version and reads them
 //!   from the properties `aquasecurity:trivy:SrcName`, `SrcVersion`, `SrcRelease` and
@@ -107,7 +109,8 @@ pub fn render(image: &Image, os: Option<&Os>, packages: &[Package]) -> String {
     components.extend(libraries);
 
     let tool = Component::new("application", "gild", env!("CARGO_PKG_VERSION"));
-    let metadata = Metadata { timestamp: timestamp(image.epoch), tools: Tools { components: vec![tool] }, component: root };
+    let metadata =
+        Metadata { timestamp: timestamp(image.epoch), tools: Tools { components: vec![tool] }, component: root };
     let bom = Bom { bom_format: "CycloneDX", spec_version: "1.5", version: 1, metadata, components, dependencies };
     let mut json = serde_json::to_string_pretty(&bom).expect("a BOM of strings and numbers always serialises");
     json.push('\n');
@@ -234,9 +237,7 @@ fn split_version(v: &str) -> (Option<u32>, &str, Option<&str>) {
     };
     let epoch = (epoch != 0).then_some(epoch);
     match rest.rsplit_once('-') {
-        Some((upstream, revision)) if !upstream.is_empty() && !revision.is_empty() => {
-            (epoch, upstream, Some(revision))
-        }
+        Some((upstream, revision)) if !upstream.is_empty() && !revision.is_empty() => (epoch, upstream, Some(revision)),
         _ => (epoch, rest, None),
     }
 }
@@ -359,7 +360,13 @@ mod tests {
 
     fn pkg(name: &str, version: &str, arch: &str, source: &str, source_version: &str) -> Package {
         let s = |x: &str| x.to_string();
-        Package { name: s(name), version: s(version), arch: s(arch), source: s(source), source_version: s(source_version) }
+        Package {
+            name: s(name),
+            version: s(version),
+            arch: s(arch),
+            source: s(source),
+            source_version: s(source_version),
+        }
     }
 
     fn bookworm() -> Os {
@@ -428,20 +435,29 @@ mod tests {
             ])
         );
         let p = pkg("git-man", "1:2.38.1-5+deb12u1", "all", "git", "1:2.38.1-5+deb12u1");
-        assert_eq!(purl(Some(&bookworm()), &p), "pkg:deb/debian/git-man@1%3A2.38.1-5%2Bdeb12u1?arch=all&distro=debian-12&upstream=git");
+        assert_eq!(
+            purl(Some(&bookworm()), &p),
+            "pkg:deb/debian/git-man@1%3A2.38.1-5%2Bdeb12u1?arch=all&distro=debian-12&upstream=git"
+        );
     }
 
     #[test]
     fn upstream_carries_the_source_version_only_when_it_differs() {
         let os = bookworm();
         let binnmu = pkg("libgcrypt20", "1.10.1-3+b1", "amd64", "libgcrypt20", "1.10.1-3");
-        assert_eq!(purl(Some(&os), &binnmu), "pkg:deb/debian/libgcrypt20@1.10.1-3%2Bb1?arch=amd64&distro=debian-12&upstream=libgcrypt20%401.10.1-3");
+        assert_eq!(
+            purl(Some(&os), &binnmu),
+            "pkg:deb/debian/libgcrypt20@1.10.1-3%2Bb1?arch=amd64&distro=debian-12&upstream=libgcrypt20%401.10.1-3"
+        );
         let other = pkg("libc6", "2.36-9+deb12u14+b1", "amd64", "glibc", "2.36-9+deb12u14");
         assert!(purl(Some(&os), &other).ends_with("&upstream=glibc%402.36-9%2Bdeb12u14"));
         let own = pkg("tzdata", "2025b-0+deb12u2", "all", "", "");
         assert_eq!(purl(Some(&os), &own), "pkg:deb/debian/tzdata@2025b-0%2Bdeb12u2?arch=all&distro=debian-12");
         let plus = pkg("libstdc++6", "12.2.0-14", "amd64", "gcc-12", "");
-        assert_eq!(purl(Some(&os), &plus), "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?arch=amd64&distro=debian-12&upstream=gcc-12");
+        assert_eq!(
+            purl(Some(&os), &plus),
+            "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?arch=amd64&distro=debian-12&upstream=gcc-12"
+        );
     }
 
     #[test]
@@ -517,7 +533,10 @@ mod tests {
         let components = bom["components"].as_array().expect("components");
         assert_eq!(components.len(), 6);
         assert!(components.iter().all(|c| c["type"] == "library"));
-        assert_eq!(library_named(&bom, "libc6")["purl"], "pkg:deb/debian/libc6@2.36-9%2Bdeb12u14?arch=amd64&upstream=glibc");
+        assert_eq!(
+            library_named(&bom, "libc6")["purl"],
+            "pkg:deb/debian/libc6@2.36-9%2Bdeb12u14?arch=amd64&upstream=glibc"
+        );
         let deps = bom["dependencies"].as_array().expect("dependencies");
         assert_eq!(deps.len(), 1);
         assert_eq!(deps[0]["ref"], "image:web@1.4.0");
