@@ -32,6 +32,7 @@ const DEBIAN_BINARY: &str = "debian-binary";
 const CONTROL_NAMES: &str = "`control.tar`, `control.tar.gz`, `control.tar.xz` or `control.tar.zst`";
 const DATA_NAMES: &str = "`data.tar`, `data.tar.gz`, `data.tar.xz`, `data.tar.zst` or `data.tar.bz2`";
 const AFTER_DATA: &str = "nothing but members named `_…` (after data.tar)";
+const BROKEN: &str = "an earlier error left the archive in the middle of a member";
 
 /// True when `head` starts with the ar magic: the cheap test before [`Deb::open`].
 pub fn is_ar(head: &[u8]) -> bool {
@@ -70,6 +71,8 @@ enum Stage {
     Control,
     /// data.tar handed out (perhaps partly read).
     Data,
+    /// An error left the stream somewhere in the middle of a member: nothing more is read.
+    Broken,
 }
 
 /// A `.deb` being read member by member, in dpkg's order; see the module documentation.
@@ -105,7 +108,8 @@ impl<R: Read> Deb<R> {
         if read_full(&mut r, &mut magic)? < magic.len() || &magic != MAGIC {
             return Err(ArError::Magic);
         }
-        let mut deb = Deb { inner: r, stage: Stage::Opened, current: String::new(), left: 0, pad: false };
+        let current = "!<arch>".to_string();
+        let mut deb = Deb { inner: r, stage: Stage::Opened, current, left: 0, pad: false };
         let Some(header) = deb.next_header()? else {
             return Err(ArError::Missing { expected: "`debian-binary`" });
         };
@@ -119,10 +123,13 @@ impl<R: Read> Deb<R> {
     /// The control archive, `control.tar[.gz|.xz|.zst]`; `_` members before it are skipped.
     /// Call it before [`Deb::data`], once.
     pub fn control(&mut self) -> Result<Member<'_, R>, ArError> {
-        if self.stage != Stage::Opened {
-            return Err(ArError::Order("control.tar was already passed: call control() once, before data()"));
+        match self.stage {
+            Stage::Opened => {}
+            Stage::Broken => return Err(ArError::Order(BROKEN)),
+            _ => return Err(ArError::Order("control.tar was already passed: call control() once, before data()")),
         }
-        let header = self.next_wanted(|name| is_control(name), CONTROL_NAMES)?;
+        let found = self.next_wanted(is_control, CONTROL_NAMES);
+        let header = self.unless_broken(found)?;
         self.stage = Stage::Control;
         Ok(self.member(header))
     }
@@ -134,9 +141,10 @@ impl<R: Read> Deb<R> {
             Stage::Opened => drop(self.control()?),
             Stage::Control => {}
             Stage::Data => return Err(ArError::Order("data() was already called")),
+            Stage::Broken => return Err(ArError::Order(BROKEN)),
         }
-        self.skip_rest()?;
-        let header = self.next_wanted(|name| is_data(name), DATA_NAMES)?;
+        let found = self.skip_rest().and_then(|()| self.next_wanted(is_data, DATA_NAMES));
+        let header = self.unless_broken(found)?;
         self.stage = Stage::Data;
         Ok(self.member(header))
     }
@@ -144,8 +152,10 @@ impl<R: Read> Deb<R> {
     /// Skips what is left (members not yet asked for included), checks that only `_`
     /// members follow data.tar, and hands back the reader, at the end of the stream.
     pub fn finish(mut self) -> Result<R, ArError> {
-        if self.stage != Stage::Data {
-            drop(self.data()?);
+        match self.stage {
+            Stage::Opened | Stage::Control => drop(self.data()?),
+            Stage::Data => {}
+            Stage::Broken => return Err(ArError::Order(BROKEN)),
         }
         self.skip_rest()?;
         while let Some(header) = self.next_header()? {
@@ -171,6 +181,14 @@ impl<R: Read> Deb<R> {
             }
             self.skip_rest()?;
         }
+    }
+
+    /// Passes `result` on; an error marks the stream as broken.
+    fn unless_broken<T>(&mut self, result: Result<T, ArError>) -> Result<T, ArError> {
+        if result.is_err() {
+            self.stage = Stage::Broken;
+        }
+        result
     }
 
     fn member(&mut self, header: Header) -> Member<'_, R> {
@@ -240,7 +258,7 @@ impl<R: Read> Read for Member<'_, R> {
             let why = format!("member `{}`: the archive ends {} bytes before the member does", self.name, deb.left);
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why));
         }
-        deb.left -= n as u64;
+        deb.left = deb.left.saturating_sub(n as u64);
         Ok(n)
     }
 }
@@ -321,7 +339,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::deb) mod tests {
     use std::io::Cursor;
     use std::path::Path;
     use std::process::Command;
@@ -329,6 +347,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    /// Members of a test archive: name and contents.
+    type Members<'a> = &'a [(&'a str, &'a [u8])];
 
     /// A 60-byte header with the given raw name and size fields.
     fn header(name: &str, size: &str) -> Vec<u8> {
@@ -338,7 +359,7 @@ mod tests {
     }
 
     /// An ar archive of `members`, each padded to even length with `\n` as GNU ar does.
-    fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
+    fn ar(members: Members) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         for (name, data) in members {
             out.extend(header(name, &data.len().to_string()));
@@ -453,7 +474,7 @@ mod tests {
 
     #[test]
     fn members_out_of_place() {
-        let cases: [(&[(&str, &[u8])], &str); 6] = [
+        let cases: [(Members, &str); 6] = [
             (&[("debian-binary", b"2.0\n"), ("data.tar.xz", b""), ("control.tar.xz", b"")], "data.tar.xz"),
             (&[("debian-binary", b"2.0\n"), ("control.tar.bz2", b""), ("data.tar", b"")], "control.tar.bz2"),
             (&[("debian-binary", b"2.0\n"), ("control.tar", b""), ("extra", b""), ("data.tar", b"")], "extra"),
@@ -489,6 +510,8 @@ mod tests {
 
         let err = walk(&bytes[..control_end + 30]).expect_err("cut header");
         assert!(matches!(&err, ArError::TruncatedHeader { after } if after == "control.tar.gz"), "{err}");
+        let err = walk(&bytes[..8 + 59]).expect_err("cut first header");
+        assert_eq!(err.to_string(), "the archive ends inside the member header after `!<arch>`");
     }
 
     #[test]
@@ -529,6 +552,12 @@ mod tests {
         drop(deb.data().expect("data"));
         assert!(matches!(deb.control().map(|_| ()), Err(ArError::Order(_))));
         assert!(matches!(deb.data().map(|_| ()), Err(ArError::Order(_))));
+
+        let bytes = ar(&[("debian-binary", b"2.0\n"), ("data.tar", b"0123456789"), ("control.tar", b"")]);
+        let mut deb = Deb::open(Cursor::new(&bytes[..])).expect("opens");
+        assert!(matches!(deb.control().map(|_| ()), Err(ArError::Unexpected { .. })));
+        assert!(matches!(deb.control().map(|_| ()), Err(ArError::Order(BROKEN))), "no header read from data");
+        assert!(matches!(deb.finish(), Err(ArError::Order(BROKEN))));
     }
 
     proptest! {
@@ -549,7 +578,7 @@ mod tests {
     }
 
     /// Whether a stock tool is on PATH; under `CI=true` a missing tool fails the test.
-    fn have_tool(tool: &str) -> bool {
+    pub(in crate::deb) fn have_tool(tool: &str) -> bool {
         let found = std::env::var_os("PATH")
             .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
         if !found {
@@ -559,7 +588,8 @@ mod tests {
         found
     }
 
-    fn run(command: &mut Command) -> Vec<u8> {
+    /// Runs `command`, which must succeed; returns its stdout.
+    pub(in crate::deb) fn run(command: &mut Command) -> Vec<u8> {
         let out = command.output().expect("runs");
         assert!(out.status.success(), "{command:?}: {}", String::from_utf8_lossy(&out.stderr));
         out.stdout

@@ -224,8 +224,9 @@ fn status_value(name: &str, value: &str) -> Option<String> {
         "Multi-Arch" if value.eq_ignore_ascii_case("no") => return None,
         "Multi-Arch" => word(&["same", "allowed", "foreign"]).unwrap_or_else(|| value.to_string()),
         "Priority" if value.eq_ignore_ascii_case("unknown") => return None,
-        "Priority" => word(&["required", "important", "standard", "optional", "extra"])
-            .unwrap_or_else(|| value.to_string()),
+        "Priority" => {
+            word(&["required", "important", "standard", "optional", "extra"]).unwrap_or_else(|| value.to_string())
+        }
         _ => value.to_string(),
     };
     Some(written)
@@ -415,7 +416,10 @@ impl Status {
             let key = entry_key(&stanza).ok_or(ControlError::NoPackage { line })?;
             let twin = (key.0.clone(), !key.1, key.2.clone());
             if let Some(first) = status.entries.get(&key).or_else(|| status.entries.get(&twin)) {
-                let package = format!("`{}` (architecture `{}`)", key.0, key.2);
+                let package = match key.2.as_str() {
+                    "" => format!("`{}`", key.0),
+                    arch => format!("`{}:{arch}`", key.0),
+                };
                 return Err(ControlError::DuplicatePackage { line, first: first.line, package });
             }
             let raw = Some(text[span].to_string());
@@ -429,6 +433,11 @@ impl Status {
     /// hold several); else the one whose `Architecture` is `arch`.
     pub fn get(&self, package: &str, arch: Option<&str>) -> Option<&Stanza> {
         self.find(package, arch).map(|(_, entry)| &entry.stanza)
+    }
+
+    /// Every instance of `package`, `Multi-Arch: same` ones included, in render order.
+    pub fn instances(&self, package: &str) -> impl Iterator<Item = &Stanza> {
+        self.entries.range(range_of(&package.to_ascii_lowercase())).map(|(_, e)| &e.stanza)
     }
 
     /// Every stanza, in the order [`Status::render`] writes them.
@@ -446,7 +455,7 @@ impl Status {
         let (name, same, arch) = &key;
         let stale: Vec<Key> = self
             .entries
-            .range(instances(name))
+            .range(range_of(name))
             .map(|(k, _)| k)
             .filter(|(_, s, a)| a == arch || (!same && !s))
             .cloned()
@@ -480,7 +489,7 @@ impl Status {
     }
 
     fn find(&self, package: &str, arch: Option<&str>) -> Option<(&Key, &Entry)> {
-        let mut found = self.entries.range(instances(&package.to_ascii_lowercase()));
+        let mut found = self.entries.range(range_of(&package.to_ascii_lowercase()));
         match arch {
             None => found.find(|((_, same, _), _)| !same),
             Some(arch) => found.find(|((_, _, a), _)| a == arch),
@@ -497,6 +506,379 @@ fn entry_key(stanza: &Stanza) -> Option<Key> {
 }
 
 /// The range of keys of every instance of package `name` (lower-cased).
-fn instances(name: &str) -> Range<Key> {
+fn range_of(name: &str) -> Range<Key> {
     (name.to_string(), false, String::new())..(format!("{name}\0"), false, String::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::deb::ar::tests::{have_tool, run};
+
+    fn line_of(err: ControlError) -> usize {
+        match err {
+            ControlError::Syntax { line, .. }
+            | ControlError::DuplicateField { line, .. }
+            | ControlError::NoPackage { line }
+            | ControlError::SeveralStanzas { line }
+            | ControlError::DuplicatePackage { line, .. }
+            | ControlError::Utf8 { line } => line,
+            ControlError::Empty | ControlError::Field { .. } => 0,
+        }
+    }
+
+    #[test]
+    fn values_are_kept_as_dpkg_keeps_them() {
+        let text = "\n\nPackage : demo\nVersion:\t1.0  \nDescription: short  \n long line  \n .\n\tmore\t\n\
+                    X-List:\n a\n b\nX-Empty:\n#X-Hash: not a comment\nX-Cr: value\r\n\n\n";
+        let stanza = Stanza::parse(text).expect("parses");
+        let fields: Vec<_> = stanza.fields().collect();
+        assert_eq!(
+            fields,
+            [
+                ("Package", "demo"),
+                ("Version", "1.0"),
+                ("Description", "short  \n long line  \n .\n\tmore"),
+                ("X-List", "\n a\n b"),
+                ("X-Empty", ""),
+                ("#X-Hash", "not a comment"),
+                ("X-Cr", "value"),
+            ]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let cases: &[(&str, usize)] = &[
+            ("Package: a\nVersion: 1", 2),
+            ("Package: a\n# a comment\n", 2),
+            ("Package: a\nDescription: x\n \t\n more\n", 3),
+            ("Package: a\n \nVersion: 1\n", 2),
+            (" Package: a\n", 1),
+            ("Package: a\n-X: y\n", 2),
+            ("Package: a\nX: y\n", 2),
+            ("Package: a\nNo colon\n", 2),
+            ("Package: a\nX-Foo: 1\nx-foo: 2\n", 3),
+            ("Package: a\nX-Nul: a\0b\n", 2),
+            ("Package: a\nX-Eof: \x1a\n", 2),
+            ("Package: a\nX-Empty:\n", 2),
+            ("Package: a\nDescription: a\n b", 3),
+            ("Package: a\r\n\r\nPackage: b\n", 2),
+            ("Package: a\n\nPackage: b\n", 3),
+            ("\n\nVersion: 1\n", 3),
+        ];
+        for (text, line) in cases {
+            let err = Stanza::parse(text).expect_err(text);
+            assert!(!err.to_string().is_empty());
+            assert_eq!(line_of(err), *line, "{text:?}");
+        }
+        assert!(matches!(Stanza::parse("\n\n"), Err(ControlError::Empty)));
+        assert!(Stanza::parse("Package: a\nX-Empty:\n\n").is_ok(), "only the very end of the file is refused");
+    }
+
+    #[test]
+    fn get_set_remove() {
+        let mut stanza = Stanza::parse("Package: a\nVersion: 1\nX-Foo: x\n").expect("parses");
+        assert_eq!(stanza.get("PACKAGE"), Some("a"));
+        assert_eq!(stanza.get("x-foo"), Some("x"));
+        stanza.set("version", "2");
+        stanza.set("Status", "install ok installed");
+        stanza.remove("X-FOO");
+        let fields: Vec<_> = stanza.fields().collect();
+        assert_eq!(fields, [("Package", "a"), ("Version", "2"), ("Status", "install ok installed")]);
+        stanza.set("Conffiles", "\n /etc/a 0123\n /etc/b 4567");
+        for bad in ["x\nPackage: evil", "x\n", "x\n\n more", " x", "x ", "\n", "a\0"] {
+            let err = stanza.try_set("X-Bad", bad).expect_err(bad);
+            assert!(matches!(err, ControlError::Field { .. }), "{bad:?}");
+        }
+        for bad in ["", "X", "-X", "X Y", "X:Y", "X\n"] {
+            assert!(stanza.try_set(bad, "v").is_err(), "{bad:?}");
+        }
+        assert_eq!(stanza.get("X-Bad"), None);
+    }
+
+    #[test]
+    fn to_status_writes_dpkg_order() {
+        let control = "Version: 1.0-1\nX-Custom: z\nHomepage: https://example.org\nPackage: Demo\n\
+                       Built-Using: foo (= 1)\nDepends: libc6 (>= 2.3), bar\nArchitecture: all\nEssential: no\n\
+                       Multi-Arch: Foreign\nDescription: test  \n long line  \n .\n more\nMaintainer: Me <me@x>\n\
+                       Section: misc\nPriority: Optional\nInstalled-Size: 5\nfilename: pool/d.deb\nSize: 9\n\
+                       Bugs:\nMD5sum: 00\nsection-extra: kept\nsource: demo-src\n";
+        let mut stanza = Stanza::parse(control).expect("parses");
+        stanza.set("Status", "install ok installed");
+        assert_eq!(
+            stanza.to_status(),
+            "Package: demo\nStatus: install ok installed\nPriority: optional\nSection: misc\n\
+             Installed-Size: 5\nMaintainer: Me <me@x>\nArchitecture: all\nMulti-Arch: foreign\n\
+             Source: demo-src\nVersion: 1.0-1\nDepends: libc6 (>= 2.3), bar\n\
+             Description: test  \n long line  \n .\n more\n\
+             X-Custom: z\nHomepage: https://example.org\nBuilt-Using: foo (= 1)\nsection-extra: kept\n"
+        );
+        let mut stanza =
+            Stanza::parse("Package: c\nConffiles:\n /etc/c 01\nEssential: YES\nX-E:\nX-D:\n  d\n\n").expect("parses");
+        stanza.set("Multi-Arch", "no");
+        assert_eq!(stanza.to_status(), "Package: c\nEssential: yes\nConffiles:\n /etc/c 01\nX-E: \nX-D: \n  d\n");
+    }
+
+    const STATUS: &str = "Package: zed\nStatus: install ok installed\nVersion: 1\n\n\
+        Package: lib\nStatus: install ok installed\nArchitecture: i386\nMulti-Arch: same\nVersion: 1\n\n\
+        Package: lib\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 1\n\n\
+        Package: alpha\nVersion: 1\nStatus: install ok installed\nArchitecture: all\n\n";
+
+    #[test]
+    fn status_lookup_put_remove_render() {
+        let mut status = Status::parse(STATUS.as_bytes()).expect("parses");
+        let names: Vec<_> = status.iter().map(|s| (s.get("Package"), s.get("Architecture"))).collect();
+        assert_eq!(
+            names,
+            [
+                (Some("alpha"), Some("all")),
+                (Some("lib"), Some("amd64")),
+                (Some("lib"), Some("i386")),
+                (Some("zed"), None)
+            ]
+        );
+        assert_eq!(status.get("lib", None), None, "every instance of lib needs a qualifier");
+        assert_eq!(status.instances("lib").count(), 2);
+        assert_eq!(status.instances("li").count(), 0);
+        assert_eq!(status.get("lib", Some("i386")).and_then(|s| s.get("Version")), Some("1"));
+        assert_eq!(status.get("ALPHA", None).and_then(|s| s.get("Architecture")), Some("all"));
+        assert_eq!(status.get("alpha", Some("all")).and_then(|s| s.get("Version")), Some("1"));
+
+        let rendered = String::from_utf8(status.render()).expect("UTF-8");
+        assert!(rendered.starts_with("Package: alpha\nVersion: 1\n"), "read stanzas keep their bytes");
+        assert!(rendered.ends_with("Package: zed\nStatus: install ok installed\nVersion: 1\n\n"));
+
+        let mut alpha = status.get("alpha", None).cloned().expect("alpha");
+        alpha.set("Version", "2");
+        alpha.set("Architecture", "amd64");
+        status.put(alpha);
+        assert_eq!(status.get("alpha", Some("all")), None, "an architecture change replaces the instance");
+        let rendered = String::from_utf8(status.render()).expect("UTF-8");
+        assert!(
+            rendered.starts_with("Package: alpha\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2\n\n")
+        );
+
+        let mut lib = status.get("lib", Some("amd64")).cloned().expect("lib");
+        lib.set("Architecture", "arm64");
+        status.put(lib);
+        let arches: Vec<_> =
+            status.iter().filter(|s| s.get("Package") == Some("lib")).map(|s| s.get("Architecture")).collect();
+        assert_eq!(arches, [Some("amd64"), Some("arm64"), Some("i386")], "Multi-Arch: same instances are added");
+
+        assert!(status.remove("lib", Some("amd64")).is_some());
+        assert!(status.remove("lib", Some("amd64")).is_none());
+        assert!(status.remove("zed", None).is_some());
+        assert_eq!(status.iter().count(), 3);
+        assert!(Status::parse(b"").expect("empty").render().is_empty());
+    }
+
+    #[test]
+    fn status_errors_name_the_line() {
+        let dup = format!("{STATUS}Package: lib\nArchitecture: amd64\nMulti-Arch: foreign\n");
+        let err = Status::parse(dup.as_bytes()).expect_err("two lib:amd64");
+        assert!(matches!(&err, ControlError::DuplicatePackage { line: 22, first: 11, .. }), "{err}");
+        let err = Status::parse(b"Package: a\n\nVersion: 1\n").expect_err("no Package");
+        assert_eq!(line_of(err), 3);
+        let err = Status::parse(b"Package: a\n\nPackage: b\nDescription: \xff\n").expect_err("Latin-1");
+        assert!(matches!(err, ControlError::Utf8 { line: 4 }));
+    }
+
+    #[test]
+    fn parsing_is_linear() {
+        let fields: String = (0..100_000).map(|i| format!("X-F{i}: {i}\n")).collect();
+        let stanza = Stanza::parse(&format!("Package: big\n{fields}")).expect("parses");
+        assert_eq!(stanza.fields().count(), 100_001);
+        let lines = " .\n".repeat(200_000);
+        assert!(Stanza::parse(&format!("Package: long\nDescription: x\n{lines}")).is_ok());
+        let arches: String =
+            (0..50_000).map(|i| format!("Package: p\nArchitecture: a{i}\nMulti-Arch: same\n\n")).collect();
+        assert_eq!(Status::parse(arches.as_bytes()).expect("parses").iter().count(), 50_000);
+    }
+
+    /// Text made of the characters the grammar turns on.
+    fn deb822ish() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("\n"),
+                Just(" "),
+                Just("\t"),
+                Just(":"),
+                Just("Package"),
+                Just("X-a"),
+                Just("\r"),
+                Just("b")
+            ],
+            0..60,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(text in deb822ish(), bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Stanza::parse(&text);
+            let _ = Status::parse(text.as_bytes()).map(|s| s.render());
+            let _ = Status::parse(&bytes).map(|s| s.render());
+        }
+
+        #[test]
+        fn to_status_reads_back(text in deb822ish()) {
+            if let Ok(stanza) = Stanza::parse(&text) {
+                let written = stanza.to_status();
+                // dpkg refuses a file ending right after an empty field; `status` has a blank line there.
+                let again = Stanza::parse(&format!("{written}\n"));
+                prop_assert!(again.is_ok(), "{written:?}: {again:?}");
+                prop_assert_eq!(again.map(|s| s.to_status()).ok(), Some(written));
+            }
+        }
+    }
+
+    /// This machine's `status`, written by dpkg: read and rendered byte for byte, and each
+    /// stanza is what `to_status` writes.
+    #[test]
+    fn real_status_round_trips() {
+        let Ok(bytes) = std::fs::read("/var/lib/dpkg/status") else {
+            println!("skipped: no /var/lib/dpkg/status on this machine");
+            return;
+        };
+        let status = Status::parse(&bytes).expect("dpkg's status parses");
+        assert!(status.render() == bytes, "render gives back the file");
+        for entry in status.entries.values() {
+            assert_eq!(Some(entry.stanza.to_status()), entry.raw, "to_status writes what dpkg wrote");
+        }
+    }
+
+    #[test]
+    fn real_status_changes_only_the_stanza_put() {
+        let Ok(bytes) = std::fs::read("/var/lib/dpkg/status") else {
+            println!("skipped: no /var/lib/dpkg/status on this machine");
+            return;
+        };
+        let mut status = Status::parse(&bytes).expect("parses");
+        let Some(entry) = status.entries.values().nth(status.entries.len() / 2).cloned() else {
+            println!("skipped: /var/lib/dpkg/status is empty");
+            return;
+        };
+        let raw = entry.raw.expect("read");
+        let start = bytes.windows(raw.len()).position(|w| w == raw.as_bytes()).expect("its bytes are in the file");
+        let mut changed = entry.stanza.clone();
+        changed.set("Status", "hold ok installed");
+        changed.set("X-Gild", "changed");
+        let new = changed.to_status();
+        status.put(changed);
+        let after = status.render();
+        let end = start + raw.len();
+        assert_eq!(after[..start], bytes[..start]);
+        assert_eq!(&after[start..start + new.len()], new.as_bytes());
+        assert_eq!(after[start + new.len()..], bytes[end..]);
+    }
+
+    /// Builds a package from `control` (plus a conffile when `conffile`) with `dpkg-deb`.
+    fn build_deb(dir: &Path, name: &str, control: &str, conffile: bool) -> std::path::PathBuf {
+        let root = dir.join(format!("src-{name}"));
+        std::fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
+        std::fs::create_dir_all(root.join("usr/share/gild-judge")).expect("mkdir");
+        std::fs::write(root.join("DEBIAN/control"), control).expect("write");
+        std::fs::write(root.join("usr/share/gild-judge").join(name), "shared\n").expect("write");
+        if conffile {
+            std::fs::create_dir_all(root.join("etc")).expect("mkdir");
+            std::fs::write(root.join("etc/gild-judge.conf"), "setting = 1\n").expect("write");
+            std::fs::write(root.join("DEBIAN/conffiles"), "/etc/gild-judge.conf\n").expect("write");
+        }
+        let deb = dir.join(format!("{name}.deb"));
+        run(Command::new("dpkg-deb").args(["--root-owner-group", "-Znone", "--build"]).arg(&root).arg(&deb));
+        deb
+    }
+
+    /// Runs `dpkg` on the throw-away root `root` (its own admin directory, no log, no chroot).
+    fn dpkg(root: &Path, args: &[&std::ffi::OsStr]) {
+        let admin = root.join("var/lib/dpkg");
+        let path = format!("/usr/local/sbin:/usr/sbin:/sbin:{}", std::env::var("PATH").unwrap_or_default());
+        let mut command = Command::new("dpkg");
+        command.env("PATH", path).arg(format!("--root={}", root.display()));
+        command.arg(format!("--admindir={}", admin.display()));
+        command.args(["--force-not-root", "--force-script-chrootless", "--log=/dev/null", "--force-unsafe-io"]);
+        run(command.args(args));
+    }
+
+    /// The judge: dpkg installs packages with fields in odd orders into a throw-away root,
+    /// and gild's `Status` built from the same control files renders dpkg's `status` byte for
+    /// byte (instances sorted, the file's ending, dpkg's field order and rewrites). Then dpkg
+    /// upgrades one package, and `put` of its new stanza gives dpkg's new file.
+    #[test]
+    fn matches_what_dpkg_writes() {
+        if !have_tool("dpkg") || !have_tool("dpkg-deb") {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("root");
+        for sub in ["info", "updates", "triggers"] {
+            std::fs::create_dir_all(root.join("var/lib/dpkg").join(sub)).expect("mkdir");
+        }
+        std::fs::write(root.join("var/lib/dpkg/status"), "").expect("write");
+        let native = String::from_utf8(run(Command::new("dpkg").arg("--print-architecture"))).expect("UTF-8");
+        let native = native.trim();
+        let foreign = if native == "i386" { "amd64" } else { "i386" };
+        dpkg(&root, &["--add-architecture".as_ref(), foreign.as_ref()]);
+
+        let judge = |version: &str| {
+            format!(
+                "Version: {version}\nX-Custom: z\nHomepage: https://example.org\nPackage: gild-judge\n\
+                 Built-Using: foo (= 1)\nArchitecture: all\nEssential: no\nMulti-Arch: Foreign\n\
+                 Description: judged  \n long line  \n .\n more\nMaintainer: Gild <gild@example.org>\n\
+                 X-List:\n a\n  b\nSection: misc\nPriority: optional\nInstalled-Size: 5\nX-Last: end\n"
+            )
+        };
+        let same = |arch: &str| {
+            format!(
+                "Package: gild-same\nArchitecture: {arch}\nVersion: 1\nMulti-Arch: same\n\
+                 Maintainer: Gild <gild@example.org>\nDescription: one per architecture\n"
+            )
+        };
+        let controls = [
+            ("judge", judge("1.0-1"), true),
+            ("same-foreign", same(foreign), false),
+            ("same-native", same(native), false),
+            ("alpha", "Description: first\nPackage: gild-alpha\nVersion: 0.1\nArchitecture: all\n".to_string(), false),
+        ];
+        let debs: Vec<_> = controls.iter().map(|(n, c, conf)| build_deb(dir.path(), n, c, *conf)).collect();
+        let mut args: Vec<&std::ffi::OsStr> = vec!["-i".as_ref()];
+        args.extend(debs.iter().map(|d| d.as_os_str()));
+        dpkg(&root, &args);
+        let written = std::fs::read(root.join("var/lib/dpkg/status")).expect("dpkg wrote status");
+        let dpkgs = Status::parse(&written).expect("dpkg's status parses");
+
+        let mut ours = Status::default();
+        for (_, control, _) in controls.iter().rev() {
+            ours.put(installed(control, &dpkgs));
+        }
+        assert_eq!(String::from_utf8_lossy(&ours.render()), String::from_utf8_lossy(&written));
+
+        let deb = build_deb(dir.path(), "judge-2", &judge("2.0-1"), true);
+        dpkg(&root, &["-i".as_ref(), deb.as_os_str()]);
+        let written = std::fs::read(root.join("var/lib/dpkg/status")).expect("dpkg wrote status");
+        let mut before = dpkgs.clone();
+        before.put(installed(&judge("2.0-1"), &Status::parse(&written).expect("parses")));
+        assert_eq!(String::from_utf8_lossy(&before.render()), String::from_utf8_lossy(&written));
+    }
+
+    /// The stanza gild would write for an installed package: its control file, `Status`, and
+    /// `Conffiles` as dpkg recorded them (gild computes no md5 here).
+    fn installed(control: &str, dpkgs: &Status) -> Stanza {
+        let mut stanza = Stanza::parse(control).expect("control parses");
+        stanza.set("Status", "install ok installed");
+        let arch = stanza.get("Architecture").map(str::to_string);
+        let package = stanza.get("Package").unwrap_or_default().to_string();
+        let recorded = dpkgs.get(&package, arch.as_deref()).expect("dpkg installed it");
+        if let Some(conffiles) = recorded.get("Conffiles") {
+            stanza.set("Conffiles", conffiles);
+        }
+        stanza
+    }
 }
