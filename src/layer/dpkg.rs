@@ -756,7 +756,8 @@ impl Layering {
         let mut status = placing.db.status.clone();
         let mut stanza = placing.pkg.stanza.clone();
         let want = old.and_then(|s| s.get("Status")).and_then(|s| s.split_whitespace().next()).unwrap_or("install");
-        stanza.set("Status", &format!("{want} ok installed"));
+        let bad = |e: crate::deb::control::ControlError| refused(format!("control file: {e}"));
+        stanza.try_set("Status", &format!("{want} ok installed")).map_err(bad)?;
         let mut lines = Vec::new();
         for (path, md5) in placing.new_conffiles.iter().filter_map(|p| placing.md5.get(p).map(|m| (p, m))) {
             lines.push(format!(" {} {md5}", String::from_utf8_lossy(path)));
@@ -768,7 +769,7 @@ impl Layering {
         }
         stanza.remove("Conffiles");
         if !lines.is_empty() {
-            stanza.set("Conffiles", &format!("\n{}", lines.join("\n")));
+            stanza.try_set("Conffiles", &format!("\n{}", lines.join("\n"))).map_err(bad)?;
         }
         status.put(stanza);
         let bytes = status.render();
