@@ -125,6 +125,8 @@ pub struct Patch {
     pub artifact: ArtifactSpec,
     pub severity: Severity,
     pub fixes: Vec<String>,
+    /// `fixes` is written in the recipe (even empty), so a changelog does not replace it.
+    pub fixes_given: bool,
     pub exploited: bool,
     pub released: Option<toml::value::Datetime>,
     pub approval: Approval,
@@ -326,7 +328,8 @@ impl Checker<'_> {
             patches.push(Patch {
                 artifact: self.artifact(p.id.into_inner(), fields, &keys)?,
                 severity: p.severity,
-                fixes: p.fixes,
+                fixes_given: p.fixes.is_some(),
+                fixes: p.fixes.unwrap_or_default(),
                 exploited: p.exploited,
                 released: p.released,
                 approval: p.approval,

@@ -115,7 +115,7 @@ fn patch_section(s: &mut String, p: &PatchRecord, record: &Record, title: &str) 
         let _ = writeln!(s, "- Debian package: `{}` {from}{} ({})", d.package, d.version, d.architecture);
         let _ = writeln!(s, "- Its changelog names: {}", list_or_none(&d.changelog_fixes));
         for dist in &d.dist {
-            let _ = writeln!(s, "  - `{dist}` was edited on the base and kept; the package's version is `{dist}.dpkg-dist`");
+            let _ = writeln!(s, "  - `{dist}` had been edited before this package came: kept as it was; the package's version is `{dist}.dpkg-dist`");
         }
     }
     let _ = writeln!(s, "- Paths: {} added, {} changed, {} removed", p.added.len(), p.changed.len(), p.removed.len());
@@ -136,10 +136,19 @@ fn packages_section(s: &mut String, record: &Record, parent: Option<&Record>) {
     s.push_str("## Package changes\n\n");
     let changes = match parent {
         Some(parent) => crate::diff::records(parent, record).packages,
-        None => crate::diff::records(&Record { package: Vec::new(), ..record.clone() }, record)
-            .packages
-            .into_iter()
-            .filter(|c| c.patch.is_some())
+        // A first version: what each package patch did to the base's database.
+        None => debs
+            .iter()
+            .filter_map(|p| {
+                let d = p.deb.as_ref()?;
+                Some(crate::diff::PackageChange {
+                    name: d.package.clone(),
+                    before: d.previous.clone(),
+                    after: Some(d.version.clone()),
+                    patch: Some(p.id.clone()),
+                    fixes: p.fixes.clone(),
+                })
+            })
             .collect(),
     };
     if changes.is_empty() {

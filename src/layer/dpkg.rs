@@ -632,7 +632,7 @@ impl Layering {
             self.replace(pass, dist.clone(), node);
             pass.sources.insert(dist.clone(), super::Source::Generated);
             pass.generated.insert(dist.clone());
-            placing.dist.push(format!("/{}", String::from_utf8_lossy(&dist)));
+            placing.dist.push(String::from_utf8_lossy(listed).into_owned());
         }
         Ok(())
     }

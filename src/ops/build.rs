@@ -587,7 +587,7 @@ fn patch_record(p: &crate::recipe::Patch, v: &Verified, c: &Changes, warnings: &
     let deb = c.deb.as_ref().map(|d| deb_record(&p.artifact.id, d, warnings));
     // A package's `fixes` defaults to what its changelog says it fixes (SPEC §9).
     let fixes = match &deb {
-        Some(d) if p.fixes.is_empty() => d.changelog_fixes.clone(),
+        Some(d) if !p.fixes_given => d.changelog_fixes.clone(),
         _ => p.fixes.clone(),
     };
     PatchRecord {
@@ -692,7 +692,7 @@ fn deb_record(id: &str, d: &layer::Applied, warnings: &mut Vec<String>) -> basel
         None => Vec::new(),
     };
     for dist in &d.dist {
-        warnings.push(format!("{id}: `{dist}` was kept as edited; the package's version is beside it"));
+        warnings.push(format!("{id}: the edited conffile `{dist}` was kept; the package's version is `{dist}.dpkg-dist`"));
     }
     baseline::DebRecord {
         package: d.db_name.clone(),

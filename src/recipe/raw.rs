@@ -77,8 +77,8 @@ pub struct RawPatch {
     pub threshold: Option<Spanned<u32>>,
     pub signatures: Option<Vec<Spanned<String>>>,
     pub severity: Severity,
-    #[serde(default)]
-    pub fixes: Vec<String>,
+    /// `None` when the key is absent: a Debian package's changelog then says what it fixes.
+    pub fixes: Option<Vec<String>>,
     #[serde(default)]
     pub exploited: bool,
     pub released: Option<Datetime>,
