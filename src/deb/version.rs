@@ -457,7 +457,7 @@ mod tests {
     /// shells at once (a `dpkg` call costs a few milliseconds); returns the output lines.
     fn in_shells(prelude: &str, lines: &[String]) -> Vec<String> {
         let run = |chunk: &[String]| -> Vec<String> {
-            let script = format!("{prelude}\n{}\n", chunk.join("\n"));
+            let script = format!("export LC_ALL=C\n{prelude}\n{}\n", chunk.join("\n"));
             let out = Command::new("sh")
                 .args(["-c", &script])
                 .stderr(Stdio::null())
@@ -545,7 +545,8 @@ mod tests {
         // dpkg reads the epoch with strtol, which also takes a sign; gild wants digits only.
         // And `--compare-versions` takes "" for no version at all.
         let signed = |s: &str| s.trim_matches(is_blank).starts_with(['+', '-']);
-        let strings: Vec<String> = (0..500).map(|_| hostile_string(&mut rng)).filter(|s| !s.is_empty() && !signed(s)).collect();
+        let strings: Vec<String> =
+            (0..500).map(|_| hostile_string(&mut rng)).filter(|s| !s.is_empty() && !signed(s)).collect();
         let prelude = "chk() { e=$(dpkg --compare-versions \"$1\" eq \"$1\" 2>&1 >/dev/null); r=$?; \
                        case \"$r:$e\" in 2:*) echo error;; *'not start with digit'*) echo nodigit;; \
                        *'invalid character'*) echo badchar;; 0:) echo ok;; *) echo \"other $r $e\";; esac; }";
