@@ -364,7 +364,11 @@ struct Placing<'a> {
     db: &'a Db,
     pkg: &'a Package,
     old_conffiles: &'a BTreeMap<Vec<u8>, (String, bool)>,
-    new_conffiles: BTreeSet<Vec<u8>>,
+    /// The new version's conffiles, in the order of its `conffiles` member (as `Conffiles:`
+    /// lists them).
+    new_conffiles: Vec<Vec<u8>>,
+    /// The same, for lookups.
+    is_conffile: HashSet<Vec<u8>>,
     installed: bool,
     /// Listed paths in archive order.
     list: Vec<Vec<u8>>,
@@ -422,7 +426,7 @@ impl Layering {
             }
         }
         let old_conffiles = conffiles(if previous.is_some() { old.as_ref() } else { None });
-        let new_conffiles = control
+        let new_conffiles: Vec<Vec<u8>> = control
             .members
             .get("conffiles")
             .map(|c| {
@@ -438,6 +442,7 @@ impl Layering {
             db: &db,
             pkg: &pkg,
             old_conffiles: &old_conffiles,
+            is_conffile: new_conffiles.iter().cloned().collect(),
             new_conffiles,
             installed: previous.is_some(),
             list: Vec::new(),
@@ -542,7 +547,7 @@ impl Layering {
                 if pass.track {
                     pass.sources.insert(path.clone(), super::Source::Member(h.path.clone()));
                 }
-                if placing.new_conffiles.contains(&listed) {
+                if placing.is_conffile.contains(&listed) {
                     return self.conffile(pass, placing, &listed, path, Node { kind: Kind::File(content), ..node }, &bytes);
                 }
                 self.replace(pass, path, Node { kind: Kind::File(content), ..node });
@@ -759,11 +764,15 @@ impl Layering {
         let bad = |e: crate::deb::control::ControlError| refused(format!("control file: {e}"));
         stanza.try_set("Status", &format!("{want} ok installed")).map_err(bad)?;
         let mut lines = Vec::new();
+        let mut seen = HashSet::new();
         for (path, md5) in placing.new_conffiles.iter().filter_map(|p| placing.md5.get(p).map(|m| (p, m))) {
+            if !seen.insert(path) {
+                continue;
+            }
             lines.push(format!(" {} {md5}", String::from_utf8_lossy(path)));
         }
         for (path, (md5, _)) in placing.old_conffiles {
-            if !placing.new_conffiles.contains(path) {
+            if !placing.is_conffile.contains(path) {
                 lines.push(format!(" {} {md5} obsolete", String::from_utf8_lossy(path)));
             }
         }
