@@ -51,6 +51,11 @@ impl Agreed {
 /// the two trees are the same (paths, types, modes, owners, link targets, contents; dpkg's
 /// own backups and locks aside).
 fn gild_agrees_with_dpkg(what: &str, root: DebRoot, debs: &[&[u8]]) -> Agreed {
+    gild_agrees_with_dpkg_given(what, root, debs, &[])
+}
+
+/// [`gild_agrees_with_dpkg`] with more options for dpkg (such as `--force-hold`).
+fn gild_agrees_with_dpkg_given(what: &str, root: DebRoot, debs: &[&[u8]], dpkg_options: &[&str]) -> Agreed {
     let ws = Workspace::new();
     let mut recipe = ws.recipe(NAME).base(root.layer());
     for (i, deb) in debs.iter().enumerate() {
@@ -61,7 +66,8 @@ fn gild_agrees_with_dpkg(what: &str, root: DebRoot, debs: &[&[u8]]) -> Agreed {
     build.success();
     assert_consistent(&ws.image(NAME, VERSION), &ws.mtree(NAME, VERSION));
     for deb in debs {
-        root.install(&[deb]);
+        let (ok, text) = root.try_install_with(dpkg_options, &[deb]);
+        assert!(ok, "dpkg -i failed on the reference copy:\n{text}");
     }
     let image = extract_image(&ws, NAME, VERSION);
     assert_same_tree(what, &root.dir, image.path());
@@ -279,6 +285,198 @@ fn several_packages_in_order_leave_the_tree_dpkg_leaves() {
     let utils = foo_utils().version("1:1.0-2").build();
     let a = gild_agrees_with_dpkg("three patches", DebRoot::standard(), &[&first, &second, &utils]);
     assert_eq!(a.image_file("usr/share/foo/new.dat"), b"newer\n");
+}
+
+#[test]
+fn upgrade_of_the_diversion_owner_writes_its_own_paths_through_usr_merge_as_dpkg_does() {
+    require_dpkg!();
+    require_root!();
+    // dash owns the diversion of /bin/sh: its own /bin/sh is not diverted; it ships /bin/…
+    // paths that land in usr/bin through the symlink; its man page goes away.
+    let deb = dash()
+        .version("0.5.12-2+deb12u1")
+        .file_mode("bin/dash", b"\x7fELF dash 2\n", 0o755)
+        .without("usr/share/man/man1/dash.1.gz")
+        .build();
+    let a = gild_agrees_with_dpkg("dash upgrade", DebRoot::standard(), &[&deb]);
+    assert_eq!(a.image_file("usr/bin/dash"), b"\x7fELF dash 2\n");
+    assert!(!a.image_has("usr/bin/sh.distrib"), "the owner's file is not diverted");
+    assert!(!a.image_has("bin") || std::fs::read_link(a.image.path().join("bin")).is_ok(), "bin stays a symlink");
+}
+
+#[test]
+fn existing_directories_keep_their_mode_and_new_ones_take_the_package_mode_as_dpkg_does() {
+    require_dpkg!();
+    require_root!();
+    let deb = libfoo1_update()
+        .dir_mode("usr/share/foo", 0o700)
+        .dir_mode("usr/share/foo-private", 0o750)
+        .file("usr/share/foo-private/key", b"k\n")
+        .build();
+    gild_agrees_with_dpkg("directory modes", DebRoot::standard(), &[&deb]);
+}
+
+#[test]
+fn symlink_where_a_directory_exists_is_handled_as_dpkg_does() {
+    require_dpkg!();
+    require_root!();
+    let deb = Deb::new("foo-doc", "1.0-1")
+        .symlink("usr/share/doc/libfoo1", "foo-doc")
+        .file("usr/share/doc/foo-doc/x", b"x\n")
+        .build();
+    gild_agrees_with_dpkg("symlink over a directory", DebRoot::standard(), &[&deb]);
+}
+
+#[test]
+#[ignore = "SPEC/gild differ from dpkg: a new package's conffile over a file already on disk: dpkg (confold) keeps the file and writes PATH.dpkg-dist; gild overwrites it, as SPEC §9 says"]
+fn files_on_disk_that_no_package_owns_are_handled_as_dpkg_does() {
+    require_dpkg!();
+    require_root!();
+    // A conffile of a new package that the admin already created, and a plain file that no
+    // package owns: dpkg overwrites the plain file; the conffile follows its rules.
+    let root = DebRoot::standard();
+    root.write("etc/baz.conf", b"# written by the admin before the package came\n");
+    root.write("usr/share/baz/README", b"left by someone\n");
+    let deb = Deb::new("baz", "1.0-1")
+        .conffile("etc/baz.conf", b"# baz as packaged\n")
+        .file("usr/share/baz/README", b"baz readme\n")
+        .build();
+    let a = gild_agrees_with_dpkg("unowned files on disk", root, &[&deb]);
+    assert_eq!(a.image_file("usr/share/baz/README"), b"baz readme\n");
+}
+
+#[test]
+fn hard_links_in_a_package_are_kept_as_dpkg_keeps_them() {
+    require_dpkg!();
+    require_root!();
+    let deb = Deb::new("gzip-lite", "1.12-1")
+        .file_mode("bin/gzip", b"\x7fELF gzip\n", 0o755)
+        .hardlink("bin/gunzip", "bin/gzip")
+        .hardlink("bin/zcat", "bin/gzip")
+        .build();
+    let a = gild_agrees_with_dpkg("hard links", DebRoot::standard(), &[&deb]);
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(a.image.path().join("usr/bin/zcat")).unwrap();
+    assert_eq!(md.nlink(), 3, "gzip, gunzip and zcat are one file");
+}
+
+#[test]
+fn file_trigger_interest_of_a_new_package_updates_triggers_file_as_dpkg_does() {
+    require_dpkg!();
+    require_root!();
+    let deb = Deb::new("baz-indexer", "1.0-1")
+        .file_mode("usr/bin/baz-index", b"idx\n", 0o755)
+        .member("triggers", "interest-noawait /usr/share/baz\ninterest /usr/share/foo\n")
+        .build();
+    let a = gild_agrees_with_dpkg("file trigger interest", DebRoot::standard(), &[&deb]);
+    let file = String::from_utf8(a.image_file("var/lib/dpkg/triggers/File")).unwrap();
+    assert!(file.contains("/usr/share/baz baz-indexer/noawait\n"), "{file}");
+}
+
+#[test]
+#[ignore = "gild bug: an explicit trigger interest (`interest NAME`) is not registered: dpkg writes var/lib/dpkg/triggers/NAME listing the package, gild writes nothing"]
+fn explicit_trigger_interest_of_a_new_package_is_registered_as_dpkg_does() {
+    require_dpkg!();
+    require_root!();
+    // dpkg keeps a file per explicit trigger: triggers/NAME lists the interested packages.
+    let deb = Deb::new("baz-indexer", "1.0-1")
+        .file_mode("usr/bin/baz-index", b"idx\n", 0o755)
+        .member("triggers", "interest baz-reindex\n")
+        .build();
+    let a = gild_agrees_with_dpkg("explicit trigger interest", DebRoot::standard(), &[&deb]);
+    assert!(a.dpkg.path("var/lib/dpkg/triggers/baz-reindex").exists(), "dpkg writes triggers/baz-reindex");
+}
+
+/// A base where `bazconf` was installed and then removed (not purged): `config-files`.
+fn base_with_config_files(edit: Option<&[u8]>) -> DebRoot {
+    let root = DebRoot::standard();
+    root.install(&[&Deb::new("bazconf", "1.0-1")
+        .conffile("etc/bazconf.conf", b"v = 1\n")
+        .file("usr/share/bazconf/x", b"1\n")
+        .build()]);
+    let (ok, text) = root.dpkg(&["--remove", "bazconf"]);
+    assert!(ok, "dpkg --remove: {text}");
+    assert!(std::fs::read_to_string(root.path("var/lib/dpkg/status"))
+        .unwrap()
+        .contains("Package: bazconf\nStatus: deinstall ok config-files\n"));
+    if let Some(bytes) = edit {
+        root.write("etc/bazconf.conf", bytes);
+    }
+    root
+}
+
+#[test]
+#[ignore = "gild bug: reinstalling a package in `config-files` state writes `Status: deinstall ok installed`; dpkg writes `install ok installed`"]
+fn package_in_config_files_state_is_reinstalled_as_dpkg_does() {
+    require_dpkg!();
+    require_root!();
+    let deb = Deb::new("bazconf", "1.1-1")
+        .conffile("etc/bazconf.conf", b"v = 2\n")
+        .file("usr/share/bazconf/x", b"2\n")
+        .build();
+    let a = gild_agrees_with_dpkg("reinstall from config-files", base_with_config_files(None), &[&deb]);
+    let status = String::from_utf8(a.image_file("var/lib/dpkg/status")).unwrap();
+    assert!(stanza(&status, "bazconf").contains("Status: install ok installed\n"), "{status}");
+}
+
+#[test]
+#[ignore = "gild bug: reinstalling a package in `config-files` state overwrites the admin-edited conffile (dpkg keeps it and writes PATH.dpkg-dist: the status still has its md5) and writes `Status: deinstall ok installed` (dpkg: `install ok installed`)"]
+fn edited_conffile_of_a_package_in_config_files_state_is_kept_as_dpkg_does() {
+    require_dpkg!();
+    require_root!();
+    let deb = Deb::new("bazconf", "1.1-1")
+        .conffile("etc/bazconf.conf", b"v = 2\n")
+        .file("usr/share/bazconf/x", b"2\n")
+        .build();
+    let root = base_with_config_files(Some(b"v = 9 # the admin's\n"));
+    let a = gild_agrees_with_dpkg("edited conffile of a config-files package", root, &[&deb]);
+    assert_eq!(a.image_file("etc/bazconf.conf"), b"v = 9 # the admin's\n");
+}
+
+#[test]
+#[ignore = "gild bug: upgrading a held package keeps `Status: hold ok installed`; SPEC §9 and dpkg -i --force-hold write `install ok installed`"]
+fn held_package_upgraded_by_a_patch_is_selected_install_as_dpkg_force_hold_does() {
+    require_dpkg!();
+    require_root!();
+    let root = DebRoot::standard();
+    let (ok, text) = root.dpkg_with_input(&["--set-selections"], "foo-utils hold\n");
+    assert!(ok, "dpkg --set-selections: {text}");
+    let deb = foo_utils().version("1:1.0-2").build();
+    let a = gild_agrees_with_dpkg_given("held package", root, &[&deb], &["--force-hold"]);
+    let status = String::from_utf8(a.image_file("var/lib/dpkg/status")).unwrap();
+    assert!(stanza(&status, "foo-utils").contains("Status: install ok installed\n"), "{status}");
+}
+
+#[test]
+fn status_stanza_of_a_rich_control_file_has_dpkg_field_order() {
+    require_dpkg!();
+    require_root!();
+    // Fields in a scrambled order, unknown ones among them: dpkg writes its own order, then
+    // the unknown ones in control-file order.
+    let deb = Deb::new("rich", "2:3.4~rc1-0.1+b2")
+        .source("rich-src (3.4~rc1-0.1)")
+        .field("Homepage", "https://rich.example.org/")
+        .field("Enhances", "foo-utils")
+        .field("Conflicts", "rich-old")
+        .field("Breaks", "rich-legacy (<< 2)")
+        .field("Suggests", "foo-data")
+        .field("Recommends", "man-db")
+        .field("Depends", "libfoo1 (>= 1.0-1) | libfoo1-compat, dash")
+        .field("Pre-Depends", "libc-bin (>= 2.36)")
+        .field("Provides", "rich-virtual (= 3.4)")
+        .field("Replaces", "rich-old")
+        .field("Built-Using", "glibc (= 2.36-9+deb12u7)")
+        .field("Multi-Arch", "foreign")
+        .field("Bugs", "debbugs://bugs.example.org")
+        .field("Origin", "Example")
+        .field("Section", "utils")
+        .field("Priority", "optional")
+        .field("Protected", "yes")
+        .field("X-Custom-Field", "kept")
+        .field("Tag", "role::program")
+        .file("usr/share/rich/x", b"x\n")
+        .build();
+    gild_agrees_with_dpkg("rich control file", DebRoot::standard(), &[&deb]);
 }
 
 #[test]

@@ -58,12 +58,14 @@ enum Data {
     Dir(String, u32),
     File(String, Vec<u8>, u32),
     Symlink(String, String),
+    /// A hard link to a file given before.
+    Hardlink(String, String),
 }
 
 impl Data {
     fn path(&self) -> &str {
         match self {
-            Data::Dir(p, _) | Data::File(p, _, _) | Data::Symlink(p, _) => p,
+            Data::Dir(p, _) | Data::File(p, _, _) | Data::Symlink(p, _) | Data::Hardlink(p, _) => p,
         }
     }
 }
@@ -158,6 +160,13 @@ impl Deb {
     pub fn symlink(mut self, path: &str, target: &str) -> Deb {
         self.data.retain(|d| d.path() != path);
         self.data.push(Data::Symlink(path.to_string(), target.to_string()));
+        self
+    }
+
+    /// A hard link to a file given before (`dpkg-deb` stores it as a tar hard link).
+    pub fn hardlink(mut self, path: &str, target: &str) -> Deb {
+        self.data.retain(|d| d.path() != path);
+        self.data.push(Data::Hardlink(path.to_string(), target.to_string()));
         self
     }
 
@@ -288,6 +297,7 @@ impl Deb {
                     size += bytes.len() as u64;
                 }
                 Data::Symlink(_, target) => std::os::unix::fs::symlink(target, &p).unwrap(),
+                Data::Hardlink(_, target) => std::fs::hard_link(root.join(target), &p).unwrap(),
             }
         }
         // Directories 0755 whatever the umask, unless given.
@@ -623,8 +633,14 @@ impl DebRoot {
     /// Installs the packages with `dpkg -i` in one run; returns whether dpkg succeeded and
     /// what it said.
     pub fn try_install(&self, debs: &[&[u8]]) -> (bool, String) {
+        self.try_install_with(&[], debs)
+    }
+
+    /// [`DebRoot::try_install`] with more dpkg options (`--force-hold`).
+    pub fn try_install_with(&self, options: &[&str], debs: &[&[u8]]) -> (bool, String) {
         let tmp = tempfile::tempdir().unwrap();
-        let mut args = vec!["-i".to_string()];
+        let mut args: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+        args.push("-i".to_string());
         for (i, deb) in debs.iter().enumerate() {
             let p = tmp.path().join(format!("{i}.deb"));
             std::fs::write(&p, deb).unwrap();
@@ -632,6 +648,23 @@ impl DebRoot {
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.dpkg(&args)
+    }
+
+    /// `dpkg --root=DIR ARGS` with `input` on its standard input (`--set-selections`).
+    pub fn dpkg_with_input(&self, args: &[&str], input: &str) -> (bool, String) {
+        let mut child = dpkg_command("dpkg")
+            .arg(format!("--root={}", self.dir.display()))
+            .args(["--force-not-root", "--log=/dev/null"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
     }
 
     /// Installs the packages with the real dpkg, or panics with what dpkg said.
@@ -761,11 +794,16 @@ pub struct Node {
     pub gid: u32,
     pub link: Option<String>,
     pub data: Vec<u8>,
+    /// Hard links of a regular file (directories: 0, their count depends on subdirectories).
+    pub nlink: u64,
 }
 
 impl Node {
     fn describe(&self) -> String {
         let mut s = format!("{} {:04o} {}:{}", self.kind, self.mode, self.uid, self.gid);
+        if self.nlink > 1 {
+            write!(s, " nlink={}", self.nlink).unwrap();
+        }
         if let Some(l) = &self.link {
             write!(s, " -> {l}").unwrap();
         }
@@ -800,7 +838,8 @@ pub fn read_tree(dir: &Path) -> Tree {
         let link = ft.is_symlink().then(|| std::fs::read_link(e.path()).unwrap().display().to_string());
         let data = if ft.is_file() { std::fs::read(e.path()).unwrap() } else { Vec::new() };
         let mode = if ft.is_symlink() { 0 } else { md.mode() & 0o7777 };
-        out.insert(rel, Node { kind, mode, uid: md.uid(), gid: md.gid(), link, data });
+        let nlink = if ft.is_file() { md.nlink() } else { 0 };
+        out.insert(rel, Node { kind, mode, uid: md.uid(), gid: md.gid(), link, data, nlink });
     }
     out
 }
