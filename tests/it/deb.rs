@@ -777,6 +777,89 @@ fn debian_binary_2_1_and_underscore_members_are_accepted_as_dpkg_accepts_them() 
 }
 
 // ---------------------------------------------------------------------------------------------
+// install.sh and intake
+
+#[test]
+fn install_sh_brings_a_host_from_the_base_to_the_image_database_included() {
+    require_dpkg!();
+    require_root!();
+    require_tool!("dash");
+    let root = DebRoot::standard();
+    root.write("etc/foo.conf", b"# edited by the admin\nlevel = 9\n");
+    let libfoo = libfoo1_update().conffile("etc/foo.conf", b"# foo configuration\nlevel = 2\n").build();
+    let baz = Deb::new("baz", "2.0-1").conffile("etc/baz.conf", b"baz\n").file("usr/share/baz/x", b"x\n").build();
+    let ws = Workspace::new();
+    let recipe = ws.recipe(NAME).base(root.layer()).deb("P-LIB", &libfoo).deb("P-BAZ", &baz).write();
+    ws.gild(&["build", &recipe]).success();
+    let image = extract_image(&ws, NAME, VERSION);
+    let script = ws.baseline_dir(NAME, VERSION).join("install.sh");
+    let run = |host: &DebRoot| {
+        std::process::Command::new("dash")
+            .arg(&script)
+            .env("ROOT", &host.dir)
+            .env("ARTIFACTS", ws.path("artifacts"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&root);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "install.sh failed:\n{said}");
+    assert_trees_equal("install.sh on the base", ("host", &root.dir), ("image", image.path()));
+    let again = run(&root);
+    assert!(again.status.success(), "a second run is harmless: {}", String::from_utf8_lossy(&again.stderr));
+    assert_trees_equal("install.sh run twice", ("host", &root.dir), ("image", image.path()));
+}
+
+#[test]
+fn install_sh_stops_naming_a_database_file_that_holds_neither_the_base_nor_the_image() {
+    require_dpkg!();
+    require_root!();
+    require_tool!("dash");
+    let root = DebRoot::standard();
+    let libfoo = libfoo1_update().build();
+    let ws = Workspace::new();
+    let recipe = ws.recipe(NAME).base(root.layer()).deb("P-LIB", &libfoo).write();
+    ws.gild(&["build", &recipe]).success();
+    // The host installed something else since: its status is neither the base's nor the image's.
+    root.install(&[&Deb::new("local-tool", "1.0-1").file("usr/share/local/x", b"x\n").build()]);
+    let before = read_tree(&root.dir);
+    let out = std::process::Command::new("dash")
+        .arg(ws.baseline_dir(NAME, VERSION).join("install.sh"))
+        .env("ROOT", &root.dir)
+        .env("ARTIFACTS", ws.path("artifacts"))
+        .output()
+        .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "install.sh went on:\n{said}");
+    assert!(said.contains("var/lib/dpkg/status"), "names the file:\n{said}");
+    let diffs = tree_diff(&before, &read_tree(&root.dir), ("before", "after"));
+    assert!(diffs.is_empty(), "install.sh changed the host before stopping:\n{}", diffs.join("\n"));
+}
+
+#[test]
+fn intake_of_a_deb_defaults_the_id_and_the_fixes_from_the_package() {
+    require_dpkg!();
+    let ws = Workspace::new();
+    let recipe = ws.recipe(NAME).base(deb_base()).write();
+    ws.gild(&["build", &recipe]).success();
+    let deb = libfoo1_update().build();
+    let art = ws.signed_artifact("libfoo1_1.0-1+deb12u1_amd64.deb", &Layer::new().raw(&deb).without_end(), &["vendor"]);
+    assert_eq!(ws.read(&art), deb);
+    let args = ["intake", &recipe, &art, "--severity", "high", "--change", "CHG-9", "--approved-by", "a.khan"];
+    ws.gild(&args).success();
+    let text = ws.read_string(&recipe);
+    let t: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let p = &t["patch"][0];
+    assert_eq!(p["id"].as_str(), Some("libfoo1_1.0-1+deb12u1_amd64"), "PACKAGE_VERSION_ARCH: {p}");
+    let fixes: Vec<&str> = p["fixes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(fixes, ["CVE-2026-1111", "CVE-2026-2222"], "the changelog's CVEs newer than the baseline's 1.0-1");
+    ws.gild(&["build", &recipe, "--version", "1.0.1"]).success();
+    let b = ws.baseline(NAME, "1.0.1");
+    let lib = tv(&b, &["package"]).as_array().unwrap().iter().find(|p| p["name"].as_str() == Some("libfoo1:amd64"));
+    assert_eq!(lib.unwrap()["patch"].as_str(), Some("libfoo1_1.0-1+deb12u1_amd64"));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Records
 
 #[test]
@@ -882,7 +965,6 @@ fn package_changes(release: &str) -> Vec<&str> {
 }
 
 #[test]
-#[ignore = "gild bug: on a first build, RELEASE.md's package changes call an upgraded package `new` (`libfoo1:amd64` 1.0-1+deb12u1, new) though the base had 1.0-1"]
 fn release_notes_show_the_package_change_with_its_cves() {
     require_dpkg!();
     let libfoo = libfoo1_update().build();
@@ -891,13 +973,24 @@ fn release_notes_show_the_package_change_with_its_cves() {
     drop_default_fixes(&ws, &recipe);
     ws.gild(&["build", &recipe]).success();
     let release = ws.read_string(ws.baseline_dir(NAME, VERSION).join("RELEASE.md"));
-    for want in ["libfoo1", "1.0-1+deb12u1", "CVE-2026-1111", "CVE-2026-2222"] {
+    for want in ["libfoo1", "1.0-1 → 1.0-1+deb12u1", "CVE-2026-1111", "CVE-2026-2222"] {
         assert!(release.contains(want), "RELEASE.md lacks {want}:\n{release}");
     }
     let changes = package_changes(&release);
+    assert!(changes.iter().any(|l| l.contains("libfoo1") && l.contains("CVE-2026-1111")), "{release}");
+}
+
+#[test]
+#[ignore = "gild bug: on a first build, RELEASE.md's package changes call an upgraded package `new` (`libfoo1:amd64` 1.0-1+deb12u1, new) though the base had 1.0-1"]
+fn release_notes_of_a_first_build_show_an_upgrade_as_an_upgrade() {
+    require_dpkg!();
+    let libfoo = libfoo1_update().build();
+    let ws = Workspace::new();
+    ws.recipe(NAME).base(deb_base()).deb("P-LIB", &libfoo).build();
+    let release = ws.read_string(ws.baseline_dir(NAME, VERSION).join("RELEASE.md"));
+    let changes = package_changes(&release);
     let line = changes.iter().find(|l| l.contains("libfoo1")).unwrap_or_else(|| panic!("{release}"));
     assert!(line.contains("1.0-1 → 1.0-1+deb12u1"), "libfoo1 was upgraded from the base's 1.0-1, not new: {line}");
-    assert!(line.contains("CVE-2026-1111"), "{line}");
 }
 
 /// Undoes purl percent-encoding.

@@ -854,8 +854,9 @@ pub fn ignored(path: &str) -> bool {
     dpkg_own || path == "etc/gild" || path == "etc/gild/release"
 }
 
-/// A line diff (`-` dpkg's, `+` gild's) of two texts.
-pub fn line_diff(a: &str, b: &str) -> String {
+/// A line diff of two texts: `-` lines only `a` has, `+` lines only `b` has, each with the
+/// side's label and line number.
+pub fn line_diff(a: &str, b: &str, labels: (&str, &str)) -> String {
     let a: Vec<&str> = a.lines().collect();
     let b: Vec<&str> = b.lines().collect();
     let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
@@ -870,46 +871,41 @@ pub fn line_diff(a: &str, b: &str) -> String {
             i += 1;
             j += 1;
         } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            writeln!(out, "    +{}  (gild, line {})", b[j], j + 1).unwrap();
+            writeln!(out, "    +{}  ({}, line {})", b[j], labels.1, j + 1).unwrap();
             j += 1;
         } else {
-            writeln!(out, "    -{}  (dpkg, line {})", a[i], i + 1).unwrap();
+            writeln!(out, "    -{}  ({}, line {})", a[i], labels.0, i + 1).unwrap();
             i += 1;
         }
     }
     out
 }
 
-/// Every difference between dpkg's tree and gild's, one paragraph each (empty: the same).
-pub fn tree_diff(dpkg: &Tree, gild: &Tree) -> Vec<String> {
+/// Every difference between two trees, one paragraph each (empty: the same); `labels` name
+/// the sides (`dpkg`, `gild`).
+pub fn tree_diff(left: &Tree, right: &Tree, labels: (&str, &str)) -> Vec<String> {
+    let (l, r) = labels;
     let mut out = Vec::new();
-    let paths: std::collections::BTreeSet<&String> = dpkg.keys().chain(gild.keys()).collect();
+    let paths: std::collections::BTreeSet<&String> = left.keys().chain(right.keys()).collect();
     for p in paths {
         if ignored(p) {
             continue;
         }
-        match (dpkg.get(p), gild.get(p)) {
-            (Some(d), None) => out.push(format!("{p}: dpkg has it ({}), gild's image does not", d.describe())),
-            (None, Some(g)) => out.push(format!("{p}: gild's image has it ({}), dpkg's tree does not", g.describe())),
+        match (left.get(p), right.get(p)) {
+            (Some(d), None) => out.push(format!("{p}: {l} has it ({}), {r} does not", d.describe())),
+            (None, Some(g)) => out.push(format!("{p}: {r} has it ({}), {l} does not", g.describe())),
             (Some(d), Some(g)) if d != g => {
-                let mut s = format!("{p}: differs\n  dpkg: {}\n  gild: {}", d.describe(), g.describe());
+                let mut s = format!("{p}: differs\n  {l}: {}\n  {r}: {}", d.describe(), g.describe());
                 if d.data != g.data {
                     match (std::str::from_utf8(&d.data), std::str::from_utf8(&g.data)) {
                         (Ok(a), Ok(b)) => {
-                            write!(s, "\n  contents (-dpkg +gild):\n{}", line_diff(a, b)).unwrap();
+                            write!(s, "\n  contents (-{l} +{r}):\n{}", line_diff(a, b, labels)).unwrap();
                             if a.lines().eq(b.lines()) {
-                                write!(
-                                    s,
-                                    "    (same lines; line ends or final newline differ: dpkg {:?}, gild {:?})",
-                                    tail(a),
-                                    tail(b)
-                                )
-                                .unwrap();
+                                let why = "same lines; line ends or final newline differ";
+                                write!(s, "    ({why}: {l} {:?}, {r} {:?})", tail(a), tail(b)).unwrap();
                             }
                         }
-                        _ => {
-                            write!(s, "\n  contents: md5 dpkg {} gild {}", md5_hex(&d.data), md5_hex(&g.data)).unwrap()
-                        }
+                        _ => write!(s, "\n  contents: md5 {l} {} {r} {}", md5_hex(&d.data), md5_hex(&g.data)).unwrap(),
                     }
                 }
                 out.push(s);
@@ -926,10 +922,18 @@ fn tail(s: &str) -> &str {
 
 /// Panics listing every difference between dpkg's tree and gild's extracted image.
 pub fn assert_same_tree(what: &str, dpkg_dir: &Path, gild_dir: &Path) {
-    let diffs = tree_diff(&read_tree(dpkg_dir), &read_tree(gild_dir));
+    let what = format!("{what} (dpkg: the copy of the base after `dpkg -i`; gild: gild's image)");
+    assert_trees_equal(&what, ("dpkg", dpkg_dir), ("gild", gild_dir));
+}
+
+/// Panics listing every difference between two trees on disk, each side named.
+pub fn assert_trees_equal(what: &str, left: (&str, &Path), right: (&str, &Path)) {
+    let diffs = tree_diff(&read_tree(left.1), &read_tree(right.1), (left.0, right.0));
     assert!(
         diffs.is_empty(),
-        "{what}: gild's image differs from what the real dpkg left in {} path(s):\n{}",
+        "{what}: {} and {} differ in {} path(s):\n{}",
+        left.0,
+        right.0,
         diffs.len(),
         diffs.join("\n")
     );
