@@ -249,6 +249,29 @@ fn file_at_a_diverted_path_goes_to_the_divert_to_path_as_dpkg_does() {
 }
 
 #[test]
+fn local_diversion_sends_a_packages_own_file_elsewhere_as_dpkg_does() {
+    require_dpkg!();
+    require_root!();
+    // The admin diverted foo-utils' /usr/bin/foo (`dpkg-divert --local`): the upgrade's
+    // /usr/bin/foo goes to the divert-to path, and the admin's file stays.
+    let root = DebRoot::standard();
+    let (ok, text) = run_tool(dpkg_command("dpkg-divert").arg(format!("--root={}", root.dir.display())).args([
+        "--local",
+        "--rename",
+        "--divert",
+        "/usr/bin/foo.packaged",
+        "--add",
+        "/usr/bin/foo",
+    ]));
+    assert!(ok, "dpkg-divert --local: {text}");
+    root.write("usr/bin/foo", b"#!/bin/sh\n# the admin's wrapper\n");
+    let deb = foo_utils().version("1:1.0-2").file_mode("usr/bin/foo", b"\x7fELF foo 2\n", 0o755).build();
+    let a = gild_agrees_with_dpkg("local diversion", root, &[&deb]);
+    assert_eq!(a.image_file("usr/bin/foo.packaged"), b"\x7fELF foo 2\n");
+    assert_eq!(a.image_file("usr/bin/foo"), b"#!/bin/sh\n# the admin's wrapper\n");
+}
+
+#[test]
 fn stat_override_sets_owner_and_mode_of_an_upgraded_file_as_dpkg_does() {
     require_dpkg!();
     require_root!();
