@@ -7,6 +7,8 @@ mod harness;
 mod build;
 mod checks;
 mod compare;
+mod deb;
+mod debfix;
 mod defer;
 mod hardening;
 mod install;
