@@ -364,10 +364,8 @@ fn packages(a: &Record, b: &Record) -> Vec<PackageChange> {
             continue;
         }
         let patch = new.map(|(_, p)| p).filter(|p| *p != "base");
-        let fixes = patch
-            .and_then(|id| b.patch.iter().find(|p| p.id == id))
-            .map(|p| p.fixes.clone())
-            .unwrap_or_default();
+        let fixes =
+            patch.and_then(|id| b.patch.iter().find(|p| p.id == id)).map(|p| p.fixes.clone()).unwrap_or_default();
         out.push(PackageChange {
             name: name.to_string(),
             before: old.map(str::to_string),

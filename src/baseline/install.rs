@@ -53,6 +53,9 @@ pub struct Precondition {
     pub image: Option<String>,
 }
 
+/// A file gild generated for a patch: its path and where its bytes are in the spool.
+pub type Generated = (Vec<u8>, crate::spool::Content);
+
 /// The directory of one patch's generated files in `install-data.tar`.
 pub fn data_dir(patch: usize) -> Vec<u8> {
     patch.to_string().into_bytes()
@@ -60,7 +63,7 @@ pub fn data_dir(patch: usize) -> Vec<u8> {
 
 /// `install-data.tar`: the files gild generated for each patch (a Debian package's database
 /// entries, `.dpkg-dist` files) under `N/PATH`, N the patch's place in the recipe from 1.
-pub fn data_tree(generated: &[(usize, &[(Vec<u8>, crate::spool::Content)])], mtime: i64) -> crate::tree::Tree {
+pub fn data_tree(generated: &[(usize, &[Generated])], mtime: i64) -> crate::tree::Tree {
     let mut tree = crate::tree::Tree::new(Node::dir(0o755, mtime, 0));
     for (n, files) in generated {
         for (path, content) in files.iter() {
@@ -350,12 +353,8 @@ pub fn render(input: &ScriptInput) -> String {
         s.push_str("# The package database and the conffiles the packages touch: the base's bytes or the image's.\n");
         for pc in &input.preconditions {
             let a = p(&pc.path, 1, &mut s);
-            let _ = writeln!(
-                s,
-                "precond {a} {} {}",
-                pc.base.as_deref().unwrap_or("-"),
-                pc.image.as_deref().unwrap_or("-")
-            );
+            let _ =
+                writeln!(s, "precond {a} {} {}", pc.base.as_deref().unwrap_or("-"), pc.image.as_deref().unwrap_or("-"));
         }
     }
     s.push_str("# 2. ROOT starts from the base.\n");

@@ -192,7 +192,14 @@ impl Layering {
     }
 
     /// Writes a file gild generates (the database), owned by this layer.
-    fn put_generated(&mut self, pass: &mut Pass, path: &[u8], bytes: &[u8], mode: u32, mtime: i64) -> Result<(), EntryError> {
+    fn put_generated(
+        &mut self,
+        pass: &mut Pass,
+        path: &[u8],
+        bytes: &[u8],
+        mode: u32,
+        mtime: i64,
+    ) -> Result<(), EntryError> {
         let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
         let (name, parents) = comps.split_last().expect("a generated path has a name");
         let dir = Resolver::new(&self.limits)
@@ -200,7 +207,8 @@ impl Layering {
             .map_err(EntryError::Refused)?
             .expect("created");
         let content = self.spool.store(&mut &bytes[..]).map_err(EntryError::Spool)?;
-        let node = Node { kind: Kind::File(content), mode, uid: 0, gid: 0, mtime, xattrs: Vec::new(), origin: pass.index };
+        let node =
+            Node { kind: Kind::File(content), mode, uid: 0, gid: 0, mtime, xattrs: Vec::new(), origin: pass.index };
         let path = tree::join(&dir, name);
         self.replace(pass, path.clone(), node);
         pass.sources.insert(path.clone(), super::Source::Generated);
@@ -369,7 +377,6 @@ struct Placing<'a> {
     new_conffiles: Vec<Vec<u8>>,
     /// The same, for lookups.
     is_conffile: HashSet<Vec<u8>>,
-    installed: bool,
     /// Listed paths in archive order.
     list: Vec<Vec<u8>>,
     /// Regular files: listed path → md5 of the new bytes (for `md5sums` and `Conffiles`).
@@ -401,7 +408,9 @@ impl Layering {
         let mut len = [0u8; 8];
         stream.read_exact(&mut len).map_err(|e| LayerError::archive(layer, id, TarError::Io(e)))?;
         let mut control = Vec::new();
-        (&mut stream).take(u64::from_le_bytes(len)).read_to_end(&mut control)
+        (&mut stream)
+            .take(u64::from_le_bytes(len))
+            .read_to_end(&mut control)
             .map_err(|e| LayerError::archive(layer, id, TarError::Io(e)))?;
         let control = parse_control_tar(&control, &self.limits).map_err(|e| entry_err("control.tar", refused(e)))?;
         let pkg = package(&control).map_err(|e| entry_err("control", e))?;
@@ -425,7 +434,8 @@ impl Layering {
                 ))));
             }
         }
-        let old_conffiles = conffiles(if previous.is_some() { old.as_ref() } else { None });
+        // A package removed but not purged (`config-files`) still has its conffiles' md5s.
+        let old_conffiles = conffiles(old.as_ref());
         let new_conffiles: Vec<Vec<u8>> = control
             .members
             .get("conffiles")
@@ -444,7 +454,6 @@ impl Layering {
             old_conffiles: &old_conffiles,
             is_conffile: new_conffiles.iter().cloned().collect(),
             new_conffiles,
-            installed: previous.is_some(),
             list: Vec::new(),
             md5: BTreeMap::new(),
             taken: Vec::new(),
@@ -465,7 +474,7 @@ impl Layering {
         let old_list = self.admin_file(&db, &format!("info/{}.list", pkg.db_name)).map_err(here)?.unwrap_or_default();
         self.remove_vanished(pass, &placing, &old_list).map_err(here)?;
         let mtime = self.epoch.map_or(control.mtime, |e| control.mtime.min(e));
-        let triggers = self.write_database(pass, &placing, &control, old.as_ref(), mtime).map_err(here)?;
+        let triggers = self.write_database(pass, &placing, &control, mtime).map_err(here)?;
         let changelog = self.changelog(&pkg).map_err(here)?;
         self.installed_by.insert(pkg.db_name.clone(), pass.index);
         let scripts = SCRIPTS.iter().filter(|s| control.members.contains_key(**s)).map(|s| s.to_string()).collect();
@@ -532,7 +541,7 @@ impl Layering {
             tar::Kind::Symlink if matches!(existing, Some(Kind::Dir)) => return Ok(()),
             _ => {}
         }
-        self.check_owner(placing, &listed)?;
+        self.check_owner(placing, &target)?;
         let kind = match h.kind {
             tar::Kind::File => {
                 let content = self.spool.store(&mut archive.data()).map_err(|e| {
@@ -548,7 +557,14 @@ impl Layering {
                     pass.sources.insert(path.clone(), super::Source::Member(h.path.clone()));
                 }
                 if placing.is_conffile.contains(&listed) {
-                    return self.conffile(pass, placing, &listed, path, Node { kind: Kind::File(content), ..node }, &bytes);
+                    return self.conffile(
+                        pass,
+                        placing,
+                        &listed,
+                        path,
+                        Node { kind: Kind::File(content), ..node },
+                        &bytes,
+                    );
                 }
                 self.replace(pass, path, Node { kind: Kind::File(content), ..node });
                 return Ok(());
@@ -593,7 +609,12 @@ impl Layering {
                 .get(owner_name, owner_arch)
                 .and_then(|s| s.get("Version"))
                 .and_then(|v| Version::parse(v).ok());
-            let replaced = placing.pkg.replaces.iter().flat_map(|r| &r.alternatives).any(|a| replaces(a, owner_name, version.as_ref()));
+            let replaced = placing
+                .pkg
+                .replaces
+                .iter()
+                .flat_map(|r| &r.alternatives)
+                .any(|a| replaces(a, owner_name, version.as_ref()));
             if !replaced {
                 return Err(refused(format!(
                     "`{}` is also in package `{owner}`\n  help: a package that takes another's file must declare `Replaces: {owner_name}`",
@@ -620,18 +641,24 @@ impl Layering {
             Some(Kind::File(c)) => Some(self.spool.read(&c).map_err(EntryError::Spool)?),
             _ => None,
         };
-        let known = placing.old_conffiles.get(listed).filter(|_| placing.installed);
-        let take_new = match (known, &current) {
-            (None, _) => true,
-            (Some(_), None) => false, // deleted by the administrator: stays deleted
-            (Some((md5, _)), Some(cur)) => md5_hex(cur) == *md5 || cur == new,
+        let known = placing.old_conffiles.get(listed).map(|(md5, _)| md5.as_str());
+        let new_md5 = md5_hex(new);
+        // What dpkg's `--force-confold` does: the new version where nobody changed the file;
+        // otherwise the file stays as it is (deleted stays deleted, a file no package knew
+        // stays) and the new version goes beside it when it differs.
+        let (take_new, dist) = match (known, &current) {
+            (None, None) => (true, false),
+            (Some(old), None) => (false, old != new_md5),
+            (_, Some(cur)) if cur == new => (true, false),
+            (Some(old), Some(cur)) if md5_hex(cur) == old => (true, false),
+            (Some(old), Some(_)) => (false, old != new_md5),
+            (None, Some(_)) => (false, true),
         };
         if take_new {
             self.replace(pass, path, node);
             return Ok(());
         }
-        let new_md5 = md5_hex(new);
-        if current.is_some() && known.is_some_and(|(md5, _)| *md5 != new_md5) {
+        if dist {
             let mut dist = path.clone();
             dist.extend_from_slice(b".dpkg-dist");
             self.replace(pass, dist.clone(), node);
@@ -668,13 +695,10 @@ impl Layering {
             };
             let Some(path) = self.resolve_existing(&target) else { continue };
             match self.tree.get(&path) {
-                Some(n) if n.is_dir() => {
-                    if !others {
-                        dirs.push(path);
-                    }
-                }
-                Some(_) if !others => pass.delete(&mut self.tree, &path),
-                _ => {}
+                _ if others => {}
+                Some(n) if n.is_dir() => dirs.push(path),
+                Some(_) => pass.delete(&mut self.tree, &path),
+                None => {}
             }
         }
         dirs.sort();
@@ -693,7 +717,6 @@ impl Layering {
         pass: &mut Pass,
         placing: &Placing,
         control: &Control,
-        old: Option<&Stanza>,
         mtime: i64,
     ) -> Result<Vec<String>, EntryError> {
         let db = placing.db;
@@ -705,13 +728,18 @@ impl Layering {
             taken.entry(owner).or_default().insert(path);
         }
         for (owner, paths) in taken {
+            // Only the list: dpkg 1.21 leaves the old owner's md5sums line in place.
             self.drop_lines(pass, db, &format!("info/{owner}.list"), |l| paths.contains(l), mtime)?;
-            let listed = |l: &[u8]| md5sums_path(l).is_some_and(|p| paths.contains(&p[..]));
-            self.drop_lines(pass, db, &format!("info/{owner}.md5sums"), listed, mtime)?;
         }
         let mut list = Vec::new();
         for p in &placing.list {
             list.extend_from_slice(p);
+            list.push(b'\n');
+        }
+        // dpkg keeps a conffile the new version dropped in the list, after the archive's paths.
+        let shipped: HashSet<&[u8]> = placing.list.iter().map(Vec::as_slice).collect();
+        for path in placing.old_conffiles.keys().filter(|p| !shipped.contains(&p[..])) {
+            list.extend_from_slice(path);
             list.push(b'\n');
         }
         self.put_generated(pass, &info("list"), &list, 0o644, mtime)?;
@@ -753,16 +781,16 @@ impl Layering {
         for p in stale {
             pass.delete(&mut self.tree, &p);
         }
-        self.write_status(pass, placing, old, mtime)?;
+        self.write_status(pass, placing, mtime)?;
         self.triggers(pass, placing, control, mtime)
     }
 
-    fn write_status(&mut self, pass: &mut Pass, placing: &Placing, old: Option<&Stanza>, mtime: i64) -> Result<(), EntryError> {
+    fn write_status(&mut self, pass: &mut Pass, placing: &Placing, mtime: i64) -> Result<(), EntryError> {
         let mut status = placing.db.status.clone();
         let mut stanza = placing.pkg.stanza.clone();
-        let want = old.and_then(|s| s.get("Status")).and_then(|s| s.split_whitespace().next()).unwrap_or("install");
         let bad = |e: crate::deb::control::ControlError| refused(format!("control file: {e}"));
-        stanza.try_set("Status", &format!("{want} ok installed")).map_err(bad)?;
+        // `dpkg -i` selects what it installs: a held or deselected package ends `install`.
+        stanza.try_set("Status", "install ok installed").map_err(bad)?;
         let mut lines = Vec::new();
         let mut seen = HashSet::new();
         for (path, md5) in placing.new_conffiles.iter().filter_map(|p| placing.md5.get(p).map(|m| (p, m))) {
@@ -811,7 +839,13 @@ impl Layering {
 
     /// Keeps `triggers/File` in step with the package's file-trigger interests, and lists the
     /// triggers its installation activates.
-    fn triggers(&mut self, pass: &mut Pass, placing: &Placing, control: &Control, mtime: i64) -> Result<Vec<String>, EntryError> {
+    fn triggers(
+        &mut self,
+        pass: &mut Pass,
+        placing: &Placing,
+        control: &Control,
+        mtime: i64,
+    ) -> Result<Vec<String>, EntryError> {
         let db = placing.db;
         let pkg = placing.pkg;
         let directives: Vec<(String, String)> = control
@@ -828,11 +862,8 @@ impl Layering {
                     .collect()
             })
             .unwrap_or_default();
-        let mut activated: BTreeSet<String> = directives
-            .iter()
-            .filter(|(d, _)| d.starts_with("activate"))
-            .map(|(_, name)| name.clone())
-            .collect();
+        let mut activated: BTreeSet<String> =
+            directives.iter().filter(|(d, _)| d.starts_with("activate")).map(|(_, name)| name.clone()).collect();
         let file_path = tree::join(&db.admin, b"triggers/File");
         let current = self.read_tree_file(&file_path)?;
         let interests: Vec<(String, String)> = current
@@ -869,6 +900,7 @@ impl Layering {
             .collect();
         let old_interests: Vec<String> =
             interests.iter().filter(|(_, w)| mine(w)).map(|(p, w)| format!("{p} {w}")).collect();
+        self.explicit_interests(pass, placing, &directives, mtime)?;
         if old_interests != new_interests && (current.is_some() || !new_interests.is_empty()) {
             let mut lines: Vec<String> =
                 interests.iter().filter(|(_, w)| !mine(w)).map(|(p, w)| format!("{p} {w}")).collect();
@@ -880,6 +912,43 @@ impl Layering {
     }
 }
 
+impl Layering {
+    /// `triggers/NAME` lists the packages interested in explicit trigger NAME, one a line
+    /// (`PACKAGE` or `PACKAGE/noawait`), as dpkg registers a package's `interest` directives.
+    fn explicit_interests(
+        &mut self,
+        pass: &mut Pass,
+        placing: &Placing,
+        directives: &[(String, String)],
+        mtime: i64,
+    ) -> Result<(), EntryError> {
+        let pkg = placing.pkg;
+        for (directive, name) in directives {
+            if !directive.starts_with("interest")
+                || name.starts_with('/')
+                || name.contains('/')
+                || name.starts_with('.')
+            {
+                continue;
+            }
+            let line =
+                if directive.ends_with("-noawait") { format!("{}/noawait", pkg.db_name) } else { pkg.db_name.clone() };
+            let path = tree::join(&placing.db.admin, format!("triggers/{name}").as_bytes());
+            let current = self.read_tree_file(&path)?.unwrap_or_default();
+            let text = String::from_utf8_lossy(&current);
+            if text.lines().any(|l| l == line) {
+                continue;
+            }
+            let mut out: String =
+                text.lines().filter(|l| l.split('/').next() != Some(&pkg.db_name)).map(|l| format!("{l}\n")).collect();
+            out.push_str(&line);
+            out.push('\n');
+            self.put_generated(pass, &path, out.as_bytes(), 0o644, mtime)?;
+        }
+        Ok(())
+    }
+}
+
 /// Does a `Replaces` atom name this installed package (and its version)?
 fn replaces(atom: &Atom, name: &str, version: Option<&Version>) -> bool {
     atom.name == name
@@ -888,14 +957,6 @@ fn replaces(atom: &Atom, name: &str, version: Option<&Version>) -> bool {
             (Some((op, wanted)), Some(v)) => op.matches(v, wanted),
             (Some(_), None) => false,
         }
-}
-
-/// The path of an `md5sums` line (`MD5  usr/x`) as lists spell it (`/usr/x`).
-fn md5sums_path(line: &[u8]) -> Option<Vec<u8>> {
-    let at = line.windows(2).position(|w| w == b"  ")?;
-    let mut p = vec![b'/'];
-    p.extend_from_slice(&line[at + 2..]);
-    Some(p)
 }
 
 /// The installed packages after the last layer, and what the database leaves unmet.

@@ -15,8 +15,8 @@ use tempfile::NamedTempFile;
 use crate::baseline::install::{self, ScriptInput, ScriptPatch};
 use crate::baseline::release;
 use crate::baseline::{
-    self, mtree, ArtifactRecord, CheckRecord, ImageFile, NotableRecord, PackageRecord, PatchRecord, Record, SignatureRecord,
-    XattrRecord,
+    self, mtree, ArtifactRecord, CheckRecord, ImageFile, NotableRecord, PackageRecord, PatchRecord, Record,
+    SignatureRecord, XattrRecord,
 };
 use crate::check;
 use crate::deb;
@@ -529,7 +529,7 @@ fn write_install_data(
     if !changes.iter().any(|c| c.deb.is_some()) {
         return Ok(None);
     }
-    let generated: Vec<(usize, &[(Vec<u8>, crate::spool::Content)])> =
+    let generated: Vec<(usize, &[install::Generated])> =
         changes.iter().enumerate().map(|(i, c)| (i + 1, &c.generated[..])).collect();
     let tree = install::data_tree(&generated, epoch.unwrap_or(0));
     let write = || -> std::io::Result<(u64, [u8; 32])> {
@@ -692,7 +692,8 @@ fn deb_record(id: &str, d: &layer::Applied, warnings: &mut Vec<String>) -> basel
         None => Vec::new(),
     };
     for dist in &d.dist {
-        warnings.push(format!("{id}: the edited conffile `{dist}` was kept; the package's version is `{dist}.dpkg-dist`"));
+        warnings
+            .push(format!("{id}: the edited conffile `{dist}` was kept; the package's version is `{dist}.dpkg-dist`"));
     }
     baseline::DebRecord {
         package: d.db_name.clone(),
@@ -724,7 +725,8 @@ fn package_problems(recipe: &Recipe, changes: &[Changes], p: &layer::Packages) -
             "Pre-Depends" => "pre-depends on",
             _ => "depends on",
         };
-        let what = if matches!(u.field, "Conflicts" | "Breaks") { "which is installed" } else { "which is not satisfied" };
+        let what =
+            if matches!(u.field, "Conflicts" | "Breaks") { "which is installed" } else { "which is not satisfied" };
         format!("`{}` {} {verb} `{}`, {what}", u.package, u.version, u.relation)
     };
     let any_deb = changes.iter().any(|c| c.deb.is_some());

@@ -229,17 +229,15 @@ fn package_defaults(
     opts: &IntakeOptions,
 ) -> Result<(String, Vec<String>), Error> {
     if !verified.is_deb() {
-        let id = opts.id.clone().ok_or_else(|| {
-            Error::Usage("`--id` is required for a patch that is not a Debian package".to_string())
-        })?;
+        let id = opts
+            .id
+            .clone()
+            .ok_or_else(|| Error::Usage("`--id` is required for a patch that is not a Debian package".to_string()))?;
         return Ok((id, opts.fixes.clone()));
     }
     let limits = ctx.limits(recipe)?;
     let info = crate::layer::inspect(verified, &limits).map_err(|why| {
-        Error::Usage(format!(
-            "`{}` is not a Debian package gild can install\n  cause: {why}",
-            opts.artifact.display()
-        ))
+        Error::Usage(format!("`{}` is not a Debian package gild can install\n  cause: {why}", opts.artifact.display()))
     })?;
     let id = match &opts.id {
         Some(id) => id.clone(),

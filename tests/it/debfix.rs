@@ -93,8 +93,11 @@ pub struct Deb {
     md5sums: Md5sums,
     compression: String,
     /// (source name, entries newest first: version and the CVEs it names).
-    changelog: Option<(String, Vec<(String, Vec<String>)>)>,
+    changelog: Option<(String, Vec<ChangelogEntry>)>,
 }
+
+/// One changelog entry: its version and the CVEs it names.
+type ChangelogEntry = (String, Vec<String>);
 
 impl Deb {
     pub fn new(package: &str, version: &str) -> Deb {
