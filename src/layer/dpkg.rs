@@ -52,9 +52,19 @@ pub(crate) fn decode_deb(input: &mut impl Read, limits: &Limits, sink: &mut impl
             Err(e) => return Err(failed(sink, io::Error::other(e))),
         };
         let name = member.name.clone();
-        let (kind, data) = match decompress::decoder(BufReader::new(member), limits) {
-            Ok(d) => d,
+        let mut member = BufReader::new(member);
+        let bzip2 = match member.fill_buf() {
+            Ok(head) => head.starts_with(b"BZh"),
             Err(e) => return Err(failed(sink, io::Error::other(format!("member `{name}`: {e}")))),
+        };
+        // dpkg still reads `data.tar.bz2` (old packages); gild's layers never are.
+        let (kind, data): (Compression, Box<dyn Read>) = if bzip2 {
+            (Compression::None, Box::new(bzip2::bufread::MultiBzDecoder::new(member)))
+        } else {
+            match decompress::decoder(member, limits) {
+                Ok(d) => d,
+                Err(e) => return Err(failed(sink, io::Error::other(format!("member `{name}`: {e}")))),
+            }
         };
         let frame = io::Cursor::new((control.len() as u64).to_le_bytes()).chain(io::Cursor::new(control));
         sink.pump(&mut frame.chain(data))?;

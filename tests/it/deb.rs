@@ -530,7 +530,6 @@ fn data_and_control_members_in_gzip_xz_zstd_and_none_all_apply() {
 }
 
 #[test]
-#[ignore = "gild bug: `data.tar.bz2` is refused (\"bzip2 compression is not supported\"), though SPEC §9 accepts it and dpkg installs it"]
 fn data_tar_bz2_applies_as_dpkg_applies_it() {
     require_dpkg!();
     require_root!();
