@@ -12,6 +12,11 @@
 //!   ([`layer::tar`]), applying entries, whiteouts and hard links onto a [`tree::Tree`] with
 //!   chroot-style path resolution. File contents go to the [`spool`], hashed on the way;
 //!   memory holds metadata only.
+//!   A Debian package (`.deb`, told by its `ar` magic) is applied by `layer::dpkg` as dpkg
+//!   would install it: [`deb`] knows the formats (the `ar` container, deb822 control data and
+//!   `status`, versions and relations, changelogs, the CycloneDX SBOM), the layer reads and
+//!   writes the tree's package database, and after the last patch the database must be
+//!   consistent ([`deb::installed`]).
 //! - [`image`] writes the tree as one reproducible PAX tar, compressed into every format at
 //!   once; [`check`] extracts it for the recipe's smoke tests when there are any.
 //! - [`baseline`] renders `files.mtree` and `baseline.toml`; [`journal`] appends the event.
