@@ -49,7 +49,10 @@ impl Output {
                 "images": r.images.iter().map(|(i, path)| json!({"file": i.file, "path": path, "size": i.size, "sha256": i.sha256})).collect::<Vec<_>>(),
                 "rewritten": r.rewritten,
                 "baseline": r.baseline,
-                "patches": r.patches.iter().map(|p| json!({"id": p.id, "added": p.added.len(), "changed": p.changed.len(), "removed": p.removed.len()})).collect::<Vec<_>>(),
+                "patches": r.patches.iter().map(|p| json!({
+                    "id": p.id, "added": p.added.len(), "changed": p.changed.len(), "removed": p.removed.len(), "fixes": p.fixes,
+                    "package": p.deb.as_ref().map(|d| json!({"name": d.package, "version": d.version, "previous": d.previous, "scripts": d.scripts, "triggers": d.triggers, "dist": d.dist})),
+                })).collect::<Vec<_>>(),
                 "notable": r.notable.iter().map(|n| json!({"path": n.path, "why": n.why, "patch": n.patch})).collect::<Vec<_>>(),
                 "checks": r.checks.iter().map(|c| json!({"name": c.name, "result": c.result})).collect::<Vec<_>>(),
                 "warnings": r.warnings,
@@ -71,6 +74,11 @@ impl Output {
         println!("  baseline  {}  {} entries  tree sha256 {}", r.baseline, r.entries, r.tree);
         for p in &r.patches {
             println!("  patch     {}  +{} ~{} -{}", p.id, p.added.len(), p.changed.len(), p.removed.len());
+            if let Some(d) = &p.deb {
+                let from = d.previous.as_ref().map(|v| format!("{v} → ")).unwrap_or_default();
+                let fixes = if p.fixes.is_empty() { String::new() } else { format!("  fixes {}", p.fixes.join(", ")) };
+                println!("  package   {} {from}{}{fixes}", d.package, d.version);
+            }
         }
         for c in &r.checks {
             println!("  check     {}: {}", c.name, c.result);
