@@ -46,6 +46,12 @@ impl Spool {
 
     /// Copies `reader` to the end of the spool, hashing it, straight from the reader's buffer.
     pub fn store(&mut self, reader: &mut impl BufRead) -> io::Result<Content> {
+        self.store_seen(reader, |_| {})
+    }
+
+    /// [`Spool::store`], showing every byte to `seen` on the way (a Debian package's files
+    /// are also hashed with md5, as its database lists them).
+    pub fn store_seen(&mut self, reader: &mut impl BufRead, mut seen: impl FnMut(&[u8])) -> io::Result<Content> {
         let mut hasher = Sha256::new();
         let offset = self.len;
         loop {
@@ -56,6 +62,7 @@ impl Spool {
                 Err(e) => return Err(e),
             };
             hasher.update(buf);
+            seen(buf);
             self.writer.write_all(buf)?;
             let n = buf.len();
             reader.consume(n);

@@ -554,19 +554,20 @@ impl Layering {
         self.check_owner(placing, &target)?;
         let kind = match h.kind {
             tar::Kind::File => {
-                let content = self.spool.store(&mut archive.data()).map_err(|e| {
+                let mut md5 = Md5::new();
+                let content = self.spool.store_seen(&mut archive.data(), |b| md5.update(b)).map_err(|e| {
                     if e.kind() == io::ErrorKind::UnexpectedEof || e.kind() == io::ErrorKind::Other {
                         EntryError::Tar(TarError::Io(e))
                     } else {
                         EntryError::Spool(e)
                     }
                 })?;
-                let bytes = self.spool.read(&content).map_err(EntryError::Spool)?;
-                placing.md5.insert(listed.clone(), md5_hex(&bytes));
+                placing.md5.insert(listed.clone(), crate::trust::hex(&md5.finalize()));
                 if pass.track {
                     pass.sources.insert(path.clone(), super::Source::Member(h.path.clone()));
                 }
                 if placing.is_conffile.contains(&listed) {
+                    let bytes = self.spool.read(&content).map_err(EntryError::Spool)?;
                     return self.conffile(
                         pass,
                         placing,
