@@ -289,3 +289,27 @@ ok "sbom.cdx.json lists exactly what dpkg-query -W lists ($(wc -l <"$scratch/que
 
 grep -q '^\[\[package\]\]' "$ws/baselines/deb/1.0.0/baseline.toml" || fail "baseline.toml has no [[package]] inventory"
 ok "baseline.toml records the package inventory; RELEASE.md: $(grep -c '^- `' "$ws/baselines/deb/1.0.0/RELEASE.md") package lines"
+
+# install.sh: a host built from the base by script reaches the image's tree, package database
+# included, without dpkg running (NetBSD mtree: no -e, so extra files count too).
+if command -v mtree >/dev/null 2>&1; then
+	host=$scratch/host
+	mkdir "$host"
+	tar --numeric-owner -xpf "$base_tar" -C "$host"
+	if ! ROOT=$host ARTIFACTS=$ws/artifacts sh "$ws/baselines/deb/1.0.0/install.sh" >"$scratch/install.out" 2>&1; then
+		show_file "install.sh output" "$scratch/install.out"
+		fail "install.sh on a copy of the base failed"
+	fi
+	rc=0
+	mtree -f "$ws/baselines/deb/1.0.0/files.mtree" -p "$host" >"$scratch/mtree-host.out" 2>&1 || rc=$?
+	if [ "$rc" != 0 ] || [ -s "$scratch/mtree-host.out" ]; then
+		show_file "mtree output" "$scratch/mtree-host.out"
+		fail "mtree -f files.mtree -p HOST: install.sh did not give the image's tree"
+	fi
+	out=$(dpkg --root="$host" --audit 2>&1) || true
+	[ -z "$out" ] || fail "dpkg --audit is not silent on the host install.sh made" "$out"
+	ok "install.sh: the base plus the script is exactly the image's tree, database included"
+else
+	[ "${CI:-}" != true ] || fail "NetBSD mtree is not installed (apt-get install mtree-netbsd)"
+	echo "skipped - install.sh check: NetBSD mtree not installed"
+fi
