@@ -46,7 +46,9 @@ pub enum Command {
     /// Check every artifact's pin and signatures; build nothing. With `--baseline`: check an
     /// image file against a recorded baseline
     Verify {
-        /// The recipe file (or NAME for recipes/NAME.toml); with `--baseline`, the image file
+        /// The recipe file (or NAME for recipes/NAME.toml); NAME@VERSION or a baseline
+        /// directory to check a recorded baseline (its signature and every pinned file); with
+        /// `--baseline`, the image file
         recipe: String,
         /// The baseline the image must match: NAME, NAME@VERSION or a baseline directory
         #[arg(long, value_name = "REF")]
@@ -269,6 +271,15 @@ pub fn main() -> u8 {
                 Ok(report) => {
                     out.verify_image(&report);
                     report.exit_code()
+                }
+                Err(e) => failed(&out, &e),
+            }
+        }
+        Command::Verify { recipe, baseline: None } if ops::verify_baseline::is_baseline(&ctx, &recipe) => {
+            match ops::verify_baseline::verify_baseline(&ctx, &recipe) {
+                Ok(report) => {
+                    out.verify_baseline(&report);
+                    0
                 }
                 Err(e) => failed(&out, &e),
             }

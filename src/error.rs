@@ -24,6 +24,8 @@ pub enum Error {
     Source(#[from] SourceError),
     #[error(transparent)]
     Edit(#[from] EditError),
+    #[error(transparent)]
+    Sign(#[from] crate::sign::SignError),
     /// Boxed: its variants carry many names, and every `Result` would pay for them.
     #[error(transparent)]
     Rollout(Box<RolloutError>),
@@ -57,6 +59,7 @@ impl Error {
             Error::Trust(_) | Error::Layer(LayerError::Trust(_)) | Error::Irreproducible { .. } => 3,
             Error::Check(CheckError::Failed(_)) => 1,
             Error::Source(e) => e.exit_code(),
+            Error::Sign(e) => e.exit_code(),
             Error::Recipe(_)
             | Error::Layer(_)
             | Error::Check(_)

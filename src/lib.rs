@@ -63,6 +63,7 @@ pub mod plan;
 pub mod progress;
 pub mod recipe;
 pub mod rollout;
+pub mod sign;
 pub mod spool;
 pub mod tree;
 pub mod trust;

@@ -124,6 +124,36 @@ impl Output {
         }
     }
 
+    pub fn verify_baseline(&self, r: &crate::ops::verify_baseline::VerifyBaselineReport) {
+        for w in &r.warnings {
+            self.warning(w);
+        }
+        if self.json {
+            let doc = json!({
+                "command": "verify",
+                "name": r.name,
+                "version": r.version,
+                "baseline": r.dir,
+                "signed": r.signed.as_ref().map(|(key, comment)| json!({"key": key, "trusted-comment": comment})),
+                "checked": r.checked,
+                "unchecked": r.unchecked,
+                "warnings": r.warnings,
+            });
+            println!("{doc}");
+            return;
+        }
+        match &r.signed {
+            Some((key, comment)) => println!("ok  {}  signed by `{key}`: \"{comment}\"", crate::sign::SUMS_SIG),
+            None => println!("--  {}  no signature required (the recipe has no `[sign]`)", crate::sign::SUMS_SIG),
+        }
+        for f in &r.checked {
+            println!("ok  {f}");
+        }
+        for f in &r.unchecked {
+            println!("--  {f}  not found: unchecked");
+        }
+    }
+
     pub fn intake(&self, r: &IntakeReport) {
         for i in &r.ignored {
             self.warning(&format!("{} (`{}`): signature not counted: {}", r.id, r.artifact, i.reason));

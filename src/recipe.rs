@@ -7,6 +7,7 @@
 
 pub mod edit;
 mod raw;
+mod sign;
 mod version;
 
 use std::collections::{BTreeMap, HashSet};
@@ -174,6 +175,8 @@ pub struct Recipe {
     pub checks: Vec<Check>,
     pub rollout: Option<Rollout>,
     pub policy: Option<Policy>,
+    /// `[sign]`: every baseline is signed with the build key.
+    pub sign: Option<crate::sign::SignPolicy>,
 }
 
 /// `[rollout]`: the channels in promotion order, and how long a version stays in one before
@@ -362,6 +365,7 @@ impl Checker<'_> {
         }
         let rollout = raw.rollout.map(|r| self.rollout(r)).transpose()?;
         let policy = raw.policy.map(|p| self.policy(p)).transpose()?;
+        let sign = raw.sign.map(|s| self.sign(s)).transpose()?;
         Ok(Recipe {
             path: loc.path.to_path_buf(),
             sha256,
@@ -380,6 +384,7 @@ impl Checker<'_> {
             checks,
             rollout,
             policy,
+            sign,
         })
     }
 

@@ -19,6 +19,13 @@ use crate::recipe::{ArtifactSpec, Key, SignatureFile};
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId([u8; 8]);
 
+impl KeyId {
+    /// The 8 key-ID bytes as minisign stores them.
+    pub fn from_bytes(bytes: [u8; 8]) -> KeyId {
+        KeyId(bytes)
+    }
+}
+
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for b in self.0.iter().rev() {
@@ -74,6 +81,11 @@ impl PublicKey {
 
     pub fn base64(&self) -> &str {
         &self.base64
+    }
+
+    /// Checks a signature of `bytes` made by this key (prehashed, as gild signs baselines).
+    pub fn verify_bytes(&self, bytes: &[u8], sig: &minisign_verify::Signature) -> Result<(), String> {
+        self.key.verify(bytes, sig, false).map_err(|e| e.to_string())
     }
 }
 

@@ -104,6 +104,11 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
             });
         }
     }
+    // A build that must be signed and cannot be fails before any layer is read.
+    let build_key = match &recipe.sign {
+        Some(policy) => Some(load_build_key(policy, &ws)?),
+        None => None,
+    };
     let epoch = match &existing {
         Some(r) => r.epoch,
         None => recipe.epoch.or_else(source_date_epoch),
@@ -215,6 +220,14 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         let dest = out_dir.join(&file.file);
         publish(tmp, &dest)?;
         placed.push((file, dest));
+    }
+    if let Some(key) = &build_key {
+        let images: Vec<(String, String)> = record.image.iter().map(|i| (i.file.clone(), i.sha256.clone())).collect();
+        let sums = crate::sign::sums(staged.path(), &images)?;
+        write_synced(&staged.path().join(crate::sign::SUMS), sums.as_bytes())?;
+        let public = &recipe.sign.as_ref().expect("a build key comes from `[sign]`").public;
+        let sig = crate::sign::sign_checked(key, public, &sums, &record.name, &record.version, &record.tree)?;
+        write_synced(&staged.path().join(crate::sign::SUMS_SIG), sig.as_bytes())?;
     }
     // Temporary directories are private (0700); a recorded baseline is for everyone to read.
     fs::set_permissions(staged.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
@@ -774,4 +787,20 @@ fn sbom(record: &Record, p: &layer::Packages) -> String {
         })
         .collect();
     deb::sbom::render(&image, p.os.as_ref(), &packages)
+}
+
+/// The build key of `[sign]`, which must be one of the keys `public` lists (or no reader
+/// could check what it signs).
+fn load_build_key(policy: &crate::sign::SignPolicy, ws: &Workspace) -> Result<crate::sign::BuildKey, Error> {
+    let key = crate::sign::load_key(&policy.key, &ws.root)?;
+    if !policy.public.iter().any(|(_, p)| p.id() == key.id()) {
+        let listed: Vec<String> = policy.public.iter().map(|(f, p)| format!("`{f}` ({})", p.id())).collect();
+        return Err(crate::sign::SignError::Key {
+            what: format!("key ID {}", key.id()),
+            why: format!("it is not among `[sign] public`: {}", listed.join(", ")),
+            help: "add the build key's public half to `[sign] public`".into(),
+        }
+        .into());
+    }
+    Ok(key)
 }

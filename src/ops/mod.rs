@@ -12,6 +12,7 @@ pub mod rollout;
 pub mod scan;
 mod sources;
 pub mod verify;
+pub mod verify_baseline;
 pub mod verify_image;
 
 use std::path::{Path, PathBuf};

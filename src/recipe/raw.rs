@@ -25,6 +25,24 @@ pub struct RawRecipe {
     pub policy: Option<RawPolicy>,
     #[allow(dead_code)]
     pub audit: Option<RawAudit>,
+    pub sign: Option<Spanned<RawSign>>,
+}
+
+/// `[sign]`: `key = { file = … }` or `{ env = … }`, `public = […]`, `since`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawSign {
+    pub key: Spanned<RawSecret>,
+    #[serde(default)]
+    pub public: Vec<Spanned<String>>,
+    pub since: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawSecret {
+    pub file: Option<String>,
+    pub env: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -39,6 +39,8 @@ pub enum SourceError {
     Record { path: String, why: String },
     #[error("baseline `{dir}` was altered after it was recorded\n  cause: `files.mtree` has sha256 {found}\n  cause: `baseline.toml` records {expected}\n  help: restore the baseline from version control or a backup")]
     Tampered { dir: String, expected: String, found: String },
+    #[error(transparent)]
+    Sign(#[from] crate::sign::SignError),
 }
 
 impl SourceError {
@@ -52,6 +54,7 @@ impl SourceError {
     pub fn exit_code(&self) -> u8 {
         match self {
             SourceError::Tampered { .. } => 3,
+            SourceError::Sign(e) => e.exit_code(),
             _ => 2,
         }
     }
@@ -192,7 +195,7 @@ impl Locator {
     }
 
     /// The directory of `NAME` or `NAME@VERSION` in the workspace.
-    fn reference_dir(&self, arg: &str) -> Result<PathBuf, SourceError> {
+    pub(crate) fn reference_dir(&self, arg: &str) -> Result<PathBuf, SourceError> {
         let not_found = |cause: String, help: String| SourceError::NotFound { arg: arg.to_string(), cause, help };
         let (name, version) = match arg.split_once('@') {
             Some((n, v)) => (n, Some(v)),
@@ -232,8 +235,18 @@ impl Locator {
 
     /// Opens the baseline directory `dir`; `arg` names it in reports.
     pub fn baseline_dir(&self, arg: &str, dir: &Path) -> Result<Source, SourceError> {
+        let warnings = self.signed(dir)?;
         let (text, record) = read_baseline(dir)?;
-        recorded_source(arg, dir, text, record, false)
+        let mut source = recorded_source(arg, dir, text, record, false)?;
+        source.warnings.extend(warnings);
+        Ok(source)
+    }
+
+    /// A baseline of a recipe with `[sign]` (or with `GILD_BUILD_KEY` set) is read only when
+    /// its signature and every file it lists check out.
+    fn signed(&self, dir: &Path) -> Result<Vec<String>, SourceError> {
+        let Some(ws) = &self.workspace else { return Ok(Vec::new()) };
+        Ok(crate::sign::check_baseline(ws, dir)?.map(|(_, warnings)| warnings).unwrap_or_default())
     }
 
     /// The directory a recorded baseline argument names (a directory holding `files.mtree`
@@ -264,6 +277,7 @@ impl Locator {
             (ra.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), rb)
         });
         let ((ta, reca), (tb, recb)) = (ra?, rb?);
+        let (wa, wb) = (self.signed(&da)?, self.signed(&db)?);
         let (Some(reca), Some(recb)) = (reca, recb) else {
             return Ok(None);
         };
@@ -274,8 +288,10 @@ impl Locator {
             why,
             help: None,
         })?;
-        let a = recorded_source(a, &da, sa, Some(reca), true)?;
-        let b = recorded_source(b, &db, sb, Some(recb), true)?;
+        let mut a = recorded_source(a, &da, sa, Some(reca), true)?;
+        let mut b = recorded_source(b, &db, sb, Some(recb), true)?;
+        a.warnings.extend(wa);
+        b.warnings.extend(wb);
         Ok(Some((a, b)))
     }
 
