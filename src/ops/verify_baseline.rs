@@ -36,6 +36,17 @@ pub fn verify_baseline(ctx: &Context, arg: &str) -> Result<VerifyBaselineReport,
     let locator = sources::locator(ctx)?;
     let path = locator.base.join(arg);
     let dir = if path.is_dir() { path } else { locator.reference_dir(arg)? };
+    // The signature first: a signed baseline.toml is trusted only once it checks out.
+    let mut signed = None;
+    let mut warnings = Vec::new();
+    if let Some(ws) = &locator.workspace {
+        if let Some((checked, w)) = sign::check_baseline(ws, &dir)? {
+            if !checked.key.is_empty() {
+                signed = Some((checked.key.clone(), checked.trusted_comment.clone()));
+            }
+            warnings = w;
+        }
+    }
     let record_path = dir.join("baseline.toml");
     let text = std::fs::read_to_string(&record_path)
         .map_err(Error::io(format!("cannot read `{}`", record_path.display())))?;
@@ -46,20 +57,12 @@ pub fn verify_baseline(ctx: &Context, arg: &str) -> Result<VerifyBaselineReport,
         name: record.name.clone(),
         version: record.version.clone(),
         dir: dir.display().to_string(),
-        signed: None,
+        signed,
         checked: Vec::new(),
         unchecked: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
     };
     let out = locator.workspace.as_ref().map(|w| w.out()).unwrap_or_else(|| dir.join("../../../out"));
-    if let Some(ws) = &locator.workspace {
-        if let Some((checked, warnings)) = sign::check_baseline(ws, &dir)? {
-            if !checked.key.is_empty() {
-                report.signed = Some((checked.key.clone(), checked.trusted_comment.clone()));
-            }
-            report.warnings.extend(warnings);
-        }
-    }
     let pinned = pins(&record, &dir, &out);
     for (name, path, expected) in pinned {
         match file_sha256(&path) {

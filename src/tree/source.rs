@@ -271,13 +271,14 @@ impl Locator {
         let (Some(da), Some(db)) = (self.recorded_dir(a), self.recorded_dir(b)) else {
             return Ok(None);
         };
+        // Signatures first: a signed record is read only once it checks out.
+        let (wa, wb) = (self.signed(&da)?, self.signed(&db)?);
         let (ra, rb) = std::thread::scope(|s| {
             let ra = s.spawn(|| read_baseline(&da));
             let rb = read_baseline(&db);
             (ra.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), rb)
         });
         let ((ta, reca), (tb, recb)) = (ra?, rb?);
-        let (wa, wb) = (self.signed(&da)?, self.signed(&db)?);
         let (Some(reca), Some(recb)) = (reca, recb) else {
             return Ok(None);
         };

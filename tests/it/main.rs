@@ -22,4 +22,5 @@ mod progress;
 mod recipe;
 mod reproducible;
 mod rollout;
+mod signing;
 mod trust;
