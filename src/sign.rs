@@ -190,7 +190,8 @@ pub fn sign_checked(
 ) -> Result<String, SignError> {
     let text = sign(key, sums, name, version, tree)?;
     let sig = minisign_verify::Signature::decode(&text).map_err(|e| SignError::Sign(SUMS.into(), e.to_string()))?;
-    let verified = public.iter().filter(|(_, p)| p.id() == key.id()).any(|(_, p)| p.verify_bytes(sums.as_bytes(), &sig).is_ok());
+    let verified =
+        public.iter().filter(|(_, p)| p.id() == key.id()).any(|(_, p)| p.verify_bytes(sums.as_bytes(), &sig).is_ok());
     if !verified {
         return Err(SignError::Sign(
             SUMS.into(),
@@ -371,10 +372,9 @@ pub fn check_baseline(
     workspace: &crate::workspace::Workspace,
     dir: &Path,
 ) -> Result<Option<(Checked, Vec<String>)>, SignError> {
-    let (Some(name), Some(version)) = (
-        dir.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()),
-        dir.file_name().and_then(|n| n.to_str()),
-    ) else {
+    let (Some(name), Some(version)) =
+        (dir.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()), dir.file_name().and_then(|n| n.to_str()))
+    else {
         return Ok(None);
     };
     let Some(req) = requirement(workspace, name)? else { return Ok(None) };

@@ -43,6 +43,9 @@ pub struct ScriptInput<'a> {
     /// Host files a Debian package's install depends on (`var/lib/dpkg/status`, conffiles…)
     /// with the sha256 the base and the image give them (`None`: absent there).
     pub preconditions: Vec<Precondition>,
+    /// For a signed baseline: the public build key's file name, so the header says how to
+    /// check this script with stock tools before running it.
+    pub signed_with: Option<String>,
 }
 
 /// A host file that must hold the base's bytes or the image's before anything changes.
@@ -262,6 +265,13 @@ pub fn render(input: &ScriptInput) -> String {
          # their .minisig files by file name. Nothing changes until every artifact checks out.\n\
          # Running it again is harmless; an interrupted run can be run again to completion.\n",
     );
+    if let Some(key) = &input.signed_with {
+        let _ = writeln!(
+            s,
+            "#\n# This baseline is signed. Check this script before running it, in its directory:\n\
+             #     minisign -Vm SHA256SUMS -p {key} && sha256sum -c --ignore-missing SHA256SUMS"
+        );
+    }
     s.push_str(PRELUDE);
 
     let mut tools: Vec<&str> = vec![

@@ -97,6 +97,26 @@ pub fn render(record: &Record, parent: Option<&Record>) -> String {
     s
 }
 
+/// How a host operator checks a signed baseline before trusting `install.sh`, with the stock
+/// tools (appended when the recipe signs its baselines).
+pub fn checking(record: &Record, policy: &crate::sign::SignPolicy) -> String {
+    let mut s = String::from("\n## Checking this baseline\n\n");
+    s.push_str("Every file of this directory and every image is listed in `SHA256SUMS`, which the build key signed. Before running `install.sh` on a host, check both with the stock tools, in this directory:\n\n");
+    for (file, key) in &policy.public {
+        let name =
+            std::path::Path::new(file).file_name().map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned());
+        let _ = writeln!(
+            s,
+            "```sh\nminisign -Vm SHA256SUMS -p {name} && sha256sum -c --ignore-missing SHA256SUMS\n```\n\n(`{name}` is the public build key {}, `{file}` in the recipe's directory.) The trusted comment must read `gild {} {} tree={}`.",
+            key.id(),
+            record.name,
+            record.version,
+            record.tree
+        );
+    }
+    s
+}
+
 fn patch_section(s: &mut String, p: &PatchRecord, record: &Record, title: &str) {
     let _ = writeln!(s, "### {title} {} ({})\n", p.id, p.severity_text());
     let _ = writeln!(s, "- Artifact: `{}`, sha256 `{}`", p.artifact, p.sha256);

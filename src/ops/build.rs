@@ -204,7 +204,11 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         Some((_, dir)) => Some(read_record(dir)?),
         None => None,
     };
-    write_synced(&staged.path().join("RELEASE.md"), release::render(&record, parent_record.as_ref()).as_bytes())?;
+    let mut release_text = release::render(&record, parent_record.as_ref());
+    if let Some(policy) = &recipe.sign {
+        release_text.push_str(&release::checking(&record, policy));
+    }
+    write_synced(&staged.path().join("RELEASE.md"), release_text.as_bytes())?;
     if let Some(p) = &packages {
         write_synced(&staged.path().join("sbom.cdx.json"), sbom(&record, p).as_bytes())?;
     }
@@ -529,6 +533,7 @@ fn install_script(
         release: &release,
         install_data,
         preconditions,
+        signed_with: recipe.sign.as_ref().and_then(|p| p.public.first()).map(|(f, _)| file_name(f)),
     })
 }
 

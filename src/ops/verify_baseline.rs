@@ -48,8 +48,8 @@ pub fn verify_baseline(ctx: &Context, arg: &str) -> Result<VerifyBaselineReport,
         }
     }
     let record_path = dir.join("baseline.toml");
-    let text = std::fs::read_to_string(&record_path)
-        .map_err(Error::io(format!("cannot read `{}`", record_path.display())))?;
+    let text =
+        std::fs::read_to_string(&record_path).map_err(Error::io(format!("cannot read `{}`", record_path.display())))?;
     let record = Record::from_toml(&text).map_err(|e| {
         Error::Usage(format!("`{}` is not a baseline record\n  cause: {}", record_path.display(), e.message()))
     })?;

@@ -37,7 +37,8 @@ impl Checker<'_> {
         let since = match &raw.since {
             None => None,
             Some(v) => Some(
-                Version::parse(v.get_ref()).map_err(|why| loc.at(v, format!("`[sign] since = {}`: {why}", v.get_ref())))?,
+                Version::parse(v.get_ref())
+                    .map_err(|why| loc.at(v, format!("`[sign] since = {}`: {why}", v.get_ref())))?,
             ),
         };
         Ok(SignPolicy { key, public, since })
