@@ -367,7 +367,7 @@ fn run(root: &Path, new_keys: bool) -> Result<()> {
         fs::create_dir_all(d)?;
     }
 
-    for name in ["vendor", "cab"] {
+    for name in ["vendor", "cab", "build"] {
         let have = keys_dir.join(format!("{name}.pub")).exists() && keys_dir.join(format!("{name}.key")).exists();
         if new_keys || !have {
             generate_key(&keys_dir, name)?;
@@ -515,6 +515,13 @@ exploited-factor = 0.5        # DEMO-2026-0001 is due 3 days after its release
 [audit]
 # Paths that differ on every host and are not drift.
 ignore = ["var/log/**", "var/cache/**", "tmp/**", "etc/machine-id", "etc/hostname"]
+
+[sign]
+# Every baseline is signed: SHA256SUMS over its files and images, and SHA256SUMS.minisig.
+# A real build key lives outside the workspace (a file elsewhere, or `{{ env = "GILD_SIGNING_KEY" }}`);
+# gild accepts this one inside only because its comment says it is a DEMO key for tests.
+key = {{ file = "../fixtures/keys/build.key" }}
+public = ["../fixtures/keys/build.pub"]
 "#,
         base = p.base,
         openssl = p.openssl,

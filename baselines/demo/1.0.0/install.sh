@@ -6,6 +6,9 @@
 # ROOT (default /) is the host's root; ARTIFACTS (default .) holds the patch artifacts and
 # their .minisig files by file name. Nothing changes until every artifact checks out.
 # Running it again is harmless; an interrupted run can be run again to completion.
+#
+# This baseline is signed. Check this script before running it, in its directory:
+#     minisign -Vm SHA256SUMS -p build.pub && sha256sum -c --ignore-missing SHA256SUMS
 set -eu
 ROOT=${ROOT:-/}
 ARTIFACTS=${ARTIFACTS:-.}
