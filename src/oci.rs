@@ -315,7 +315,7 @@ fn descriptor(media_type: &str, sha256: &[u8; 32], size: u64) -> Descriptor {
 pub enum OciError {
     #[error("`{dir}` is not an OCI image layout gild can read\n  cause: `{file}`: {why}{}", help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
     Invalid { dir: String, file: String, why: String, help: Option<String> },
-    #[error("OCI layout `{dir}` was altered\n  cause: `{file}` has {what} {found}\n  cause: {by} says {expected}")]
+    #[error("OCI layout `{dir}` was altered\n  cause: `{file}` has {what} {found}\n  cause: {by} says {expected}\n  help: copy the layout again from its build or registry (`gild build` writes a recorded version's missing layout again)")]
     Digest { dir: String, file: String, what: &'static str, by: String, expected: String, found: String },
     #[error("cannot read `{file}`\n  cause: {source}")]
     Io { file: String, source: io::Error },
@@ -337,8 +337,10 @@ pub struct Opened {
     /// The layer blob's file, and its path inside the layout.
     pub layer_path: PathBuf,
     pub layer_file: String,
+    /// The manifest's and the config's paths inside the layout, for messages.
+    pub manifest_file: String,
+    pub config_file: String,
     pub layer_sha256: [u8; 32],
-    pub layer_size: u64,
     /// The config's `rootfs.diff_ids[0]`: what the uncompressed layer must hash to.
     pub diff_id: [u8; 32],
     /// The JSON files read (`oci-layout`, `index.json`, manifest, config), by their path in the
@@ -403,8 +405,9 @@ pub fn open(dir: &Path, shown: &str) -> Result<Opened, OciError> {
     Ok(Opened {
         layer_path: dir.join(&layer_file),
         layer_file,
+        manifest_file,
+        config_file,
         layer_sha256,
-        layer_size: layer.size,
         diff_id,
         files,
         ref_name: entry.annotations.get(REF_NAME).cloned(),

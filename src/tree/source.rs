@@ -1,5 +1,6 @@
 //! Tree sources (SPEC §1): anything gild can read as a file tree, told apart in the SPEC's
-//! order. An argument naming an existing path is a baseline directory (holds `files.mtree`), a
+//! order. An argument naming an existing path is a baseline directory (holds `files.mtree`), an
+//! OCI image layout (holds `oci-layout`; its one layer is read as a tarball), a
 //! directory, a tarball (compression magic or a valid tar header), or an mtree spec (parses as
 //! one); otherwise it is `NAME[@VERSION]` of a baseline in the workspace, a bare `NAME` meaning
 //! the newest recorded version.
@@ -18,6 +19,7 @@ use crate::layer::decompress::Compression;
 use crate::layer::tar::TarError;
 use crate::layer::RELEASE_PATH;
 use crate::limits::Limits;
+use crate::oci::{self, OciError};
 use crate::progress::{Progress, Reporter};
 use crate::recipe::Version;
 use crate::trust::hex;
@@ -37,6 +39,8 @@ pub enum SourceError {
     NotFound { arg: String, cause: String, help: String },
     #[error("`{path}` is not a baseline record\n  cause: {why}")]
     Record { path: String, why: String },
+    #[error(transparent)]
+    Oci(#[from] OciError),
     #[error("baseline `{dir}` was altered after it was recorded\n  cause: `files.mtree` has sha256 {found}\n  cause: `baseline.toml` records {expected}\n  help: restore the baseline from version control or a backup")]
     Tampered { dir: String, expected: String, found: String },
 }
@@ -52,6 +56,7 @@ impl SourceError {
     pub fn exit_code(&self) -> u8 {
         match self {
             SourceError::Tampered { .. } => 3,
+            SourceError::Oci(e) => e.exit_code(),
             _ => 2,
         }
     }
@@ -81,6 +86,15 @@ pub enum SourceKind {
         compression: Compression,
         sha256: [u8; 32],
     },
+    /// An OCI image layout; `files` are the sha256 of every file read, by their path in the
+    /// layout (`index.json`, `blobs/sha256/…`), each already checked against its digest.
+    Oci {
+        path: PathBuf,
+        /// sha256 of the layer blob.
+        layer_sha256: [u8; 32],
+        files: Vec<(String, [u8; 32])>,
+        ref_name: Option<String>,
+    },
     Directory {
         path: PathBuf,
     },
@@ -96,6 +110,7 @@ impl SourceKind {
         match self {
             SourceKind::Baseline { .. } => "baseline",
             SourceKind::Tarball { .. } => "tarball",
+            SourceKind::Oci { .. } => "OCI layout",
             SourceKind::Directory { .. } => "directory",
             SourceKind::Spec { .. } => "spec",
         }
@@ -161,6 +176,9 @@ impl Locator {
             Ok(meta) if meta.is_dir() => {
                 if path.join("files.mtree").is_file() {
                     return self.baseline_dir(arg, &path);
+                }
+                if path.join(oci::LAYOUT_FILE).is_file() {
+                    return self.oci_layout(arg, &path);
                 }
                 return directory(arg, &path, self.reach, &*self.progress);
             }
@@ -291,25 +309,13 @@ impl Locator {
         let tarball = compression != Compression::None || looks_like_tar(&head);
         let file = io::Cursor::new(head).chain(file);
         if tarball {
-            let mut unpacked = archive::read(file, &self.limits, arg, &*self.progress)?;
-            let mut lacks = HashMap::new();
-            if !unpacked.root_lacks.is_empty() {
-                lacks.insert(Vec::new(), unpacked.root_lacks);
-            }
-            let release = unpacked.release.take().filter(|_| release_is_plain(&unpacked.tree));
-            return Ok(Source {
-                label: arg.to_string(),
-                kind: SourceKind::Tarball {
-                    path: path.to_path_buf(),
-                    compression: unpacked.compression,
-                    sha256: unpacked.sha256,
-                },
-                tree: unpacked.tree,
-                lacks,
-                xattrs: Xattrs::All,
-                release,
-                warnings: unpacked.warnings,
-            });
+            let unpacked = archive::read(file, &self.limits, arg, &*self.progress, false)?;
+            let kind = SourceKind::Tarball {
+                path: path.to_path_buf(),
+                compression: unpacked.compression,
+                sha256: unpacked.sha256,
+            };
+            return Ok(tarball_source(arg, kind, unpacked));
         }
         let mut text = Vec::new();
         let mut file = file;
@@ -324,6 +330,81 @@ impl Locator {
             release: None,
             warnings: sockets_warning(parsed.sockets),
         })
+    }
+}
+
+impl Locator {
+    /// An OCI image layout: its one layer read as a tarball, which must hash to the
+    /// manifest's digest and, decompressed, to the config's `diff_id` (else exit 3).
+    fn oci_layout(&self, arg: &str, dir: &Path) -> Result<Source, SourceError> {
+        let opened = oci::open(dir, arg)?;
+        let shown = format!("{arg}/{}", opened.layer_file);
+        let file = File::open(&opened.layer_path).map_err(SourceError::io(format!("cannot read `{shown}`")))?;
+        let altered = |what, by: String, expected: &[u8; 32], found: &[u8; 32]| OciError::Digest {
+            dir: arg.to_string(),
+            file: opened.layer_file.clone(),
+            what,
+            by,
+            expected: hex(expected),
+            found: hex(found),
+        };
+        let unpacked = match archive::read(file, &self.limits, &shown, &*self.progress, true) {
+            Ok(u) => u,
+            // A layer that does not read may have been altered: that is the finding (exit 3),
+            // not the broken tar it makes.
+            Err(e) => {
+                let found =
+                    file_sha256(&opened.layer_path).map_err(SourceError::io(format!("cannot read `{shown}`")))?;
+                if found != opened.layer_sha256 {
+                    let by = format!("`{}`", opened.manifest_file);
+                    return Err(altered("sha256", by, &opened.layer_sha256, &found).into());
+                }
+                return Err(e);
+            }
+        };
+        if unpacked.sha256 != opened.layer_sha256 {
+            let by = format!("`{}`", opened.manifest_file);
+            return Err(altered("sha256", by, &opened.layer_sha256, &unpacked.sha256).into());
+        }
+        let tar_sha256 = unpacked.tar_sha256.expect("asked for");
+        if tar_sha256 != opened.diff_id {
+            let by = format!("`rootfs.diff_ids` of `{}`", opened.config_file);
+            return Err(altered("uncompressed sha256", by, &opened.diff_id, &tar_sha256).into());
+        }
+        let mut files = opened.files;
+        files.push((opened.layer_file, unpacked.sha256));
+        files.sort();
+        let kind = SourceKind::Oci {
+            path: dir.to_path_buf(),
+            layer_sha256: unpacked.sha256,
+            files,
+            ref_name: opened.ref_name,
+        };
+        Ok(tarball_source(arg, kind, unpacked))
+    }
+}
+
+fn file_sha256(path: &Path) -> io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    io::copy(&mut File::open(path)?, &mut hasher)?;
+    Ok(hasher.finalize().into())
+}
+
+/// A source read from a tar stream (a tarball, an OCI layer).
+fn tarball_source(arg: &str, kind: SourceKind, mut unpacked: archive::Unpacked) -> Source {
+    let mut lacks = HashMap::new();
+    if !unpacked.root_lacks.is_empty() {
+        lacks.insert(Vec::new(), unpacked.root_lacks);
+    }
+    let release = unpacked.release.take().filter(|_| release_is_plain(&unpacked.tree));
+    Source {
+        label: arg.to_string(),
+        kind,
+        tree: unpacked.tree,
+        lacks,
+        xattrs: Xattrs::All,
+        release,
+        warnings: unpacked.warnings,
     }
 }
 
