@@ -117,6 +117,15 @@ impl SourceKind {
     }
 }
 
+impl SourceKind {
+    /// `a tarball`, `an OCI layout`.
+    pub fn with_article(&self) -> String {
+        let word = self.word();
+        let article = if word.starts_with(['a', 'e', 'i', 'o', 'u', 'O']) { "an" } else { "a" };
+        format!("{article} {word}")
+    }
+}
+
 /// A tree read from a source, with what the source could not say.
 #[derive(Debug)]
 pub struct Source {
@@ -195,7 +204,7 @@ impl Locator {
         if source.record().is_none() {
             return Err(SourceError::NotFound {
                 arg: arg.to_string(),
-                cause: format!("`{arg}` is a {}, not a recorded baseline", source.kind.word()),
+                cause: format!("`{arg}` is {}, not a recorded baseline", source.kind.with_article()),
                 help: "give NAME, NAME@VERSION or a baseline directory holding `files.mtree` and `baseline.toml`"
                     .into(),
             });
