@@ -315,17 +315,32 @@ fn descriptor(media_type: &str, sha256: &[u8; 32], size: u64) -> Descriptor {
 pub enum OciError {
     #[error("`{dir}` is not an OCI image layout gild can read\n  cause: `{file}`: {why}{}", help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
     Invalid { dir: String, file: String, why: String, help: Option<String> },
-    #[error("OCI layout `{dir}` was altered\n  cause: `{file}` has {what} {found}\n  cause: {by} says {expected}\n  help: copy the layout again from its build or registry (`gild build` writes a recorded version's missing layout again)")]
-    Digest { dir: String, file: String, what: &'static str, by: String, expected: String, found: String },
+    #[error("OCI layout `{}` was altered\n  cause: `{}` has {} {}\n  cause: {} says {}\n  help: copy the layout again from its build or registry (`gild build` writes a recorded version's missing layout again)", .0.dir, .0.file, .0.what, hex(&.0.found), .0.by, hex(&.0.expected))]
+    Digest(Box<Altered>),
     #[error("cannot read `{file}`\n  cause: {source}")]
     Io { file: String, source: io::Error },
+}
+
+/// A blob of a layout that does not hash to what the document naming it says.
+#[derive(Debug)]
+pub struct Altered {
+    /// The layout, as given.
+    pub dir: String,
+    /// The blob's path in the layout.
+    pub file: String,
+    /// `sha256`, or `uncompressed sha256` for a layer against its `diff_id`.
+    pub what: &'static str,
+    /// Which document says otherwise.
+    pub by: String,
+    pub expected: [u8; 32],
+    pub found: [u8; 32],
 }
 
 impl OciError {
     /// 3 when a blob does not hash to its digest (altered), else 2.
     pub fn exit_code(&self) -> u8 {
         match self {
-            OciError::Digest { .. } => 3,
+            OciError::Digest(_) => 3,
             _ => 2,
         }
     }
@@ -346,8 +361,6 @@ pub struct Opened {
     /// The JSON files read (`oci-layout`, `index.json`, manifest, config), by their path in the
     /// layout, with their sha256; the layer's is known once it is read.
     pub files: Vec<(String, [u8; 32])>,
-    /// `org.opencontainers.image.ref.name` of the image, if it has one.
-    pub ref_name: Option<String>,
 }
 
 /// Opens the layout `dir` (`shown` names it in messages): a layout of one image of one layer.
@@ -410,7 +423,6 @@ pub fn open(dir: &Path, shown: &str) -> Result<Opened, OciError> {
         layer_sha256,
         diff_id,
         files,
-        ref_name: entry.annotations.get(REF_NAME).cloned(),
     })
 }
 
@@ -430,14 +442,14 @@ fn blob(dir: &Path, shown: &str, d: &Descriptor, from: &str, read: bool) -> Resu
     let bytes = read_capped(&dir.join(&file), &file)?;
     let found: [u8; 32] = Sha256::digest(&bytes).into();
     if found != sha {
-        return Err(OciError::Digest {
+        return Err(OciError::Digest(Box::new(Altered {
             dir: shown.to_string(),
             file,
             what: "sha256",
             by: format!("`{from}`"),
-            expected: hex(&sha),
-            found: hex(&found),
-        });
+            expected: sha,
+            found,
+        })));
     }
     if bytes.len() as u64 != d.size {
         return Err(OciError::Invalid {

@@ -73,9 +73,9 @@ pub fn verify_image(ctx: &Context, opts: &VerifyImageOptions) -> Result<VerifyIm
         }
         _ => {
             return Err(Error::Usage(format!(
-                "`{}` is a {}, not an image\n  help: give the image tarball or OCI layout, e.g. out/{}-{}.tar.zst",
+                "`{}` is {}, not an image file or OCI layout\n  help: give the image tarball or OCI layout, e.g. out/{}-{}.tar.zst",
                 opts.image,
-                image.kind.word(),
+                image.kind.with_article(),
                 record.name,
                 record.version
             )))

@@ -39,10 +39,17 @@ pub enum SourceError {
     NotFound { arg: String, cause: String, help: String },
     #[error("`{path}` is not a baseline record\n  cause: {why}")]
     Record { path: String, why: String },
+    /// Boxed: its variants carry many names, and every `Result` would pay for them.
     #[error(transparent)]
-    Oci(#[from] OciError),
+    Oci(Box<OciError>),
     #[error("baseline `{dir}` was altered after it was recorded\n  cause: `files.mtree` has sha256 {found}\n  cause: `baseline.toml` records {expected}\n  help: restore the baseline from version control or a backup")]
     Tampered { dir: String, expected: String, found: String },
+}
+
+impl From<OciError> for SourceError {
+    fn from(e: OciError) -> SourceError {
+        SourceError::Oci(Box::new(e))
+    }
 }
 
 impl SourceError {
@@ -93,7 +100,6 @@ pub enum SourceKind {
         /// sha256 of the layer blob.
         layer_sha256: [u8; 32],
         files: Vec<(String, [u8; 32])>,
-        ref_name: Option<String>,
     },
     Directory {
         path: PathBuf,
@@ -349,13 +355,15 @@ impl Locator {
         let opened = oci::open(dir, arg)?;
         let shown = format!("{arg}/{}", opened.layer_file);
         let file = File::open(&opened.layer_path).map_err(SourceError::io(format!("cannot read `{shown}`")))?;
-        let altered = |what, by: String, expected: &[u8; 32], found: &[u8; 32]| OciError::Digest {
-            dir: arg.to_string(),
-            file: opened.layer_file.clone(),
-            what,
-            by,
-            expected: hex(expected),
-            found: hex(found),
+        let altered = |what, by: String, expected: &[u8; 32], found: &[u8; 32]| {
+            OciError::Digest(Box::new(oci::Altered {
+                dir: arg.to_string(),
+                file: opened.layer_file.clone(),
+                what,
+                by,
+                expected: *expected,
+                found: *found,
+            }))
         };
         let unpacked = match archive::read(file, &self.limits, &shown, &*self.progress, true) {
             Ok(u) => u,
@@ -383,12 +391,7 @@ impl Locator {
         let mut files = opened.files;
         files.push((opened.layer_file, unpacked.sha256));
         files.sort();
-        let kind = SourceKind::Oci {
-            path: dir.to_path_buf(),
-            layer_sha256: unpacked.sha256,
-            files,
-            ref_name: opened.ref_name,
-        };
+        let kind = SourceKind::Oci { path: dir.to_path_buf(), layer_sha256: unpacked.sha256, files };
         Ok(tarball_source(arg, kind, unpacked))
     }
 }

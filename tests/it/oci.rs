@@ -192,6 +192,12 @@ fn the_baseline_records_every_file_of_the_layout() {
     let on_disk: BTreeMap<String, String> =
         files(&ws.path(LAYOUT)).into_iter().map(|(p, bytes)| (p.display().to_string(), sha256_hex(&bytes))).collect();
     assert_eq!(recorded, on_disk);
+    let release = ws.read_string(ws.baseline_dir("demo", "1.0.0").join("RELEASE.md"));
+    let manifest = oci["manifest"].as_str().unwrap();
+    assert!(
+        release.contains(&format!("`demo-1.0.0.oci/` (linux/amd64, gzip layer): manifest `{manifest}`")),
+        "{release}"
+    );
 }
 
 #[test]
