@@ -358,9 +358,9 @@ pub struct Opened {
     pub layer_sha256: [u8; 32],
     /// The config's `rootfs.diff_ids[0]`: what the uncompressed layer must hash to.
     pub diff_id: [u8; 32],
-    /// The JSON files read (`oci-layout`, `index.json`, manifest, config), by their path in the
-    /// layout, with their sha256; the layer's is known once it is read.
-    pub files: Vec<(String, [u8; 32])>,
+    /// The manifest's sha256: the image's digest, as registries and `skopeo inspect` show it.
+    /// The manifest names the config and the layer by digest, so it pins the whole image.
+    pub manifest_sha256: [u8; 32],
 }
 
 /// Opens the layout `dir` (`shown` names it in messages): a layout of one image of one layer.
@@ -371,17 +371,14 @@ pub fn open(dir: &Path, shown: &str) -> Result<Opened, OciError> {
         why,
         help: help.map(str::to_string),
     };
-    let mut files = Vec::new();
     let layout_bytes = read_capped(&dir.join(LAYOUT_FILE), LAYOUT_FILE)?;
     let layout: LayoutDoc =
         serde_json::from_slice(&layout_bytes).map_err(|e| invalid(LAYOUT_FILE, e.to_string(), None))?;
     if !layout.version.starts_with("1.") {
         return Err(invalid(LAYOUT_FILE, format!("image layout version `{}`; gild reads 1.x", layout.version), None));
     }
-    files.push((LAYOUT_FILE.to_string(), Sha256::digest(&layout_bytes).into()));
     let index_bytes = read_capped(&dir.join(INDEX_FILE), INDEX_FILE)?;
     let index: IndexDoc = serde_json::from_slice(&index_bytes).map_err(|e| invalid(INDEX_FILE, e.to_string(), None))?;
-    files.push((INDEX_FILE.to_string(), Sha256::digest(&index_bytes).into()));
     let [entry] = &index.manifests[..] else {
         return Err(invalid(
             INDEX_FILE,
@@ -395,11 +392,9 @@ pub fn open(dir: &Path, shown: &str) -> Result<Opened, OciError> {
     let (manifest_file, manifest_bytes) = blob(dir, shown, entry, INDEX_FILE, true)?;
     let manifest: ManifestDoc =
         serde_json::from_slice(&manifest_bytes).map_err(|e| invalid(&manifest_file, e.to_string(), None))?;
-    files.push((manifest_file.clone(), Sha256::digest(&manifest_bytes).into()));
     let (config_file, config_bytes) = blob(dir, shown, &manifest.config, &manifest_file, true)?;
     let config: ConfigDoc =
         serde_json::from_slice(&config_bytes).map_err(|e| invalid(&config_file, e.to_string(), None))?;
-    files.push((config_file.clone(), Sha256::digest(&config_bytes).into()));
     let [layer] = &manifest.layers[..] else {
         return Err(invalid(
             &manifest_file,
@@ -422,7 +417,7 @@ pub fn open(dir: &Path, shown: &str) -> Result<Opened, OciError> {
         config_file,
         layer_sha256,
         diff_id,
-        files,
+        manifest_sha256: Sha256::digest(&manifest_bytes).into(),
     })
 }
 

@@ -286,7 +286,6 @@ impl Output {
                 "ok": r.ok(),
                 "sha256": r.sha256,
                 "recorded-as": r.recorded_as,
-                "differing": r.differing,
                 "tree": r.tree,
                 "tree-matches": r.tree_matches,
                 "changes": r.changes.iter().map(change_json).collect::<Vec<_>>(),
@@ -297,12 +296,6 @@ impl Output {
             println!("baseline  {}", r.baseline.title());
             match &r.recorded_as {
                 Some(file) => println!("sha256    {}  recorded as {file}", r.sha256),
-                None if !r.differing.is_empty() => {
-                    println!("sha256    {}  (the layer) in a layout that differs from the record in:", r.sha256);
-                    for f in &r.differing {
-                        println!("  ~ {f}");
-                    }
-                }
                 None => {
                     let files: Vec<&str> = r.recorded.iter().map(|(f, _)| f.as_str()).collect();
                     println!("sha256    {}  not recorded (the baseline records {})", r.sha256, files.join(", "))
@@ -322,9 +315,7 @@ impl Output {
         }
         if !r.ok() {
             let mut why = Vec::new();
-            if !r.differing.is_empty() {
-                why.extend(r.differing.iter().map(|f| format!("  cause: `{f}` is not the recorded file")));
-            } else if r.recorded_as.is_none() {
+            if r.recorded_as.is_none() {
                 why.push(format!("  cause: its sha256 {} is not one the baseline records", r.sha256));
             }
             if !r.tree_matches {

@@ -93,13 +93,11 @@ pub enum SourceKind {
         compression: Compression,
         sha256: [u8; 32],
     },
-    /// An OCI image layout; `files` are the sha256 of every file read, by their path in the
-    /// layout (`index.json`, `blobs/sha256/…`), each already checked against its digest.
+    /// An OCI image layout of one image: `manifest` is its digest (the sha256 of its manifest,
+    /// which pins its config and layer; all three are checked against their digests).
     Oci {
         path: PathBuf,
-        /// sha256 of the layer blob.
-        layer_sha256: [u8; 32],
-        files: Vec<(String, [u8; 32])>,
+        manifest: [u8; 32],
     },
     Directory {
         path: PathBuf,
@@ -388,10 +386,7 @@ impl Locator {
             let by = format!("`rootfs.diff_ids` of `{}`", opened.config_file);
             return Err(altered("uncompressed sha256", by, &opened.diff_id, &tar_sha256).into());
         }
-        let mut files = opened.files;
-        files.push((opened.layer_file, unpacked.sha256));
-        files.sort();
-        let kind = SourceKind::Oci { path: dir.to_path_buf(), layer_sha256: unpacked.sha256, files };
+        let kind = SourceKind::Oci { path: dir.to_path_buf(), manifest: opened.manifest_sha256 };
         Ok(tarball_source(arg, kind, unpacked))
     }
 }

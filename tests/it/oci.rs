@@ -346,12 +346,49 @@ fn verify_accepts_the_recorded_layout_wherever_it_lies() {
     assert_eq!((&j["ok"], &j["tree-matches"]), (&Value::Bool(true), &Value::Bool(true)));
 }
 
+/// Rewrites the config of the layout's image with `f`, and the manifest and index after it,
+/// so that every digest holds again: another image, consistent in itself.
+fn rewrite_config(ws: &Workspace, f: impl FnOnce(&mut Value)) {
+    let (mut manifest, mut config, _) = image(ws, LAYOUT);
+    f(&mut config);
+    let put = |bytes: &[u8]| {
+        let sha = sha256_hex(bytes);
+        ws.write(format!("{LAYOUT}/blobs/sha256/{sha}"), bytes);
+        (Value::from(format!("sha256:{sha}")), Value::from(bytes.len()))
+    };
+    let config_bytes = serde_json::to_vec(&config).unwrap();
+    (manifest["config"]["digest"], manifest["config"]["size"]) = put(&config_bytes);
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+    let mut index = json(ws, format!("{LAYOUT}/index.json"));
+    (index["manifests"][0]["digest"], index["manifests"][0]["size"]) = put(&manifest_bytes);
+    ws.write(format!("{LAYOUT}/index.json"), serde_json::to_vec(&index).unwrap());
+}
+
 #[test]
-fn verify_names_an_altered_index() {
+fn verify_refuses_another_image_with_the_same_layer() {
     let ws = Workspace::new();
     amd64(&ws);
-    ws.edit(format!("{LAYOUT}/index.json"), |t| t.replace("\"1.0.0\"", "\"1.0.1\""));
-    ws.gild(&["verify", LAYOUT, "--baseline", "demo@1.0.0"]).exit(3).stderr_has("`demo-1.0.0.oci/index.json`");
+    rewrite_config(&ws, |c| c["config"]["Labels"]["org.opencontainers.image.version"] = Value::from("9.9.9"));
+    let j = ws.gild(&["--json", "verify", LAYOUT, "--baseline", "demo@1.0.0"]).exit(3).json();
+    let index = json(&ws, format!("{LAYOUT}/index.json"));
+    assert_eq!(j["sha256"].as_str(), index["manifests"][0]["digest"].as_str().map(|d| &d[7..]), "{j}");
+    assert_eq!(j["recorded-as"], Value::Null);
+    assert_eq!(j["tree-matches"], Value::Bool(true), "the same layer, so the same tree");
+    ws.gild(&["verify", LAYOUT, "--baseline", "demo@1.0.0"]).exit(3).stderr_has("is not one the baseline records");
+}
+
+#[test]
+fn verify_accepts_a_copy_made_by_skopeo() {
+    require_tool!("skopeo");
+    let ws = Workspace::new();
+    amd64(&ws);
+    // skopeo writes its own index.json; the image (manifest, config, layer) is the same.
+    run(Command::new("skopeo")
+        .args(["copy", "--preserve-digests"])
+        .arg(format!("oci:{}:1.0.0", ws.path(LAYOUT).display()))
+        .arg(format!("oci:{}:1.0.0", ws.path("copy").display())));
+    assert!(ws.read("copy/index.json") != ws.read(format!("{LAYOUT}/index.json")));
+    ws.gild(&["verify", "copy", "--baseline", "demo@1.0.0"]).success().stdout_has("recorded as demo-1.0.0.oci");
 }
 
 #[test]
@@ -377,22 +414,7 @@ fn an_altered_layer_is_a_trust_failure_for_every_reader() {
 fn a_wrong_diff_id_is_a_trust_failure() {
     let ws = Workspace::new();
     build(&ws, &["oci"], &["platform = \"linux/amd64\""]);
-    // A layout whose config claims another diff_id, its digests made consistent again.
-    let (manifest, mut config, _) = image(&ws, LAYOUT);
-    config["rootfs"]["diff_ids"][0] = Value::from(format!("sha256:{}", "1".repeat(64)));
-    let config_bytes = serde_json::to_vec(&config).unwrap();
-    let config_sha = sha256_hex(&config_bytes);
-    ws.write(format!("{LAYOUT}/blobs/sha256/{config_sha}"), &config_bytes);
-    let mut manifest = manifest;
-    manifest["config"]["digest"] = Value::from(format!("sha256:{config_sha}"));
-    manifest["config"]["size"] = Value::from(config_bytes.len());
-    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
-    let manifest_sha = sha256_hex(&manifest_bytes);
-    ws.write(format!("{LAYOUT}/blobs/sha256/{manifest_sha}"), &manifest_bytes);
-    let mut index = json(&ws, format!("{LAYOUT}/index.json"));
-    index["manifests"][0]["digest"] = Value::from(format!("sha256:{manifest_sha}"));
-    index["manifests"][0]["size"] = Value::from(manifest_bytes.len());
-    ws.write(format!("{LAYOUT}/index.json"), serde_json::to_vec(&index).unwrap());
+    rewrite_config(&ws, |c| c["rootfs"]["diff_ids"][0] = Value::from(format!("sha256:{}", "1".repeat(64))));
     ws.gild(&["scan", LAYOUT]).exit(3).stderr_has("rootfs.diff_ids").stderr_has(&"1".repeat(64));
 }
 
