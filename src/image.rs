@@ -30,15 +30,18 @@ pub struct Written {
     pub sha256: [u8; 32],
 }
 
-/// Writes the tree as a tar into each `(format, file)`.
+/// Writes the tree as one tar stream, compressed once per `(format, files)` and written to
+/// each of those files: one encoder's output serves every file that must hold the same bytes
+/// (the `tar.gz` image and the OCI layer). A format with no files is only hashed: the
+/// uncompressed tar's sha256 is the OCI layer's `diff_id`. One [`Written`] per output, in order.
 pub fn write(
     tree: &Tree,
     spool: &SpoolReader,
-    outputs: Vec<(Format, File)>,
+    outputs: Vec<(Format, Vec<File>)>,
     progress: &dyn Progress,
 ) -> io::Result<Vec<Written>> {
     let mut sinks =
-        outputs.into_iter().map(|(format, file)| Sink::new(format, file)).collect::<io::Result<Vec<_>>>()?;
+        outputs.into_iter().map(|(format, files)| Sink::new(format, files)).collect::<io::Result<Vec<_>>>()?;
     {
         let mut tee = BufWriter::with_capacity(1 << 20, Tee(&mut sinks));
         progress.start("writing the image", Some(tree.len() as u64));
@@ -227,25 +230,34 @@ impl Write for Tee<'_> {
     }
 }
 
-/// A buffered file that counts and hashes the bytes that reach it: images, and `files.mtree`
-/// (whose sha256 is the baseline's `tree`).
+/// Buffered files that count and hash the bytes that reach them, all the same bytes: images,
+/// and `files.mtree` (whose sha256 is the baseline's `tree`). With no file, a hasher.
 pub struct Hashed {
-    file: BufWriter<WrittenBack>,
+    files: Vec<BufWriter<WrittenBack>>,
     hasher: Sha256,
     size: u64,
 }
 
 impl Hashed {
     pub fn new(file: File) -> Hashed {
-        let file = WrittenBack { file, written: 0, started: 0 };
-        Hashed { file: BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new(), size: 0 }
+        Hashed::fanout(vec![file])
     }
 
-    /// Flushes and syncs the file; returns its size and sha256.
-    pub fn finish(mut self) -> io::Result<(u64, [u8; 32])> {
-        self.file.flush()?;
-        let file = self.file.into_inner().map_err(|e| e.into_error())?;
-        file.file.sync_all()?;
+    pub fn fanout(files: Vec<File>) -> Hashed {
+        let files = files
+            .into_iter()
+            .map(|file| BufWriter::with_capacity(1 << 20, WrittenBack { file, written: 0, started: 0 }))
+            .collect();
+        Hashed { files, hasher: Sha256::new(), size: 0 }
+    }
+
+    /// Flushes and syncs the files; returns their size and sha256.
+    pub fn finish(self) -> io::Result<(u64, [u8; 32])> {
+        for mut file in self.files {
+            file.flush()?;
+            let file = file.into_inner().map_err(|e| e.into_error())?;
+            file.file.sync_all()?;
+        }
         Ok((self.size, self.hasher.finalize().into()))
     }
 }
@@ -284,14 +296,16 @@ impl Write for WrittenBack {
 
 impl Write for Hashed {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
+        for file in &mut self.files {
+            file.write_all(buf)?;
+        }
+        self.hasher.update(buf);
+        self.size += buf.len() as u64;
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        self.files.iter_mut().try_for_each(|f| f.flush())
     }
 }
 
@@ -307,8 +321,8 @@ struct Sink {
 }
 
 impl Sink {
-    fn new(format: Format, file: File) -> io::Result<Sink> {
-        let hashed = Hashed::new(file);
+    fn new(format: Format, files: Vec<File>) -> io::Result<Sink> {
+        let hashed = Hashed::fanout(files);
         let encoder = match format {
             Format::Tar => Encoder::Plain(hashed),
             Format::TarGz => Encoder::Gzip(

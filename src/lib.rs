@@ -18,14 +18,16 @@
 //!   writes the tree's package database, and after the last patch the database must be
 //!   consistent ([`deb::installed`]).
 //! - [`image`] writes the tree as one reproducible PAX tar, compressed into every format at
-//!   once; [`check`] extracts it for the recipe's smoke tests when there are any.
+//!   once; [`oci`] wraps the same compressed stream (and the plain tar's digest) into an OCI
+//!   image layout; [`check`] extracts it for the recipe's smoke tests when there are any.
 //! - [`baseline`] renders `files.mtree` and `baseline.toml`; [`journal`] appends the event.
 //!
 //! How the comparing commands (`diff`, `scan`, `verify IMAGE`, `audit`) flow:
 //!
 //! - [`tree::source`] reads any tree source into the same [`tree::Tree`]: a baseline
 //!   (`files.mtree` through [`tree::spec`], `baseline.toml` for attribution and extended
-//!   attributes), a tarball (the capped [`layer::tar`] reader, hashed as it streams), a
+//!   attributes), a tarball (the capped [`layer::tar`] reader, hashed as it streams), an OCI
+//!   layout (its one layer, found and checked by [`oci`], read as a tarball), a
 //!   directory (walked, hashed on every core) or a stock tool's mtree spec, noting what a
 //!   source could not say ([`tree::Lacks`]).
 //! - [`diff`] compares two trees in one linear merge, and two records; [`diff::Attribution`]
@@ -57,6 +59,7 @@ pub mod interrupt;
 pub mod journal;
 pub mod layer;
 pub mod limits;
+pub mod oci;
 pub mod ops;
 pub mod output;
 pub mod plan;

@@ -47,6 +47,7 @@ impl Output {
                 "tree": r.tree,
                 "entries": r.entries,
                 "images": r.images.iter().map(|(i, path)| json!({"file": i.file, "path": path, "size": i.size, "sha256": i.sha256})).collect::<Vec<_>>(),
+                "oci": r.oci.as_ref().map(|(o, path)| json!({"dir": o.dir, "path": path, "platform": o.platform, "manifest": o.manifest, "layer": o.layer, "diff-id": o.diff_id})),
                 "rewritten": r.rewritten,
                 "baseline": r.baseline,
                 "patches": r.patches.iter().map(|p| json!({
@@ -70,6 +71,10 @@ impl Output {
         for (image, path) in &r.images {
             let note = if r.rewritten.contains(path) { "  (written again; matches the record)" } else { "" };
             println!("  image     {path}  {} bytes  sha256 {}{note}", image.size, image.sha256);
+        }
+        if let Some((o, path)) = &r.oci {
+            let note = if r.rewritten.contains(path) { "  (written again; matches the record)" } else { "" };
+            println!("  oci       {path}  {}  manifest {}  layer {}{note}", o.platform, o.manifest, o.layer);
         }
         println!("  baseline  {}  {} entries  tree sha256 {}", r.baseline, r.entries, r.tree);
         for p in &r.patches {

@@ -53,6 +53,76 @@ impl Format {
     }
 }
 
+/// How the OCI image's one layer is compressed: gzip (the default) is what every consumer
+/// reads, and then the layer is byte for byte the `tar.gz` image; zstd only for consumers
+/// that read it (umoci from 0.5, containerd, podman).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerCompression {
+    #[default]
+    Gzip,
+    Zstd,
+}
+
+impl LayerCompression {
+    /// The image format whose bytes the layer is.
+    pub fn format(self) -> Format {
+        match self {
+            LayerCompression::Gzip => Format::TarGz,
+            LayerCompression::Zstd => Format::TarZst,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            LayerCompression::Gzip => "gzip",
+            LayerCompression::Zstd => "zstd",
+        }
+    }
+}
+
+/// The OCI platform of the image's programs: `OS/ARCHITECTURE[/VARIANT]` as container tools
+/// write it (`linux/amd64`, `linux/arm64/v8`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    pub fn parse(s: &str) -> Result<Platform, String> {
+        let word =
+            |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let parts: Vec<&str> = s.split('/').collect();
+        if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| word(p)) {
+            return Err("a platform is OS/ARCHITECTURE[/VARIANT] in lower case, such as \"linux/amd64\"".into());
+        }
+        Ok(Platform {
+            os: parts[0].into(),
+            architecture: parts[1].into(),
+            variant: parts.get(2).map(|v| v.to_string()),
+        })
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `"oci"` in `formats`: write `out/NAME-VERSION.oci/` (SPEC §10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Oci {
+    pub platform: Platform,
+    pub layer: LayerCompression,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -163,7 +233,9 @@ pub struct Recipe {
     pub name: String,
     pub version: Version,
     pub epoch: Option<i64>,
+    /// The tar images to write (none when only `"oci"` is asked for).
     pub formats: Vec<Format>,
+    pub oci: Option<Oci>,
     pub criticality: Option<Criticality>,
     pub exposure: Option<Exposure>,
     pub allow_devices: bool,
@@ -283,20 +355,7 @@ impl Checker<'_> {
         }
         let version = Version::parse(image.version.get_ref())
             .map_err(|why| loc.at(&image.version, format!("`version = \"{}\"`: {why}", image.version.get_ref())))?;
-        let mut formats = Vec::new();
-        for f in image.formats.unwrap_or_else(|| vec![Spanned::new(0..0, Format::TarZst)]) {
-            if formats.contains(f.get_ref()) {
-                return Err(loc.at(&f, format!("format `{}` is listed twice", f.get_ref().extension())));
-            }
-            formats.push(*f.get_ref());
-        }
-        if formats.is_empty() {
-            return Err(loc.error(
-                0..0,
-                "`[image] formats` is empty".into(),
-                Some("list at least one of \"tar.zst\", \"tar.gz\", \"tar\"".into()),
-            ));
-        }
+        let (formats, oci) = self.formats(&image)?;
         let mut limits = Limits::default();
         for (key, value) in image.limits.unwrap_or_default() {
             let limit = Limit::from_key(&key).ok_or_else(|| {
@@ -373,6 +432,7 @@ impl Checker<'_> {
             version,
             epoch: image.epoch,
             formats,
+            oci,
             criticality: image.criticality,
             exposure: image.exposure,
             allow_devices: image.allow_devices,
@@ -386,6 +446,58 @@ impl Checker<'_> {
             policy,
             sign,
         })
+    }
+
+    /// The tar formats, and the OCI layout with its `platform` and `oci-layer`.
+    fn formats(&self, image: &raw::RawImage) -> Result<(Vec<Format>, Option<Oci>), RecipeError> {
+        let loc = &self.loc;
+        let listed = image.formats.clone().unwrap_or_else(|| vec![Spanned::new(0..0, raw::RawFormat::TarZst)]);
+        let mut seen = Vec::new();
+        for f in &listed {
+            if seen.contains(f.get_ref()) {
+                return Err(loc.at(f, format!("format `{}` is listed twice", f.get_ref().word())));
+            }
+            seen.push(*f.get_ref());
+        }
+        if seen.is_empty() {
+            return Err(loc.error(
+                0..0,
+                "`[image] formats` is empty".into(),
+                Some("list at least one of \"tar.zst\", \"tar.gz\", \"tar\", \"oci\"".into()),
+            ));
+        }
+        let formats = seen.iter().filter_map(|f| f.image()).collect();
+        let oci_at = listed.iter().find(|f| *f.get_ref() == raw::RawFormat::Oci);
+        let oci = match (oci_at, &image.platform) {
+            (Some(at), None) => {
+                return Err(loc.error(
+                    at.span(),
+                    "`formats` lists \"oci\", which needs `[image] platform`".into(),
+                    Some(
+                        "add `platform = \"linux/amd64\"` (OS/ARCHITECTURE of the image's programs) to `[image]`"
+                            .into(),
+                    ),
+                ))
+            }
+            (Some(_), Some(p)) => Some(Oci {
+                platform: Platform::parse(p.get_ref())
+                    .map_err(|why| loc.at(p, format!("`platform = \"{}\"`: {why}", p.get_ref())))?,
+                layer: image.oci_layer.as_ref().map(|l| *l.get_ref()).unwrap_or_default(),
+            }),
+            (None, _) => {
+                let unused = image.platform.as_ref().map(|p| (p.span(), "platform"));
+                let unused = unused.or(image.oci_layer.as_ref().map(|l| (l.span(), "oci-layer")));
+                if let Some((span, key)) = unused {
+                    return Err(loc.error(
+                        span,
+                        format!("`{key}` is only for the OCI image, and `formats` does not list \"oci\""),
+                        Some(format!("add \"oci\" to `[image] formats`, or remove `{key}`")),
+                    ));
+                }
+                None
+            }
+        };
+        Ok((formats, oci))
     }
 
     fn rollout(&self, raw: raw::RawRollout) -> Result<Rollout, RecipeError> {

@@ -27,6 +27,10 @@ pub struct Record {
     pub install_data: Option<DataFile>,
     #[serde(default)]
     pub image: Vec<ImageFile>,
+    /// The OCI image layout, when the recipe asks for one (SPEC §10); absent from baselines
+    /// recorded without it, which stay byte for byte as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<OciRecord>,
     pub base: ArtifactRecord,
     #[serde(default)]
     pub patch: Vec<PatchRecord>,
@@ -63,6 +67,27 @@ pub struct ImageFile {
     pub file: String,
     pub size: u64,
     pub sha256: String,
+}
+
+/// `out/NAME-VERSION.oci/`: what a registry and `skopeo inspect` show (`manifest`, `layer`),
+/// what umoci checks (`diff-id`), and every file of the layout pinned like an image file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct OciRecord {
+    /// The layout directory's name in the output directory.
+    pub dir: String,
+    /// `OS/ARCHITECTURE[/VARIANT]`.
+    pub platform: String,
+    /// `gzip` or `zstd`.
+    pub layer_compression: String,
+    /// Digests as OCI writes them (`sha256:…`): the manifest (the image's digest), the layer
+    /// blob, and the uncompressed layer (`rootfs.diff_ids`).
+    pub manifest: String,
+    pub layer: String,
+    pub diff_id: String,
+    /// Every file of the layout, by its path inside the layout directory.
+    #[serde(default)]
+    pub file: Vec<ImageFile>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

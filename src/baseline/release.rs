@@ -77,6 +77,22 @@ pub fn render(record: &Record, parent: Option<&Record>) -> String {
     for i in &record.image {
         let _ = writeln!(s, "| {} | {} | `{}` |", i.file, i.size, i.sha256);
     }
+    if let Some(o) = &record.oci {
+        let _ = writeln!(
+            s,
+            "\nOCI image layout `{}/` ({}, {} layer): manifest `{}`, layer `{}`; push it with \
+             `skopeo copy oci:{}:{} docker://REGISTRY/{}:{}`.",
+            o.dir,
+            o.platform,
+            o.layer_compression,
+            o.manifest,
+            o.layer,
+            o.dir,
+            record.version,
+            record.name,
+            record.version
+        );
+    }
     let _ = writeln!(s, "\nTree: {} entries, `files.mtree` sha256 `{}`.\n", record.entries, record.tree);
 
     s.push_str("## Rolling back\n\n");

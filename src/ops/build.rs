@@ -15,7 +15,7 @@ use tempfile::NamedTempFile;
 use crate::baseline::install::{self, ScriptInput, ScriptPatch};
 use crate::baseline::release;
 use crate::baseline::{
-    self, mtree, ArtifactRecord, CheckRecord, ImageFile, NotableRecord, PackageRecord, PatchRecord, Record,
+    self, mtree, ArtifactRecord, CheckRecord, ImageFile, NotableRecord, OciRecord, PackageRecord, PatchRecord, Record,
     SignatureRecord, XattrRecord,
 };
 use crate::check;
@@ -23,6 +23,7 @@ use crate::deb;
 use crate::error::Error;
 use crate::image;
 use crate::layer::{self, Changes, Compression, Layered, Layering, Step};
+use crate::oci;
 use crate::ops::{display_path, Context};
 use crate::progress::{Progress, Silent};
 use crate::recipe::{ArtifactSpec, Format, Recipe, Version};
@@ -54,6 +55,8 @@ pub struct BuildReport {
     pub entries: u64,
     /// Image files as recorded, with the path they were (or are) at.
     pub images: Vec<(ImageFile, String)>,
+    /// The OCI image layout as recorded, with the path it was (or is) at.
+    pub oci: Option<(OciRecord, String)>,
     /// Images an unchanged build had to write again.
     pub rewritten: Vec<String>,
     pub baseline: String,
@@ -148,7 +151,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
                 .map(|i| format!("{} (`{}`): signature not counted: {}", v.spec().id, v.spec().written, i.reason)),
         );
     }
-    let images = write_images(&recipe, &layered, &out_dir, progress)?;
+    let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), progress)?;
     progress.finish();
     let mut checks = Vec::new();
     if !recipe.checks.is_empty() {
@@ -173,7 +176,8 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         entries: layered.tree.len() as u64,
         journal: Some(head.unwrap_or_else(|| baseline::JournalHead { seq: 0, hash: "0".repeat(64) })),
         install_data: install_data.clone(),
-        image: images.iter().map(|(f, _)| f.clone()).collect(),
+        image: images.files.iter().map(|(f, _)| f.clone()).collect(),
+        oci: images.oci.as_ref().map(|l| l.record.clone()),
         base: artifact_record(&verified[0]),
         patch: recipe
             .patches
@@ -220,11 +224,20 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     fs::set_permissions(&script_path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(Error::io(format!("cannot write `{}`", script_path.display())))?;
     let mut placed = Vec::new();
-    for (file, tmp) in images {
+    for (file, tmp) in images.files {
         let dest = out_dir.join(&file.file);
         publish(tmp, &dest)?;
         placed.push((file, dest));
     }
+    let layout = match images.oci {
+        Some(layout) => {
+            let dest = out_dir.join(&layout.record.dir);
+            let record = layout.record.clone();
+            layout.publish(&dest).map_err(Error::io(format!("cannot write `{}`", dest.display())))?;
+            Some((record, dest))
+        }
+        None => None,
+    };
     if let Some(key) = &build_key {
         let images: Vec<(String, String)> = record.image.iter().map(|i| (i.file.clone(), i.sha256.clone())).collect();
         let sums = crate::sign::sums(staged.path(), &images)?;
@@ -242,6 +255,9 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         for (_, dest) in &placed {
             let _ = fs::remove_file(dest);
         }
+        if let Some((_, dest)) = &layout {
+            let _ = fs::remove_dir_all(dest);
+        }
         return Err(Error::io(format!("cannot record the baseline `{}`", final_dir.display()))(e));
     }
     sync_dir(&records_dir);
@@ -254,6 +270,9 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         "images".into(),
         json!(record.image.iter().map(|i| json!({"file": i.file, "sha256": i.sha256})).collect::<Vec<_>>()),
     );
+    if let Some(o) = &record.oci {
+        details.insert("oci".into(), json!({"dir": o.dir, "manifest": o.manifest}));
+    }
     if let Err(e) = crate::journal::append(&journal_path, "build", details) {
         warnings.push(format!(
             "the build is recorded but the journal `{}` could not be appended: {e}",
@@ -269,6 +288,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         tree: record.tree.clone(),
         entries: record.entries,
         images: placed.into_iter().map(|(f, dest)| (f, display_path(&dest, &ws.root))).collect(),
+        oci: layout.map(|(r, dest)| (r, display_path(&dest, &ws.root))),
         rewritten: Vec::new(),
         baseline: display_path(&final_dir, &ws.root),
         patches: record.patch.clone(),
@@ -396,41 +416,68 @@ fn image_name(recipe: &Recipe, format: Format) -> String {
     format!("{}-{}.{}", recipe.name, recipe.version, format.extension())
 }
 
-/// Writes every format beside its final name in `out_dir`.
+/// Images written beside their final names: the tar files, and the OCI layout.
+struct Staged {
+    files: Vec<(ImageFile, NamedTempFile)>,
+    oci: Option<oci::Layout>,
+}
+
+/// Writes every format beside its final name in `out_dir`, from one tar stream: the OCI
+/// layer shares the encoder of the tar image of its compression, and its `diff_id` is the
+/// plain tar's sha256. `record` is the baseline's `tree` and epoch, which the layout names.
 fn write_images(
     recipe: &Recipe,
     layered: &Layered,
     out_dir: &Path,
+    record: (&str, Option<i64>),
     progress: &dyn Progress,
-) -> Result<Vec<(ImageFile, NamedTempFile)>, Error> {
+) -> Result<Staged, Error> {
     fs::create_dir_all(out_dir).map_err(Error::io(format!("cannot create `{}`", out_dir.display())))?;
+    let io = || Error::io(format!("cannot write the image in `{}`", out_dir.display()));
+    let prefix = format!("{TMP_PREFIX}{}@", recipe.name);
     let mut temps = Vec::new();
+    let mut outputs: Vec<(Format, Vec<fs::File>)> = Vec::new();
     for &format in &recipe.formats {
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!("{TMP_PREFIX}{}@", recipe.name))
-            .tempfile_in(out_dir)
-            .map_err(Error::io(format!("cannot write in `{}`", out_dir.display())))?;
+        let tmp = tempfile::Builder::new().prefix(&prefix).tempfile_in(out_dir).map_err(io())?;
+        outputs.push((format, vec![tmp.reopen().map_err(io())?]));
         temps.push((format, tmp));
     }
+    let staging = match &recipe.oci {
+        Some(o) => {
+            let (staging, layer) = oci::Staging::new(out_dir, &prefix).map_err(io())?;
+            for (format, file) in [(o.layer.format(), Some(layer)), (Format::Tar, None)] {
+                match outputs.iter_mut().find(|(f, _)| *f == format) {
+                    Some((_, files)) => files.extend(file),
+                    None => outputs.push((format, file.into_iter().collect())),
+                }
+            }
+            Some((staging, o))
+        }
+        None => None,
+    };
+    let written = image::write(&layered.tree, &layered.spool, outputs, progress).map_err(io())?;
+    let of = |format: Format| written.iter().find(|w| w.format == format).expect("every format was written");
     let files = temps
-        .iter()
-        .map(|(f, t)| t.reopen().map(|file| (*f, file)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Error::io("cannot open the image files"))?;
-    let written = image::write(&layered.tree, &layered.spool, files, progress)
-        .map_err(Error::io(format!("cannot write the image in `{}`", out_dir.display())))?;
-    Ok(written
         .into_iter()
-        .zip(temps)
-        .map(|(w, (format, tmp))| {
-            let file = ImageFile { file: image_name(recipe, format), size: w.size, sha256: hex(&w.sha256) };
-            (file, tmp)
+        .map(|(format, tmp)| {
+            let w = of(format);
+            (ImageFile { file: image_name(recipe, format), size: w.size, sha256: hex(&w.sha256) }, tmp)
         })
-        .collect())
+        .collect();
+    let oci = match staging {
+        Some((staging, o)) => {
+            let (layer, tar) = (of(o.layer.format()), of(Format::Tar));
+            let version = recipe.version.to_string();
+            let about = oci::About { name: &recipe.name, version: &version, tree: record.0, epoch: record.1, oci: o };
+            Some(staging.finish((layer.size, layer.sha256), tar.sha256, &about).map_err(io())?)
+        }
+        None => None,
+    };
+    Ok(Staged { files, oci })
 }
 
 /// A rebuild of a recorded version with the same tree: rewrites nothing but a recorded image
-/// missing from `out_dir`, which must come out with its recorded digest.
+/// or OCI layout missing from `out_dir`, which must come out with its recorded digests.
 fn unchanged(
     ws: &Workspace,
     recipe: &Recipe,
@@ -438,19 +485,32 @@ fn unchanged(
     layered: &Layered,
     out_dir: &Path,
 ) -> Result<BuildReport, Error> {
-    let missing: Vec<Format> = recipe
-        .formats
-        .iter()
-        .copied()
-        .filter(|f| {
-            let name = image_name(recipe, *f);
-            record.image.iter().any(|i| i.file == name) && !out_dir.join(&name).exists()
-        })
-        .collect();
+    let mut warnings = layered.warnings.clone();
+    let mut missing = Vec::new();
+    for &f in &recipe.formats {
+        let name = image_name(recipe, f);
+        match record.image.iter().any(|i| i.file == name) {
+            true if !out_dir.join(&name).exists() => missing.push(f),
+            true => {}
+            false => warnings.push(unrecorded_format(&record, f.extension())),
+        }
+    }
+    let oci = match (&recipe.oci, &record.oci) {
+        (Some(o), Some(r)) => {
+            same_oci(recipe, o, r, &ws.root)?;
+            (!out_dir.join(&r.dir).exists()).then(|| o.clone())
+        }
+        (Some(_), None) => {
+            warnings.push(unrecorded_format(&record, "oci"));
+            None
+        }
+        (None, _) => None,
+    };
     let mut rewritten = Vec::new();
-    if !missing.is_empty() {
-        let only = Recipe { formats: missing, ..recipe.clone() };
-        for (file, tmp) in write_images(&only, layered, out_dir, &Silent)? {
+    if !missing.is_empty() || oci.is_some() {
+        let only = Recipe { formats: missing, oci, ..recipe.clone() };
+        let staged = write_images(&only, layered, out_dir, (&record.tree, record.epoch), &Silent)?;
+        for (file, tmp) in staged.files {
             let recorded = record.image.iter().find(|i| i.file == file.file).expect("filtered above");
             if recorded.sha256 != file.sha256 {
                 return Err(Error::Irreproducible {
@@ -463,6 +523,14 @@ fn unchanged(
             publish(tmp, &dest)?;
             rewritten.push(display_path(&dest, &ws.root));
         }
+        if let (Some(layout), Some(recorded)) = (staged.oci, &record.oci) {
+            if let Some((file, expected, found)) = oci_difference(recorded, &layout.record) {
+                return Err(Error::Irreproducible { file: format!("{}/{file}", recorded.dir), expected, found });
+            }
+            let dest = out_dir.join(&recorded.dir);
+            layout.publish(&dest).map_err(Error::io(format!("cannot write `{}`", dest.display())))?;
+            rewritten.push(display_path(&dest, &ws.root));
+        }
     }
     let baseline_dir = ws.baselines(&recipe.name).join(&record.version);
     Ok(BuildReport {
@@ -473,12 +541,48 @@ fn unchanged(
         tree: record.tree.clone(),
         entries: record.entries,
         images: record.image.iter().map(|i| (i.clone(), display_path(&out_dir.join(&i.file), &ws.root))).collect(),
+        oci: record.oci.as_ref().map(|o| (o.clone(), display_path(&out_dir.join(&o.dir), &ws.root))),
         rewritten,
         baseline: display_path(&baseline_dir, &ws.root),
         patches: record.patch.clone(),
         notable: record.notable.clone(),
         checks: record.check.clone(),
-        warnings: layered.warnings.clone(),
+        warnings,
+    })
+}
+
+/// A format the recipe asks for that the recorded version was built without: a rebuild
+/// writes only what is recorded.
+fn unrecorded_format(record: &Record, format: &str) -> String {
+    format!(
+        "`{}` {} was recorded without the `{format}` format, so none is written: bump `[image] version` to build it",
+        record.name, record.version
+    )
+}
+
+/// A recorded layout can only be written again for the platform and layer it was recorded
+/// with: anything else is another image at the same version.
+fn same_oci(recipe: &Recipe, o: &crate::recipe::Oci, r: &OciRecord, root: &Path) -> Result<(), Error> {
+    let (platform, layer) = (o.platform.to_string(), o.layer.word());
+    if platform == r.platform && layer == r.layer_compression {
+        return Ok(());
+    }
+    Err(Error::Version {
+        message: format!(
+            "version {} of `{}` is recorded with an OCI image for `{}` with a {} layer, and the recipe now asks for `{platform}` with a {layer} layer (to rebuild the recorded one, set `platform = \"{}\"` and `oci-layer = \"{}\"` back)",
+            recipe.version, recipe.name, r.platform, r.layer_compression, r.platform, r.layer_compression
+        ),
+        recipe: display_path(&recipe.path, root),
+    })
+}
+
+/// The first file of a rewritten layout whose digest differs from the record (`-` for a file
+/// one side lacks): (file, recorded, built).
+fn oci_difference(recorded: &OciRecord, built: &OciRecord) -> Option<(String, String, String)> {
+    let digest = |r: &OciRecord, f: &str| r.file.iter().find(|i| i.file == f).map_or("-".into(), |i| i.sha256.clone());
+    recorded.file.iter().chain(&built.file).map(|i| &i.file).find_map(|f| {
+        let (a, b) = (digest(recorded, f), digest(built, f));
+        (a != b).then(|| (f.clone(), a, b))
     })
 }
 
@@ -678,15 +782,21 @@ fn clean_leftovers(records_dir: &Path, out_dir: &Path, name: &str) -> Result<(),
         let file = entry.file_name();
         let Some(file) = file.to_str() else { continue };
         let Some(rest) = file.strip_prefix(&format!("{name}-")) else { continue };
-        for format in [Format::TarZst, Format::TarGz, Format::Tar] {
-            if let Some(version) = rest.strip_suffix(&format!(".{}", format.extension())) {
-                if Version::parse(version).is_ok() && !records_dir.join(version).join("baseline.toml").is_file() {
-                    fs::remove_file(entry.path()).map_err(Error::io(format!(
-                        "cannot remove the unrecorded image `{}`",
-                        entry.path().display()
-                    )))?;
-                }
+        let extensions = [Format::TarZst, Format::TarGz, Format::Tar].map(Format::extension);
+        for ext in extensions.into_iter().chain(["oci"]) {
+            let Some(version) = rest.strip_suffix(&format!(".{ext}")) else { continue };
+            if Version::parse(version).is_err() || records_dir.join(version).join("baseline.toml").is_file() {
+                continue;
             }
+            let path = entry.path();
+            let removed = match ext {
+                // Only a layout gild could have written (a kill between its rename and the
+                // baseline's): a directory holding `oci-layout`.
+                "oci" if path.join(oci::LAYOUT_FILE).is_file() => fs::remove_dir_all(&path),
+                "oci" => Ok(()),
+                _ => fs::remove_file(&path),
+            };
+            removed.map_err(Error::io(format!("cannot remove the unrecorded image `{}`", path.display())))?;
         }
     }
     Ok(())

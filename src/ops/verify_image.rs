@@ -1,6 +1,9 @@
 //! `gild verify IMAGE --baseline REF`: is this image file the one a baseline records? Its
 //! sha256 must be one of the recorded images' and its tree (with extended attributes) the
-//! recorded `files.mtree`; anything else is a trust failure (exit 3).
+//! recorded `files.mtree`; anything else is a trust failure (exit 3). An OCI layout's sha256
+//! is its image's digest (its manifest's, which pins the config and the layer): a layout
+//! copied by `skopeo copy --preserve-digests`, or pulled back from a registry, is the recorded
+//! image though its `index.json` is the copier's own.
 
 use sha2::{Digest, Sha256};
 
@@ -22,7 +25,7 @@ pub struct VerifyImageOptions {
 pub struct VerifyImageReport {
     pub image: String,
     pub baseline: SourceInfo,
-    /// sha256 of the image file.
+    /// sha256 of the image file (of an OCI layout: of its manifest).
     pub sha256: String,
     /// The recorded image file with that sha256, if any.
     pub recorded_as: Option<String>,
@@ -55,16 +58,27 @@ pub fn verify_image(ctx: &Context, opts: &VerifyImageOptions) -> Result<VerifyIm
     let baseline = locator.baseline(&opts.baseline)?;
     let record = baseline.record().expect("a recorded baseline");
     let image = locator.open(&opts.image)?;
-    let SourceKind::Tarball { sha256, .. } = &image.kind else {
-        return Err(Error::Usage(format!(
-            "`{}` is a {}, not an image file\n  help: give the image tarball, e.g. out/{}-{}.tar.zst",
-            opts.image,
-            image.kind.word(),
-            record.name,
-            record.version
-        )));
+    let (sha256, recorded_as) = match &image.kind {
+        SourceKind::Tarball { sha256, .. } => {
+            let sha256 = hex(sha256);
+            let recorded_as = record.image.iter().find(|i| i.sha256 == sha256).map(|i| i.file.clone());
+            (sha256, recorded_as)
+        }
+        SourceKind::Oci { manifest, .. } => {
+            let digest = crate::oci::digest(manifest);
+            let recorded_as = record.oci.as_ref().filter(|o| o.manifest == digest).map(|o| o.dir.clone());
+            (hex(manifest), recorded_as)
+        }
+        _ => {
+            return Err(Error::Usage(format!(
+                "`{}` is {}, not an image file or OCI layout\n  help: give the image tarball or OCI layout, e.g. out/{}-{}.tar.zst",
+                opts.image,
+                image.kind.with_article(),
+                record.name,
+                record.version
+            )))
+        }
     };
-    let sha256 = hex(sha256);
     let spec = mtree::render_with(&image.tree, |p| image.lacks(p));
     let tree = hex(&Sha256::digest(spec.as_bytes()));
     let attribution = Attribution::of(record)
@@ -73,8 +87,13 @@ pub fn verify_image(ctx: &Context, opts: &VerifyImageOptions) -> Result<VerifyIm
     Ok(VerifyImageReport {
         image: opts.image.clone(),
         baseline: SourceInfo::of(&baseline),
-        recorded_as: record.image.iter().find(|i| i.sha256 == sha256).map(|i| i.file.clone()),
-        recorded: record.image.iter().map(|i| (i.file.clone(), i.sha256.clone())).collect(),
+        recorded_as,
+        recorded: record
+            .image
+            .iter()
+            .map(|i| (i.file.clone(), i.sha256.clone()))
+            .chain(record.oci.iter().map(|o| (o.dir.clone(), o.manifest.trim_start_matches("sha256:").to_string())))
+            .collect(),
         tree_matches: tree == record.tree && changes.is_empty(),
         sha256,
         tree,

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use toml::value::Datetime;
 use toml::Spanned;
 
-use super::{Approval, Criticality, Exposure, Format, Severity};
+use super::{Approval, Criticality, Exposure, Format, LayerCompression, Severity};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -51,12 +51,49 @@ pub struct RawImage {
     pub name: Spanned<String>,
     pub version: Spanned<String>,
     pub epoch: Option<i64>,
-    pub formats: Option<Vec<Spanned<Format>>>,
+    pub formats: Option<Vec<Spanned<RawFormat>>>,
+    /// `OS/ARCHITECTURE[/VARIANT]` of the OCI image; required by (and only for) `"oci"`.
+    pub platform: Option<Spanned<String>>,
+    pub oci_layer: Option<Spanned<LayerCompression>>,
     pub criticality: Option<Criticality>,
     pub exposure: Option<Exposure>,
     #[serde(default)]
     pub allow_devices: bool,
     pub limits: Option<BTreeMap<String, Spanned<SizeValue>>>,
+}
+
+/// A `formats` entry: a tar image, or the OCI image layout (SPEC §10).
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+pub enum RawFormat {
+    #[serde(rename = "tar.zst")]
+    TarZst,
+    #[serde(rename = "tar.gz")]
+    TarGz,
+    #[serde(rename = "tar")]
+    Tar,
+    #[serde(rename = "oci")]
+    Oci,
+}
+
+impl RawFormat {
+    pub fn word(self) -> &'static str {
+        match self {
+            RawFormat::TarZst => Format::TarZst.extension(),
+            RawFormat::TarGz => Format::TarGz.extension(),
+            RawFormat::Tar => Format::Tar.extension(),
+            RawFormat::Oci => "oci",
+        }
+    }
+
+    /// The tar image format; `None` for `oci`.
+    pub fn image(self) -> Option<Format> {
+        match self {
+            RawFormat::TarZst => Some(Format::TarZst),
+            RawFormat::TarGz => Some(Format::TarGz),
+            RawFormat::Tar => Some(Format::Tar),
+            RawFormat::Oci => None,
+        }
+    }
 }
 
 #[derive(Deserialize)]

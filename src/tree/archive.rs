@@ -25,39 +25,53 @@ pub struct Unpacked {
     pub compression: Compression,
     /// sha256 of the tarball file itself.
     pub sha256: [u8; 32],
+    /// sha256 of the decompressed tar stream, when asked for (an OCI layer's `diff_id`).
+    pub tar_sha256: Option<[u8; 32]>,
     /// The contents of `etc/gild/release`, when the tarball has one.
     pub release: Option<Vec<u8>>,
     pub warnings: Vec<String>,
 }
 
-/// Hashes every byte read through it.
+/// Hashes every byte read through it (when it has a hasher).
 struct Hashing<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
 
-/// Reads the tarball `file` from its first byte; `shown` names it in errors.
-pub fn read(file: impl Read, limits: &Limits, shown: &str, progress: &dyn Progress) -> Result<Unpacked, SourceError> {
+/// Reads the tarball `file` from its first byte; `shown` names it in errors. With `hash_tar`,
+/// the decompressed stream is hashed too: the tar reader reads it to its very end (only
+/// zeros may follow the end-of-archive blocks), so that is the whole tar's sha256.
+pub fn read(
+    file: impl Read,
+    limits: &Limits,
+    shown: &str,
+    progress: &dyn Progress,
+    hash_tar: bool,
+) -> Result<Unpacked, SourceError> {
     progress.start(&format!("reading `{shown}`"), None);
     let archive_err = |source: TarError| SourceError::Archive { file: shown.to_string(), source };
-    let mut raw = BufReader::with_capacity(256 * 1024, Hashing { inner: file, hasher: Sha256::new() });
+    let mut raw = BufReader::with_capacity(256 * 1024, Hashing { inner: file, hasher: Some(Sha256::new()) });
     let mut tree = Tree::new(Node::dir(0, 0, 0));
     let mut root_lacks = Lacks::MODE | Lacks::UID | Lacks::GID;
     let mut release = None;
     let mut warnings = Vec::new();
     let compression;
+    let tar_sha256;
     {
         let (kind, reader) = decompress::decoder(&mut raw, limits).map_err(|e| archive_err(e.into()))?;
         compression = kind;
-        let mut archive = Archive::new(reader, *limits);
+        let mut tar = Hashing { inner: reader, hasher: hash_tar.then(Sha256::new) };
+        let mut archive = Archive::new(&mut tar, *limits);
         let mut buf = vec![0u8; 256 * 1024];
         while let Some(h) = archive.next_entry().map_err(archive_err)? {
             crate::interrupt::check().map_err(|e| archive_err(e.into()))?;
@@ -107,10 +121,11 @@ pub fn read(file: impl Read, limits: &Limits, shown: &str, progress: &dyn Progre
         if archive.missing_end {
             warnings.push(format!("`{shown}` ends without end-of-archive blocks"));
         }
+        tar_sha256 = tar.hasher.map(|h| h.finalize().into());
     }
     io::copy(&mut raw, &mut io::sink()).map_err(|e| archive_err(e.into()))?;
-    let sha256 = raw.into_inner().hasher.finalize().into();
-    Ok(Unpacked { tree, root_lacks, compression, sha256, release, warnings })
+    let sha256 = raw.into_inner().hasher.expect("always hashed").finalize().into();
+    Ok(Unpacked { tree, root_lacks, compression, sha256, tar_sha256, release, warnings })
 }
 
 /// An entry's size and sha256, and its bytes when they were asked for.
@@ -171,8 +186,9 @@ mod tests {
             let mut f = tempfile::tempfile().unwrap();
             std::io::Write::write_all(&mut f, &bytes).unwrap();
             std::io::Seek::rewind(&mut f).unwrap();
-            let u = read(f, &Limits::default(), "t.tar", &crate::progress::Silent).unwrap();
+            let u = read(f, &Limits::default(), "t.tar", &crate::progress::Silent, true).unwrap();
             assert_eq!(u.sha256, <[u8; 32]>::from(Sha256::digest(&bytes)));
+            assert_eq!(u.tar_sha256, Some(<[u8; 32]>::from(Sha256::digest(&tar))), "the decompressed stream's sha256");
             assert!(u.root_lacks.is_empty());
             assert_eq!(u.release.as_deref(), Some(&b"name = \"x\"\n"[..]));
             let gz = u.tree.get(b"usr/bin/gzip").unwrap().kind.clone();

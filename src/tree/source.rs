@@ -1,5 +1,6 @@
 //! Tree sources (SPEC §1): anything gild can read as a file tree, told apart in the SPEC's
-//! order. An argument naming an existing path is a baseline directory (holds `files.mtree`), a
+//! order. An argument naming an existing path is a baseline directory (holds `files.mtree`), an
+//! OCI image layout (holds `oci-layout`; its one layer is read as a tarball), a
 //! directory, a tarball (compression magic or a valid tar header), or an mtree spec (parses as
 //! one); otherwise it is `NAME[@VERSION]` of a baseline in the workspace, a bare `NAME` meaning
 //! the newest recorded version.
@@ -18,6 +19,7 @@ use crate::layer::decompress::Compression;
 use crate::layer::tar::TarError;
 use crate::layer::RELEASE_PATH;
 use crate::limits::Limits;
+use crate::oci::{self, OciError};
 use crate::progress::{Progress, Reporter};
 use crate::recipe::Version;
 use crate::trust::hex;
@@ -37,10 +39,19 @@ pub enum SourceError {
     NotFound { arg: String, cause: String, help: String },
     #[error("`{path}` is not a baseline record\n  cause: {why}")]
     Record { path: String, why: String },
+    /// Boxed: its variants carry many names, and every `Result` would pay for them.
+    #[error(transparent)]
+    Oci(Box<OciError>),
     #[error("baseline `{dir}` was altered after it was recorded\n  cause: `files.mtree` has sha256 {found}\n  cause: `baseline.toml` records {expected}\n  help: restore the baseline from version control or a backup")]
     Tampered { dir: String, expected: String, found: String },
     #[error(transparent)]
     Sign(#[from] crate::sign::SignError),
+}
+
+impl From<OciError> for SourceError {
+    fn from(e: OciError) -> SourceError {
+        SourceError::Oci(Box::new(e))
+    }
 }
 
 impl SourceError {
@@ -55,6 +66,7 @@ impl SourceError {
         match self {
             SourceError::Tampered { .. } => 3,
             SourceError::Sign(e) => e.exit_code(),
+            SourceError::Oci(e) => e.exit_code(),
             _ => 2,
         }
     }
@@ -84,6 +96,12 @@ pub enum SourceKind {
         compression: Compression,
         sha256: [u8; 32],
     },
+    /// An OCI image layout of one image: `manifest` is its digest (the sha256 of its manifest,
+    /// which pins its config and layer; all three are checked against their digests).
+    Oci {
+        path: PathBuf,
+        manifest: [u8; 32],
+    },
     Directory {
         path: PathBuf,
     },
@@ -99,9 +117,19 @@ impl SourceKind {
         match self {
             SourceKind::Baseline { .. } => "baseline",
             SourceKind::Tarball { .. } => "tarball",
+            SourceKind::Oci { .. } => "OCI layout",
             SourceKind::Directory { .. } => "directory",
             SourceKind::Spec { .. } => "spec",
         }
+    }
+}
+
+impl SourceKind {
+    /// `a tarball`, `an OCI layout`.
+    pub fn with_article(&self) -> String {
+        let word = self.word();
+        let article = if word.starts_with(['a', 'e', 'i', 'o', 'u', 'O']) { "an" } else { "a" };
+        format!("{article} {word}")
     }
 }
 
@@ -165,6 +193,9 @@ impl Locator {
                 if path.join("files.mtree").is_file() {
                     return self.baseline_dir(arg, &path);
                 }
+                if path.join(oci::LAYOUT_FILE).is_file() {
+                    return self.oci_layout(arg, &path);
+                }
                 return directory(arg, &path, self.reach, &*self.progress);
             }
             Ok(_) => return self.file(arg, &path),
@@ -180,7 +211,7 @@ impl Locator {
         if source.record().is_none() {
             return Err(SourceError::NotFound {
                 arg: arg.to_string(),
-                cause: format!("`{arg}` is a {}, not a recorded baseline", source.kind.word()),
+                cause: format!("`{arg}` is {}, not a recorded baseline", source.kind.with_article()),
                 help: "give NAME, NAME@VERSION or a baseline directory holding `files.mtree` and `baseline.toml`"
                     .into(),
             });
@@ -308,25 +339,13 @@ impl Locator {
         let tarball = compression != Compression::None || looks_like_tar(&head);
         let file = io::Cursor::new(head).chain(file);
         if tarball {
-            let mut unpacked = archive::read(file, &self.limits, arg, &*self.progress)?;
-            let mut lacks = HashMap::new();
-            if !unpacked.root_lacks.is_empty() {
-                lacks.insert(Vec::new(), unpacked.root_lacks);
-            }
-            let release = unpacked.release.take().filter(|_| release_is_plain(&unpacked.tree));
-            return Ok(Source {
-                label: arg.to_string(),
-                kind: SourceKind::Tarball {
-                    path: path.to_path_buf(),
-                    compression: unpacked.compression,
-                    sha256: unpacked.sha256,
-                },
-                tree: unpacked.tree,
-                lacks,
-                xattrs: Xattrs::All,
-                release,
-                warnings: unpacked.warnings,
-            });
+            let unpacked = archive::read(file, &self.limits, arg, &*self.progress, false)?;
+            let kind = SourceKind::Tarball {
+                path: path.to_path_buf(),
+                compression: unpacked.compression,
+                sha256: unpacked.sha256,
+            };
+            return Ok(tarball_source(arg, kind, unpacked));
         }
         let mut text = Vec::new();
         let mut file = file;
@@ -341,6 +360,75 @@ impl Locator {
             release: None,
             warnings: sockets_warning(parsed.sockets),
         })
+    }
+}
+
+impl Locator {
+    /// An OCI image layout: its one layer read as a tarball, which must hash to the
+    /// manifest's digest and, decompressed, to the config's `diff_id` (else exit 3).
+    fn oci_layout(&self, arg: &str, dir: &Path) -> Result<Source, SourceError> {
+        let opened = oci::open(dir, arg)?;
+        let shown = format!("{arg}/{}", opened.layer_file);
+        let file = File::open(&opened.layer_path).map_err(SourceError::io(format!("cannot read `{shown}`")))?;
+        let altered = |what, by: String, expected: &[u8; 32], found: &[u8; 32]| {
+            OciError::Digest(Box::new(oci::Altered {
+                dir: arg.to_string(),
+                file: opened.layer_file.clone(),
+                what,
+                by,
+                expected: *expected,
+                found: *found,
+            }))
+        };
+        let unpacked = match archive::read(file, &self.limits, &shown, &*self.progress, true) {
+            Ok(u) => u,
+            // A layer that does not read may have been altered: that is the finding (exit 3),
+            // not the broken tar it makes.
+            Err(e) => {
+                let found =
+                    file_sha256(&opened.layer_path).map_err(SourceError::io(format!("cannot read `{shown}`")))?;
+                if found != opened.layer_sha256 {
+                    let by = format!("`{}`", opened.manifest_file);
+                    return Err(altered("sha256", by, &opened.layer_sha256, &found).into());
+                }
+                return Err(e);
+            }
+        };
+        if unpacked.sha256 != opened.layer_sha256 {
+            let by = format!("`{}`", opened.manifest_file);
+            return Err(altered("sha256", by, &opened.layer_sha256, &unpacked.sha256).into());
+        }
+        let tar_sha256 = unpacked.tar_sha256.expect("asked for");
+        if tar_sha256 != opened.diff_id {
+            let by = format!("`rootfs.diff_ids` of `{}`", opened.config_file);
+            return Err(altered("uncompressed sha256", by, &opened.diff_id, &tar_sha256).into());
+        }
+        let kind = SourceKind::Oci { path: dir.to_path_buf(), manifest: opened.manifest_sha256 };
+        Ok(tarball_source(arg, kind, unpacked))
+    }
+}
+
+fn file_sha256(path: &Path) -> io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    io::copy(&mut File::open(path)?, &mut hasher)?;
+    Ok(hasher.finalize().into())
+}
+
+/// A source read from a tar stream (a tarball, an OCI layer).
+fn tarball_source(arg: &str, kind: SourceKind, mut unpacked: archive::Unpacked) -> Source {
+    let mut lacks = HashMap::new();
+    if !unpacked.root_lacks.is_empty() {
+        lacks.insert(Vec::new(), unpacked.root_lacks);
+    }
+    let release = unpacked.release.take().filter(|_| release_is_plain(&unpacked.tree));
+    Source {
+        label: arg.to_string(),
+        kind,
+        tree: unpacked.tree,
+        lacks,
+        xattrs: Xattrs::All,
+        release,
+        warnings: unpacked.warnings,
     }
 }
 
