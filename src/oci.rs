@@ -184,7 +184,9 @@ impl Staging {
     pub fn finish(self, layer: (u64, [u8; 32]), diff_id: [u8; 32], about: &About) -> io::Result<Layout> {
         let root = self.dir.path();
         let blobs = root.join("blobs/sha256");
-        fs::rename(&self.layer, blobs.join(hex(&layer.1)))?;
+        let layer_blob = blobs.join(hex(&layer.1));
+        fs::rename(&self.layer, &layer_blob)?;
+        set_mode(&layer_blob, 0o644)?;
         let docs = documents(layer, diff_id, about);
         let mut files = Vec::new();
         for bytes in [&docs.config, &docs.manifest] {
@@ -234,6 +236,29 @@ impl Layout {
             let _ = fs::remove_dir_all(&staged);
         })
     }
+}
+
+/// Why a recorded layout cannot be written again as the recipe now asks (`None`: it can):
+/// another platform or layer compression is another image at the same version.
+pub fn recorded_otherwise(oci: &Oci, recorded: &OciRecord) -> Option<String> {
+    let (platform, layer) = (oci.platform.to_string(), oci.layer.word());
+    if platform == recorded.platform && layer == recorded.layer_compression {
+        return None;
+    }
+    Some(format!(
+        "is recorded with an OCI image for `{}` with a {} layer, and the recipe now asks for `{platform}` with a {layer} layer (to rebuild the recorded one, set `platform = \"{}\"` and `oci-layer = \"{}\"` back)",
+        recorded.platform, recorded.layer_compression, recorded.platform, recorded.layer_compression
+    ))
+}
+
+/// The first file whose sha256 differs between a recorded layout and one written again
+/// (`-` for a file one side lacks): (file, recorded, built).
+pub fn first_difference(recorded: &OciRecord, built: &OciRecord) -> Option<(String, String, String)> {
+    let sha256 = |r: &OciRecord, f: &str| r.file.iter().find(|i| i.file == f).map_or("-".into(), |i| i.sha256.clone());
+    recorded.file.iter().chain(&built.file).map(|i| &i.file).find_map(|f| {
+        let (a, b) = (sha256(recorded, f), sha256(built, f));
+        (a != b).then(|| (f.clone(), a, b))
+    })
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {

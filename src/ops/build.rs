@@ -229,6 +229,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         publish(tmp, &dest)?;
         placed.push((file, dest));
     }
+<<<<<<< HEAD
     let layout = match images.oci {
         Some(layout) => {
             let dest = out_dir.join(&layout.record.dir);
@@ -246,6 +247,9 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         let sig = crate::sign::sign_checked(key, public, &sums, &record.name, &record.version, &record.tree)?;
         write_synced(&staged.path().join(crate::sign::SUMS_SIG), sig.as_bytes())?;
     }
+=======
+    let layout = images.oci.map(|l| publish_layout(l, &out_dir)).transpose()?;
+>>>>>>> helper-h
     // Temporary directories are private (0700); a recorded baseline is for everyone to read.
     fs::set_permissions(staged.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;
@@ -317,6 +321,14 @@ fn publish(tmp: NamedTempFile, dest: &Path) -> Result<(), Error> {
         return Err(io(e));
     }
     tmp.persist(dest).map(|_| ()).map_err(|e| io(e.error))
+}
+
+/// Renames a finished OCI layout into place; returns its record and path.
+fn publish_layout(layout: oci::Layout, out_dir: &Path) -> Result<(OciRecord, PathBuf), Error> {
+    let dest = out_dir.join(&layout.record.dir);
+    let record = layout.record.clone();
+    layout.publish(&dest).map_err(Error::io(format!("cannot write `{}`", dest.display())))?;
+    Ok((record, dest))
 }
 
 fn source_date_epoch() -> Option<i64> {
@@ -497,7 +509,10 @@ fn unchanged(
     }
     let oci = match (&recipe.oci, &record.oci) {
         (Some(o), Some(r)) => {
-            same_oci(recipe, o, r, &ws.root)?;
+            if let Some(message) = oci::recorded_otherwise(o, r) {
+                let message = format!("version {} of `{}` {message}", recipe.version, recipe.name);
+                return Err(Error::Version { message, recipe: display_path(&recipe.path, &ws.root) });
+            }
             (!out_dir.join(&r.dir).exists()).then(|| o.clone())
         }
         (Some(_), None) => {
@@ -524,11 +539,10 @@ fn unchanged(
             rewritten.push(display_path(&dest, &ws.root));
         }
         if let (Some(layout), Some(recorded)) = (staged.oci, &record.oci) {
-            if let Some((file, expected, found)) = oci_difference(recorded, &layout.record) {
+            if let Some((file, expected, found)) = oci::first_difference(recorded, &layout.record) {
                 return Err(Error::Irreproducible { file: format!("{}/{file}", recorded.dir), expected, found });
             }
-            let dest = out_dir.join(&recorded.dir);
-            layout.publish(&dest).map_err(Error::io(format!("cannot write `{}`", dest.display())))?;
+            let (_, dest) = publish_layout(layout, out_dir)?;
             rewritten.push(display_path(&dest, &ws.root));
         }
     }
@@ -558,32 +572,6 @@ fn unrecorded_format(record: &Record, format: &str) -> String {
         "`{}` {} was recorded without the `{format}` format, so none is written: bump `[image] version` to build it",
         record.name, record.version
     )
-}
-
-/// A recorded layout can only be written again for the platform and layer it was recorded
-/// with: anything else is another image at the same version.
-fn same_oci(recipe: &Recipe, o: &crate::recipe::Oci, r: &OciRecord, root: &Path) -> Result<(), Error> {
-    let (platform, layer) = (o.platform.to_string(), o.layer.word());
-    if platform == r.platform && layer == r.layer_compression {
-        return Ok(());
-    }
-    Err(Error::Version {
-        message: format!(
-            "version {} of `{}` is recorded with an OCI image for `{}` with a {} layer, and the recipe now asks for `{platform}` with a {layer} layer (to rebuild the recorded one, set `platform = \"{}\"` and `oci-layer = \"{}\"` back)",
-            recipe.version, recipe.name, r.platform, r.layer_compression, r.platform, r.layer_compression
-        ),
-        recipe: display_path(&recipe.path, root),
-    })
-}
-
-/// The first file of a rewritten layout whose digest differs from the record (`-` for a file
-/// one side lacks): (file, recorded, built).
-fn oci_difference(recorded: &OciRecord, built: &OciRecord) -> Option<(String, String, String)> {
-    let digest = |r: &OciRecord, f: &str| r.file.iter().find(|i| i.file == f).map_or("-".into(), |i| i.sha256.clone());
-    recorded.file.iter().chain(&built.file).map(|i| &i.file).find_map(|f| {
-        let (a, b) = (digest(recorded, f), digest(built, f));
-        (a != b).then(|| (f.clone(), a, b))
-    })
 }
 
 /// The inputs of `install.sh`: artifacts and signature files by file name, resolved steps.

@@ -19,6 +19,9 @@
 # `info/*.list` and `*.md5sums`) and on every file the packages list; `dpkg --audit` is
 # silent on the image, `dpkg-query -W` shows the new versions, `dpkg --verify` prints nothing
 # it does not print for the base, and `sbom.cdx.json` lists exactly what `dpkg-query` lists.
+# The image is also written as an OCI layout (SPEC §10): skopeo must show its version and
+# layer digest, and the tree umoci unpacks from it must be the one NetBSD mtree finds
+# identical to files.mtree.
 # Prints `ok - ...` per check and stops with `not ok - ...` (exit 1) on the first failure.
 
 set -eu
@@ -51,8 +54,8 @@ show_file() {
 trap 'echo "not ok - unexpected failure (line $LINENO): $BASH_COMMAND" >&2' ERR
 
 [ "$(id -u)" = 0 ] || fail "must run as root (debootstrap, chroot, tar keeping owners)"
-for tool in debootstrap tar zstd minisign dpkg dpkg-deb dpkg-query apt-get apt-cache chroot sha256sum; do
-	command -v "$tool" >/dev/null || fail "missing tool: $tool" "apt-get install -y debootstrap minisign zstd"
+for tool in debootstrap tar zstd minisign dpkg dpkg-deb dpkg-query apt-get apt-cache chroot sha256sum skopeo umoci mtree; do
+	command -v "$tool" >/dev/null || fail "missing tool: $tool" "apt-get install -y debootstrap minisign zstd skopeo umoci mtree-netbsd"
 done
 [ -x "$gild" ] || fail "no gild binary at $gild" "build it with: cargo build --release (or set GILD)"
 
@@ -137,12 +140,21 @@ minisign -G -W -p "$ws/keys/vendor.pub" -s "$scratch/secret/vendor.key" </dev/nu
 sign() { minisign -S -s "$scratch/secret/vendor.key" -m "$1" -t "$2" </dev/null >/dev/null; }
 sha() { sha256sum "$1" | cut -d ' ' -f 1; }
 sign "$ws/artifacts/base.tar.zst" "debian 12 minbase, gild e2e"
+# The OCI platform of this machine's Debian architecture (what debootstrap installed).
+case $(dpkg --print-architecture) in
+amd64) platform=linux/amd64 ;;
+arm64) platform=linux/arm64/v8 ;;
+armhf) platform=linux/arm/v7 ;;
+i386) platform=linux/386 ;;
+*) platform=linux/$(dpkg --print-architecture) ;;
+esac
 cat >"$ws/recipes/deb.toml" <<EOF
 [image]
 name = "deb"
 version = "1.0.0"
 epoch = 1700000000
-formats = ["tar.zst"]
+formats = ["tar.zst", "oci"]
+platform = "$platform"
 
 [keys]
 vendor = { file = "../keys/vendor.pub" }
@@ -313,3 +325,26 @@ else
 	[ "${CI:-}" != true ] || fail "NetBSD mtree is not installed (apt-get install mtree-netbsd)"
 	echo "skipped - install.sh check: NetBSD mtree not installed"
 fi
+
+# ---------------------------------------------------------------------------------------
+# 7. The OCI layout of the patched image, judged by skopeo and umoci
+
+layout=$ws/out/deb-1.0.0.oci
+skopeo inspect "oci:$layout:1.0.0" >"$scratch/inspect.json" 2>&1 ||
+	{ show_file "skopeo inspect" "$scratch/inspect.json"; fail "skopeo inspect oci:...:1.0.0 failed"; }
+recorded_layer=$(sed -n 's/^layer = "\(.*\)"$/\1/p' "$ws/baselines/deb/1.0.0/baseline.toml")
+python3 - "$scratch/inspect.json" "$recorded_layer" <<'PY' || fail "skopeo inspect does not show the version and the recorded layer"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["Labels"]["org.opencontainers.image.version"] == "1.0.0", j["Labels"]
+assert j["Layers"] == [sys.argv[2]], (j["Layers"], sys.argv[2])
+PY
+ok "skopeo inspect shows version 1.0.0 and the recorded layer $recorded_layer"
+if ! umoci unpack --image "$layout:1.0.0" "$scratch/bundle" >"$scratch/umoci.log" 2>&1; then
+	show_file log "$scratch/umoci.log"
+	fail "umoci unpack of the OCI layout failed"
+fi
+# NetBSD mtree exits 0 on differences: its silence is the verdict.
+(cd "$scratch/bundle/rootfs" && mtree -f "$ws/baselines/deb/1.0.0/files.mtree") >"$scratch/mtree.out" 2>&1 || true
+[ ! -s "$scratch/mtree.out" ] || { show_file "mtree -f files.mtree" "$scratch/mtree.out"; fail "the rootfs umoci unpacks differs from files.mtree"; }
+ok "umoci unpack of the OCI layout gives a rootfs that NetBSD mtree finds identical to files.mtree"

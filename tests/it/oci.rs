@@ -171,6 +171,38 @@ fn layouts_are_byte_identical_across_workspaces() {
 }
 
 #[test]
+fn the_layout_is_readable_by_all_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    let recipe = recipe(&ws, &["oci"], &["platform = \"linux/amd64\""]);
+    let out = Command::new("sh")
+        .args(["-c", "umask 077; exec \"$@\"", "sh", env!("CARGO_BIN_EXE_gild"), "build", &recipe])
+        .current_dir(&ws.root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for entry in walkdir(&ws.path(LAYOUT)) {
+        let mode = std::fs::metadata(&entry).unwrap().permissions().mode() & 0o777;
+        let want = if entry.is_dir() { 0o755 } else { 0o644 };
+        assert_eq!(mode, want, "{} has mode {mode:o}", entry.display());
+    }
+}
+
+/// `dir` and every path under it.
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
 fn the_baseline_records_every_file_of_the_layout() {
     let ws = Workspace::new();
     amd64(&ws);
