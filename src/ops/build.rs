@@ -229,27 +229,20 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         publish(tmp, &dest)?;
         placed.push((file, dest));
     }
-<<<<<<< HEAD
-    let layout = match images.oci {
-        Some(layout) => {
-            let dest = out_dir.join(&layout.record.dir);
-            let record = layout.record.clone();
-            layout.publish(&dest).map_err(Error::io(format!("cannot write `{}`", dest.display())))?;
-            Some((record, dest))
-        }
-        None => None,
-    };
+    let layout = images.oci.map(|l| publish_layout(l, &out_dir)).transpose()?;
     if let Some(key) = &build_key {
-        let images: Vec<(String, String)> = record.image.iter().map(|i| (i.file.clone(), i.sha256.clone())).collect();
+        let mut images: Vec<(String, String)> =
+            record.image.iter().map(|i| (i.file.clone(), i.sha256.clone())).collect();
+        // An OCI layout's files by their path in the output directory (`NAME-VERSION.oci/…`).
+        if let Some(oci) = &record.oci {
+            images.extend(oci.file.iter().map(|f| (format!("{}/{}", oci.dir, f.file), f.sha256.clone())));
+        }
         let sums = crate::sign::sums(staged.path(), &images)?;
         write_synced(&staged.path().join(crate::sign::SUMS), sums.as_bytes())?;
         let public = &recipe.sign.as_ref().expect("a build key comes from `[sign]`").public;
         let sig = crate::sign::sign_checked(key, public, &sums, &record.name, &record.version, &record.tree)?;
         write_synced(&staged.path().join(crate::sign::SUMS_SIG), sig.as_bytes())?;
     }
-=======
-    let layout = images.oci.map(|l| publish_layout(l, &out_dir)).transpose()?;
->>>>>>> helper-h
     // Temporary directories are private (0700); a recorded baseline is for everyone to read.
     fs::set_permissions(staged.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;

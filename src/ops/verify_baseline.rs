@@ -39,12 +39,14 @@ pub fn verify_baseline(ctx: &Context, arg: &str) -> Result<VerifyBaselineReport,
     // The signature first: a signed baseline.toml is trusted only once it checks out.
     let mut signed = None;
     let mut warnings = Vec::new();
+    let mut signed_files = Vec::new();
     if let Some(ws) = &locator.workspace {
         if let Some((checked, w)) = sign::check_baseline(ws, &dir)? {
             if !checked.key.is_empty() {
                 signed = Some((checked.key.clone(), checked.trusted_comment.clone()));
             }
             warnings = w;
+            signed_files = checked.files;
         }
     }
     let record_path = dir.join("baseline.toml");
@@ -65,6 +67,9 @@ pub fn verify_baseline(ctx: &Context, arg: &str) -> Result<VerifyBaselineReport,
     let out = locator.workspace.as_ref().map(|w| w.out()).unwrap_or_else(|| dir.join("../../../out"));
     let pinned = pins(&record, &dir, &out);
     for (name, path, expected) in pinned {
+        if signed_files.contains(&name) {
+            continue;
+        }
         match file_sha256(&path) {
             Ok(found) if found == expected => report.checked.push(name),
             Ok(found) => {
@@ -82,6 +87,10 @@ pub fn verify_baseline(ctx: &Context, arg: &str) -> Result<VerifyBaselineReport,
             Err(_) => report.unchecked.push(name),
         }
     }
+    // What the signature covered and the record pins, each once, in name order.
+    report.checked.extend(signed_files);
+    report.checked.sort();
+    report.checked.dedup();
     Ok(report)
 }
 

@@ -187,3 +187,22 @@ fn a_build_key_from_the_environment_and_one_made_by_the_minisign_cli_both_sign()
     assert_eq!(out.status.code(), Some(2), "no key, no build: {}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("GILD_SIGNING_KEY"));
 }
+
+#[test]
+fn an_oci_layout_is_signed_file_by_file() {
+    let ws = Workspace::new();
+    let key = build_key(&ws, "build", "gild test build key - for tests only");
+    ws.recipe("web")
+        .formats(&["tar.zst", "oci"])
+        .image_line("platform = \"linux/amd64\"")
+        .patch("P-1", Layer::new().file("etc/motd", b"patched\n"))
+        .section(&sign_section(&key, ""))
+        .build();
+    let sums = std::fs::read_to_string(ws.baseline_dir("web", "1.0.0").join("SHA256SUMS")).unwrap();
+    assert!(sums.contains("  web-1.0.0.oci/index.json\n"), "{sums}");
+    ws.gild(&["verify", "web@1.0.0"]).success().stdout_has("ok  web-1.0.0.oci/index.json");
+    let index = ws.path("out/web-1.0.0.oci/index.json");
+    let text = std::fs::read_to_string(&index).unwrap();
+    std::fs::write(&index, text.replace("1.0.0", "6.6.6")).unwrap();
+    ws.gild(&["verify", "web@1.0.0"]).exit(3).stderr_has("index.json");
+}
