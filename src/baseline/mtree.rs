@@ -154,7 +154,7 @@ mod round_trip {
         #[test]
         fn files_mtree_reads_back_to_the_same_tree(t in tree()) {
             let text = super::render(&t);
-            let (back, _) = spec::read(text.clone().into_bytes()).map_err(|e| TestCaseError::fail(format!("{e:?}\n{text}")))?;
+            let (back, _) = spec::read(text.clone().into_bytes(), &crate::limits::Limits::default()).map_err(|e| TestCaseError::fail(format!("{e:?}\n{text}")))?;
             let want: Vec<_> = t.iter().collect();
             let got: Vec<_> = back.tree.iter().collect();
             prop_assert_eq!(want.len(), got.len(), "{}", text);

@@ -233,7 +233,7 @@ impl Locator {
     /// Opens the baseline directory `dir`; `arg` names it in reports.
     pub fn baseline_dir(&self, arg: &str, dir: &Path) -> Result<Source, SourceError> {
         let (text, record) = read_baseline(dir)?;
-        recorded_source(arg, dir, text, record, false)
+        recorded_source(&self.limits, arg, dir, text, record, false)
     }
 
     /// The directory a recorded baseline argument names (a directory holding `files.mtree`
@@ -274,8 +274,8 @@ impl Locator {
             why,
             help: None,
         })?;
-        let a = recorded_source(a, &da, sa, Some(reca), true)?;
-        let b = recorded_source(b, &db, sb, Some(recb), true)?;
+        let a = recorded_source(&self.limits, a, &da, sa, Some(reca), true)?;
+        let b = recorded_source(&self.limits, b, &db, sb, Some(recb), true)?;
         Ok(Some((a, b)))
     }
 
@@ -314,7 +314,7 @@ impl Locator {
         let mut text = Vec::new();
         let mut file = file;
         file.read_to_end(&mut text).map_err(SourceError::io(cannot()))?;
-        let (parsed, form) = parse_spec(text, arg)?;
+        let (parsed, form) = parse_spec(text, arg, &self.limits)?;
         Ok(Source {
             label: arg.to_string(),
             kind: SourceKind::Spec { path: path.to_path_buf(), form },
@@ -354,6 +354,7 @@ fn read_baseline(dir: &Path) -> Result<(Vec<u8>, Option<Box<Record>>), SourceErr
 /// baseline's entries (see [`Locator::recorded_pair`]), so extended attributes are attached
 /// to the entries present.
 fn recorded_source(
+    limits: &Limits,
     arg: &str,
     dir: &Path,
     text: Vec<u8>,
@@ -361,7 +362,7 @@ fn recorded_source(
     partial: bool,
 ) -> Result<Source, SourceError> {
     let shown = dir.join("files.mtree").display().to_string();
-    let (parsed, _) = parse_spec(text, &shown)?;
+    let (parsed, _) = parse_spec(text, &shown, limits)?;
     let mut tree = parsed.tree;
     let xattrs = match &record {
         Some(r) => {
@@ -466,16 +467,16 @@ fn differing_lines(a: &[u8], b: &[u8], extra: &HashSet<Vec<u8>>) -> Result<(Vec<
     Ok((out_a, out_b))
 }
 
-fn parse_spec(text: Vec<u8>, shown: &str) -> Result<(spec::SpecTree, Form), SourceError> {
+fn parse_spec(text: Vec<u8>, shown: &str, limits: &Limits) -> Result<(spec::SpecTree, Form), SourceError> {
     let err = |e: spec::SpecError| SourceError::Spec {
         file: shown.to_string(),
         line: e.line,
         why: e.why,
-        help: Some(
-            "write host reports with `gild scan`, `mtree -c -K sha256digest,…` or `bsdtar --format=mtree`".into(),
-        ),
+        help: Some(e.help.unwrap_or_else(|| {
+            "write host reports with `gild scan`, `mtree -c -K sha256digest,…` or `bsdtar --format=mtree`".into()
+        })),
     };
-    spec::read(text).map_err(err)
+    spec::read(text, limits).map_err(err)
 }
 
 fn directory(arg: &str, path: &Path, reach: walk::Reach, progress: &dyn Progress) -> Result<Source, SourceError> {

@@ -330,3 +330,81 @@ fn a_lock_held_too_long_times_out_with_exit_2_naming_the_lock() {
     drop(held);
     ws.gild(&["build", &recipe]).success();
 }
+
+/// The flood of issue 16: 100 PAX headers of 2,000 distinct `SCHILY.xattr.*` records each
+/// before one entry (about 7 MB of headers, which once took minutes). Refused with exit 2,
+/// naming Linux's 64 KiB of names, in the header that crosses it: the message says how many
+/// bytes were read, and that is where the crossing header ends.
+#[test]
+fn a_flood_of_pax_xattr_headers_is_refused_where_it_crosses_a_limit() {
+    let mut layer = Layer::new();
+    let (mut names, mut read, mut crossed_at) = (0, 0, None);
+    for h in 0..100 {
+        let mut records = Vec::new();
+        for i in 0..2000 {
+            let name = format!("user.h{h:03}.{i:04}");
+            names += name.len() + 1;
+            records.extend(crate::harness::pax_record(&format!("SCHILY.xattr.{name}"), b"v"));
+        }
+        read += 512 + records.len().div_ceil(512) * 512;
+        if names > 64 << 10 && crossed_at.is_none() {
+            crossed_at = Some(read);
+        }
+        layer = layer.entry(TarEntry { data: records, ..TarEntry::new(b'x', "PaxHeaders/motd") });
+    }
+    let layer = layer.file("./etc/motd", b"flooded\n");
+    let ws = Workspace::new();
+    let run = ws.recipe("demo").patch("P-FLOOD", layer).build_fails(2);
+    let expected = crossed_at.unwrap();
+    run.stderr_has("P-FLOOD")
+        .stderr_has("over what Linux allows (64 KiB of names")
+        .stderr_has(&format!("refused after reading {expected} bytes of the layer"));
+    assert!(expected < 300_000, "refused within the first few headers: {expected}");
+    ws.assert_nothing_written("demo", "1.0.0");
+}
+
+/// The same 2,000 names in every header cross no Linux limit, but the headers before one
+/// entry count together against `header`: refused at 1 MiB, naming the key that raises it.
+#[test]
+fn pax_headers_before_one_entry_count_together_against_the_header_limit() {
+    let mut records = Vec::new();
+    for i in 0..2000 {
+        records.extend(crate::harness::pax_record(&format!("SCHILY.xattr.user.k{i:04}"), b"v"));
+    }
+    let one = 512 + records.len().div_ceil(512) * 512;
+    let fits = (1 << 20) / records.len();
+    let mut layer = Layer::new();
+    for _ in 0..100 {
+        layer = layer.entry(TarEntry { data: records.clone(), ..TarEntry::new(b'x', "PaxHeaders/motd") });
+    }
+    let layer = layer.file("./etc/motd", b"flooded\n");
+    let ws = Workspace::new();
+    let run = ws.recipe("demo").patch("P-FLOOD", layer).build_fails(2);
+    run.stderr_has("P-FLOOD")
+        .stderr_has("over the `header` limit (1048576)")
+        .stderr_has(&format!("refused after reading {} bytes of the layer", one * fits + 512))
+        .stderr_has("--limit header=");
+}
+
+#[test]
+fn an_xattr_value_over_64_kib_is_refused() {
+    let big = vec![b'x'; 200 << 10];
+    let layer = Layer::new().file_xattrs("./etc/motd", b"hi\n", 0o644, &[("user.big", &big)]);
+    let ws = Workspace::new();
+    ws.recipe("demo")
+        .patch("P-BIG", layer)
+        .build_fails(2)
+        .stderr_has("P-BIG")
+        .stderr_has("a value of 204800 bytes")
+        .stderr_has("64 KiB");
+    ws.assert_nothing_written("demo", "1.0.0");
+}
+
+#[test]
+fn an_xattr_name_with_a_nul_or_an_empty_one_is_refused() {
+    for (name, says) in [("user.a\0b", "holds a NUL"), ("", "name `` is empty")] {
+        let layer = Layer::new().file_xattrs("./etc/motd", b"hi\n", 0o644, &[(name, b"v")]);
+        let ws = Workspace::new();
+        ws.recipe("demo").patch("P-NAME", layer).build_fails(2).stderr_has("P-NAME").stderr_has(says);
+    }
+}
