@@ -236,8 +236,12 @@ fn package_defaults(
         return Ok((id, opts.fixes.clone()));
     }
     let limits = ctx.limits(recipe)?;
-    let info = crate::layer::inspect(verified, &limits).map_err(|why| {
-        Error::Usage(format!("`{}` is not a Debian package gild can install\n  cause: {why}", opts.artifact.display()))
+    let info = crate::layer::inspect(verified, &limits).map_err(|e| match e {
+        crate::layer::InspectError::Changed(e) => Error::from(e),
+        crate::layer::InspectError::Invalid(why) => Error::Usage(format!(
+            "`{}` is not a Debian package gild can install\n  cause: {why}",
+            opts.artifact.display()
+        )),
     })?;
     let id = match &opts.id {
         Some(id) => id.clone(),
