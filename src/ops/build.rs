@@ -3,6 +3,10 @@
 //! Nothing is visible until the end: images are written beside their final names
 //! (`.gild-tmp-…`), the baseline is staged in a temporary directory, and the rename of that
 //! directory is the one commit point; a failure anywhere before it removes what was written.
+//! Everything a build creates is listed in its [`claim::Claim`] first, so that after a kill
+//! the next build removes what the killed one wrote, and nothing else.
+
+mod claim;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -28,7 +32,8 @@ use crate::progress::{Progress, Silent};
 use crate::recipe::{ArtifactSpec, Format, Recipe, Version};
 use crate::tree::GILD;
 use crate::trust::{self, hex, Verified};
-use crate::workspace::{self, Workspace, TMP_PREFIX};
+use crate::workspace::Workspace;
+use claim::Claim;
 
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
@@ -84,7 +89,9 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     let _lock = ws
         .lock(&recipe.name, || notify(&format!("waiting for another gild working on `{}`…", recipe.name)))
         .map_err(Error::io(format!("cannot lock `{}`", records_dir.display())))?;
-    clean_leftovers(&records_dir, &out_dir, &recipe.name)?;
+    let recorded = |version: &str, file: &str, sha: Option<&str>| records_image(&records_dir, version, file, sha);
+    let cleaned = claim::clean(&records_dir, &out_dir, &recipe.name, &recorded)
+        .map_err(Error::io(format!("cannot clean up after a killed build in `{}`", records_dir.display())))?;
 
     let recorded = baseline::recorded_versions(&records_dir)
         .map_err(Error::io(format!("cannot read `{}`", records_dir.display())))?;
@@ -111,15 +118,15 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
 
     let (verified, (layered, changes, base_links, packages, base_digests)) =
         verify_and_layer(&ws, &recipe, limits, epoch, progress)?;
-    let mut warnings = layered.warnings.clone();
+    let mut warnings = cleaned;
+    warnings.extend(layered.warnings.iter().cloned());
     if let Some(p) = &packages {
         warnings.extend(package_problems(&recipe, &changes, p)?);
     }
     // The baseline is staged from here on: files.mtree streams into it while it is hashed.
-    let staged = tempfile::Builder::new()
-        .prefix(TMP_PREFIX)
-        .tempdir_in(&records_dir)
-        .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;
+    let staging = || Error::io(format!("cannot stage the baseline in `{}`", records_dir.display()));
+    let mut claim = Claim::create(&records_dir, &recipe.version).map_err(staging())?;
+    let staged = claim.staged(&records_dir).map_err(staging())?;
     let tree_hash = write_spec(&layered, &staged.path().join("files.mtree"))?;
 
     if let Some(record) = existing {
@@ -133,7 +140,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
             });
         }
         progress.finish();
-        return unchanged(&ws, &recipe, record, &layered, &out_dir);
+        return unchanged(&ws, &recipe, record, &layered, &out_dir, &mut claim, warnings);
     }
 
     for v in &verified {
@@ -143,7 +150,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
                 .map(|i| format!("{} (`{}`): signature not counted: {}", v.spec().id, v.spec().written, i.reason)),
         );
     }
-    let images = write_images(&recipe, &layered, &out_dir, progress)?;
+    let images = write_images(&recipe, &layered, &out_dir, &mut claim, progress)?;
     progress.finish();
     let mut checks = Vec::new();
     if !recipe.checks.is_empty() {
@@ -210,23 +217,21 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     write_synced(&script_path, script.as_bytes())?;
     fs::set_permissions(&script_path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(Error::io(format!("cannot write `{}`", script_path.display())))?;
-    let mut placed = Vec::new();
-    for (file, tmp) in images {
-        let dest = out_dir.join(&file.file);
-        publish(tmp, &dest)?;
-        placed.push((file, dest));
-    }
     // Temporary directories are private (0700); a recorded baseline is for everyone to read.
     fs::set_permissions(staged.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;
+    let mut placed = Placed::default();
+    for (file, tmp) in images {
+        let dest = out_dir.join(&file.file);
+        placed.put(publish(tmp, &dest, &file, &mut claim)?);
+        placed.images.push((file, dest));
+    }
     let staged_path = staged.keep();
     if let Err(e) = fs::rename(&staged_path, &final_dir) {
         let _ = fs::remove_dir_all(&staged_path);
-        for (_, dest) in &placed {
-            let _ = fs::remove_file(dest);
-        }
         return Err(Error::io(format!("cannot record the baseline `{}`", final_dir.display()))(e));
     }
+    let placed = placed.commit();
     sync_dir(&records_dir);
 
     let mut details = Map::new();
@@ -273,13 +278,71 @@ fn refuse_symlink(dir: &Path) -> Result<(), Error> {
     }
 }
 
-/// Renames a finished image into place, readable by all (temporary files are created 0600).
-fn publish(tmp: NamedTempFile, dest: &Path) -> Result<(), Error> {
-    let io = Error::io(format!("cannot write `{}`", dest.display()));
-    if let Err(e) = fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644)) {
-        return Err(io(e));
+/// Images renamed into place before the commit point, removed again if the build fails
+/// before it.
+#[derive(Default)]
+struct Placed {
+    /// Files this build created (not those that already held the same bytes).
+    created: Vec<PathBuf>,
+    images: Vec<(ImageFile, PathBuf)>,
+}
+
+impl Placed {
+    fn put(&mut self, created: Option<PathBuf>) {
+        self.created.extend(created);
     }
-    tmp.persist(dest).map(|_| ()).map_err(|e| io(e.error))
+
+    /// The build is recorded: the images stay.
+    fn commit(mut self) -> Vec<(ImageFile, PathBuf)> {
+        self.created.clear();
+        std::mem::take(&mut self.images)
+    }
+}
+
+impl Drop for Placed {
+    fn drop(&mut self) {
+        for path in &self.created {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// Renames a finished image into place, readable by all (temporary files are created 0600),
+/// claimed first. A file already at `dest` is never replaced: when it holds the very bytes it
+/// stays as it is; otherwise the build stops, since gild cannot tell it wrote that file.
+/// Returns the path when this build created it.
+fn publish(tmp: NamedTempFile, dest: &Path, file: &ImageFile, claim: &mut Claim) -> Result<Option<PathBuf>, Error> {
+    let io = || Error::io(format!("cannot write `{}`", dest.display()));
+    if let Err(e) = fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644)) {
+        return Err(io()(e));
+    }
+    if !dest.exists() {
+        claim.image(dest, &file.sha256, file.size).map_err(io())?;
+    }
+    match tmp.persist_noclobber(dest) {
+        Ok(_) => Ok(Some(dest.to_path_buf())),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            let found = fs::File::open(dest).and_then(|mut f| claim::sha256_of(&mut f)).map_err(io())?;
+            if hex(&found) == file.sha256 {
+                return Ok(None);
+            }
+            Err(Error::Usage(format!(
+                "`{}` already exists and holds other bytes than the image built (sha256 {}, built {})\n  cause: no baseline records that file, so gild cannot tell it wrote it, and never replaces a file it did not write\n  help: move it away (or remove it, if it is yours to remove) and build again",
+                dest.display(),
+                hex(&found),
+                file.sha256
+            )))
+        }
+        Err(e) => Err(io()(e.error)),
+    }
+}
+
+/// Whether `baselines/NAME/VERSION/baseline.toml` lists the image `file` (with `sha256`, when
+/// given). A record that cannot be read counts as listing it: a removal needs proof.
+fn records_image(records: &Path, version: &str, file: &str, sha256: Option<&str>) -> bool {
+    let Ok(text) = fs::read_to_string(records.join(version).join("baseline.toml")) else { return false };
+    let Ok(record) = Record::from_toml(&text) else { return true };
+    record.image.iter().any(|i| i.file == file && sha256.map_or(true, |s| i.sha256 == s))
 }
 
 fn source_date_epoch() -> Option<i64> {
@@ -379,19 +442,19 @@ fn image_name(recipe: &Recipe, format: Format) -> String {
     format!("{}-{}.{}", recipe.name, recipe.version, format.extension())
 }
 
-/// Writes every format beside its final name in `out_dir`.
+/// Writes every format beside its final name in `out_dir`, each temporary claimed first.
 fn write_images(
     recipe: &Recipe,
     layered: &Layered,
     out_dir: &Path,
+    claim: &mut Claim,
     progress: &dyn Progress,
 ) -> Result<Vec<(ImageFile, NamedTempFile)>, Error> {
     fs::create_dir_all(out_dir).map_err(Error::io(format!("cannot create `{}`", out_dir.display())))?;
     let mut temps = Vec::new();
     for &format in &recipe.formats {
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!("{TMP_PREFIX}{}@", recipe.name))
-            .tempfile_in(out_dir)
+        let tmp = claim
+            .temp_image(out_dir, &recipe.name, format)
             .map_err(Error::io(format!("cannot write in `{}`", out_dir.display())))?;
         temps.push((format, tmp));
     }
@@ -420,6 +483,8 @@ fn unchanged(
     record: Record,
     layered: &Layered,
     out_dir: &Path,
+    claim: &mut Claim,
+    warnings: Vec<String>,
 ) -> Result<BuildReport, Error> {
     let missing: Vec<Format> = recipe
         .formats
@@ -433,7 +498,7 @@ fn unchanged(
     let mut rewritten = Vec::new();
     if !missing.is_empty() {
         let only = Recipe { formats: missing, ..recipe.clone() };
-        for (file, tmp) in write_images(&only, layered, out_dir, &Silent)? {
+        for (file, tmp) in write_images(&only, layered, out_dir, claim, &Silent)? {
             let recorded = record.image.iter().find(|i| i.file == file.file).expect("filtered above");
             if recorded.sha256 != file.sha256 {
                 return Err(Error::Irreproducible {
@@ -443,7 +508,7 @@ fn unchanged(
                 });
             }
             let dest = out_dir.join(&file.file);
-            publish(tmp, &dest)?;
+            publish(tmp, &dest, &file, claim)?;
             rewritten.push(display_path(&dest, &ws.root));
         }
     }
@@ -461,7 +526,7 @@ fn unchanged(
         patches: record.patch.clone(),
         notable: record.notable.clone(),
         checks: record.check.clone(),
-        warnings: layered.warnings.clone(),
+        warnings,
     })
 }
 
@@ -646,32 +711,6 @@ fn sync_dir(dir: &Path) {
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
-}
-
-/// After a kill: temporaries in the records and out directories, and images in `out_dir`
-/// that no baseline records.
-fn clean_leftovers(records_dir: &Path, out_dir: &Path, name: &str) -> Result<(), Error> {
-    workspace::remove_stale(records_dir, TMP_PREFIX)
-        .map_err(Error::io(format!("cannot clean `{}`", records_dir.display())))?;
-    workspace::remove_stale(out_dir, &format!("{TMP_PREFIX}{name}@"))
-        .map_err(Error::io(format!("cannot clean `{}`", out_dir.display())))?;
-    let Ok(entries) = fs::read_dir(out_dir) else { return Ok(()) };
-    for entry in entries.flatten() {
-        let file = entry.file_name();
-        let Some(file) = file.to_str() else { continue };
-        let Some(rest) = file.strip_prefix(&format!("{name}-")) else { continue };
-        for format in [Format::TarZst, Format::TarGz, Format::Tar] {
-            if let Some(version) = rest.strip_suffix(&format!(".{}", format.extension())) {
-                if Version::parse(version).is_ok() && !records_dir.join(version).join("baseline.toml").is_file() {
-                    fs::remove_file(entry.path()).map_err(Error::io(format!(
-                        "cannot remove the unrecorded image `{}`",
-                        entry.path().display()
-                    )))?;
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The most bytes a package's decompressed changelog may take (Debian's largest are a few MiB).

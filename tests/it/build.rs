@@ -300,19 +300,58 @@ fn without_any_epoch_layer_mtimes_are_kept() {
     assert!(ws.baseline("demo", "1.0.0").get("epoch").is_none(), "no epoch recorded when there is none");
 }
 
+/// gild deletes only what it can prove it wrote (SPEC §5): files in `out/` named like its
+/// images or temporaries, and a staged-looking directory in the records, that no claim of a
+/// killed build lists are reported and left in place.
 #[test]
-fn build_removes_stale_temporaries_and_unrecorded_images() {
+fn files_gild_cannot_account_for_are_reported_and_kept() {
     let ws = Workspace::new();
     let recipe = ws.recipe("demo").write();
-    // out/ may be shared by recipes: a temporary there names its recipe (`.gild-tmp-NAME@…`).
-    ws.write("out/.gild-tmp-demo@1.0.0.tar.zst", b"half an image");
-    ws.write("out/demo-0.9.0.tar.zst", b"an image no baseline records");
-    ws.write("baselines/demo/.gild-tmp-killed/files.mtree", b"#mtree v2.0\n");
-    ws.gild(&["build", &recipe]).success();
-    assert!(!ws.exists("out/.gild-tmp-demo@1.0.0.tar.zst"), "stale temporary left in out/");
-    assert!(!ws.exists("out/demo-0.9.0.tar.zst"), "unrecorded image left in out/");
-    assert!(!ws.exists("baselines/demo/.gild-tmp-killed"), "stale staging dir left in baselines/demo/");
+    let mine = [
+        ("out/.gild-tmp-demo@1.0.0.tar.zst", &b"half an image?"[..]),
+        ("out/demo-0.9.0.tar.zst", b"an image no baseline records"),
+        ("out/demo-1.0.0.tar.gz", b"a format the recipe does not build"),
+        ("baselines/demo/.gild-tmp-killed/files.mtree", b"#mtree v2.0\n"),
+    ];
+    for (path, bytes) in mine {
+        ws.write(path, bytes);
+    }
+    let run = ws.gild(&["build", &recipe]);
+    run.success()
+        .stderr_has("out/.gild-tmp-demo@1.0.0.tar.zst` looks like a temporary image")
+        .stderr_has("out/demo-0.9.0.tar.zst` is named like an image of `demo` but no baseline records it")
+        .stderr_has("out/demo-1.0.0.tar.gz` is named like an image")
+        .stderr_has("baselines/demo/.gild-tmp-killed` looks like a staged baseline");
+    for (path, bytes) in mine {
+        assert_eq!(ws.read(path), bytes, "{path} was changed or removed");
+    }
     assert!(ws.exists("out/demo-1.0.0.tar.zst"));
+    assert!(!run.stderr.contains("demo-1.0.0.tar.zst`"), "the recorded image is accounted for: {}", run.stderr);
+}
+
+/// A file at the very name of the image being built, which gild did not write, is never
+/// replaced: the build stops before its commit point and the file keeps its bytes. Once it is
+/// moved away the build goes through; an identical file would have been kept as it is.
+#[test]
+fn an_image_name_taken_by_another_file_stops_the_build_and_the_file_survives() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").write();
+    ws.write("out/demo-1.0.0.tar.zst", b"somebody else's file");
+    ws.gild(&["build", &recipe])
+        .exit(2)
+        .stderr_has("out/demo-1.0.0.tar.zst` already exists and holds other bytes")
+        .stderr_has("move it away");
+    assert_eq!(ws.read("out/demo-1.0.0.tar.zst"), b"somebody else's file");
+    assert!(!ws.exists("baselines/demo/1.0.0"), "nothing recorded");
+    std::fs::rename(ws.path("out/demo-1.0.0.tar.zst"), ws.path("elsewhere")).unwrap();
+    ws.gild(&["build", &recipe]).success();
+    let built = ws.read("out/demo-1.0.0.tar.zst");
+    std::fs::remove_dir_all(ws.path("baselines/demo/1.0.0")).unwrap();
+    let inode = |p: &str| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(ws.path(p)).unwrap());
+    let before = inode("out/demo-1.0.0.tar.zst");
+    ws.gild(&["build", &recipe]).success();
+    assert_eq!(ws.read("out/demo-1.0.0.tar.zst"), built);
+    assert_eq!(inode("out/demo-1.0.0.tar.zst"), before, "an identical file is kept, not replaced");
 }
 
 #[test]
