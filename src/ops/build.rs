@@ -242,12 +242,13 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         "images".into(),
         json!(record.image.iter().map(|i| json!({"file": i.file, "sha256": i.sha256})).collect::<Vec<_>>()),
     );
-    if let Err(e) = crate::journal::append(&journal_path, "build", details) {
-        warnings.push(format!(
-            "the build is recorded but the journal `{}` could not be appended: {e}",
-            journal_path.display()
-        ));
-    }
+    let recorded_in = display_path(&final_dir, &ws.root);
+    super::journal_append(&ws, &record.name, "build", details, || {
+        format!(
+            "the build of `{}` {} is recorded in `{recorded_in}` without its journal line",
+            record.name, record.version
+        )
+    })?;
 
     Ok(BuildReport {
         status: Status::Built,

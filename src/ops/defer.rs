@@ -45,8 +45,7 @@ pub struct DeferReport {
 
 pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<DeferReport, Error> {
     let review_by = opts.review_by.as_deref().map(|d| date_arg("--review-by", d)).transpose()?;
-    let RecipeEdit { ws, path, recipe, mut editor, _lock, .. } = RecipeEdit::open(ctx, &opts.recipe, notify)?;
-    let journal = ws.journal(&recipe.name);
+    let RecipeEdit { ws, path, text, recipe, mut editor, _lock } = RecipeEdit::open(ctx, &opts.recipe, notify)?;
     let mut details = Map::new();
     details.insert("name".into(), json!(recipe.name));
     details.insert("id".into(), json!(opts.id));
@@ -99,11 +98,7 @@ pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<Defer
         details.insert("review-by".into(), json!(d.to_string()));
     }
     details.insert("recipe".into(), json!(hex(&checked.sha256)));
-    crate::journal::append(&journal, event, details).map_err(Error::io(format!(
-        "`{}` is changed, but the journal `{}` could not be appended",
-        path.display(),
-        journal.display()
-    )))?;
+    super::journal_append(&ws, &recipe.name, event, details, || super::put_back(&path, &text))?;
 
     Ok(DeferReport {
         name: recipe.name.clone(),

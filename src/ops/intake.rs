@@ -66,7 +66,7 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
         None => today()?,
     };
     // Read under the lock: what another intake wrote a moment ago is in it.
-    let RecipeEdit { ws, path, recipe, mut editor, _lock, .. } = RecipeEdit::open(ctx, &opts.recipe, notify)?;
+    let RecipeEdit { ws, path, text, recipe, mut editor, _lock } = RecipeEdit::open(ctx, &opts.recipe, notify)?;
     if let Some(id) = &opts.id {
         unique_id(&recipe, id)?;
     }
@@ -178,13 +178,7 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
             .collect::<Vec<_>>()),
     );
     details.insert("recipe".into(), json!(hex(&checked.sha256)));
-    let journal = ws.journal(&recipe.name);
-    crate::journal::append(&journal, "intake", details).map_err(Error::io(format!(
-        "`{}` now lists `{}`, but the journal `{}` could not be appended",
-        path.display(),
-        id,
-        journal.display()
-    )))?;
+    super::journal_append(&ws, &recipe.name, "intake", details, || super::put_back(&path, &text))?;
 
     Ok(IntakeReport {
         name: recipe.name.clone(),
