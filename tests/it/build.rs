@@ -260,12 +260,14 @@ fn baseline_records_the_journal_head_it_follows() {
     ws.gild(&["build", &recipe, "--version", "1.1.0"]).success();
     let head = tv(&ws.baseline("demo", "1.1.0"), &["journal"]).clone();
     assert_eq!(head["seq"].as_integer(), Some(1), "{head}");
-    let hash = head["hash"].as_str().unwrap();
-    let line = first_line.trim_end_matches('\n');
-    assert!(
-        hash == sha256_hex(first_line.as_bytes()) || hash == sha256_hex(line.as_bytes()),
-        "journal hash {hash} is not the sha256 of the first line"
-    );
+    // SPEC §7: a line's hash is the sha256 of its bytes without the newline (what `prev` of
+    // the next line holds), and the head recorded is that of the last line.
+    let line = first_line.strip_suffix('\n').expect("a journal line ends with a newline");
+    assert!(!line.contains('\n'), "one line: {first_line:?}");
+    assert_eq!(head["hash"].as_str(), Some(sha256_hex(line.as_bytes()).as_str()), "not the sha256 of the line's bytes");
+    let second: serde_json::Value =
+        serde_json::from_str(ws.read_string("baselines/demo/journal.jsonl").lines().nth(1).unwrap()).unwrap();
+    assert_eq!(second["prev"].as_str(), head["hash"].as_str(), "the head is what the next line chains to");
 }
 
 /// The contract lists `[journal] seq, hash` without "absent for the first" (as it says for
