@@ -534,14 +534,10 @@ pub fn valid_name(name: &str) -> bool {
 
 /// Parses 64 lowercase hex digits.
 pub fn parse_sha256(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+    if !s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
+    crate::hex::decode_array(s.as_bytes())
 }
 
 /// Parses `30s`, `5m`, `2h`, `7d`.

@@ -17,9 +17,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use crate::hex;
 use crate::layer::{Compression, Source, Step};
 use crate::tree::{Kind, Node};
-use crate::trust::hex;
 
 /// One patch as the script applies it.
 pub struct ScriptPatch<'a> {
@@ -482,7 +482,7 @@ fn forget(set: &mut BTreeSet<Vec<u8>>, path: &[u8]) {
 
 fn digest_of(node: &Node) -> String {
     match &node.kind {
-        Kind::File(c) => hex(&c.sha256),
+        Kind::File(c) => hex::encode(&c.sha256),
         _ => String::new(),
     }
 }
@@ -531,14 +531,14 @@ fn render_patch(s: &mut String, n: usize, patch: &ScriptPatch) {
                     (Kind::Dir, _) => writeln!(s, "dir {a} {m:04o} {u} {g}"),
                     (Kind::File(c), Some(Source::Member(member))) => {
                         let b = p(member, 2, s);
-                        writeln!(s, "file {a} \"$S\"/{b} {} {m:04o} {u} {g}", hex(&c.sha256))
+                        writeln!(s, "file {a} \"$S\"/{b} {} {m:04o} {u} {g}", hex::encode(&c.sha256))
                     }
                     (Kind::File(c), Some(Source::Generated)) => {
                         let mut gen = data_dir(n);
                         gen.push(b'/');
                         gen.extend_from_slice(path);
                         let b = p(&gen, 2, s);
-                        writeln!(s, "file {a} \"$TMP/gen\"/{b} {} {m:04o} {u} {g}", hex(&c.sha256))
+                        writeln!(s, "file {a} \"$TMP/gen\"/{b} {} {m:04o} {u} {g}", hex::encode(&c.sha256))
                     }
                     (Kind::File(_), Some(Source::Link(target))) => {
                         let b = p(target, 2, s);
@@ -557,7 +557,7 @@ fn render_patch(s: &mut String, n: usize, patch: &ScriptPatch) {
                     (Kind::Fifo, _) => writeln!(s, "node {a} p 0 0 {m:04o} {u} {g}"),
                 };
                 for (name, value) in &node.xattrs {
-                    let _ = writeln!(s, "setfattr -h -n {} -v 0x{} \"$R\"/{a}", q(name), hex(value));
+                    let _ = writeln!(s, "setfattr -h -n {} -v 0x{} \"$R\"/{a}", q(name), hex::encode(value));
                 }
             }
         }

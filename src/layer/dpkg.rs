@@ -155,7 +155,7 @@ fn list_path(archive_name: &[u8]) -> Vec<u8> {
 }
 
 fn md5_hex(bytes: &[u8]) -> String {
-    crate::trust::hex(&Md5::digest(bytes))
+    crate::hex::encode(&Md5::digest(bytes))
 }
 
 /// The database as it stands in the tree before a package is applied.

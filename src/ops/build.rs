@@ -25,13 +25,14 @@ use crate::baseline::{
 use crate::check;
 use crate::deb;
 use crate::error::Error;
+use crate::hex;
 use crate::image;
 use crate::layer::{self, Changes, Compression, Layered, Layering, Step};
 use crate::ops::{display_path, Context};
 use crate::progress::{Progress, Silent};
 use crate::recipe::{ArtifactSpec, Format, Recipe, Version};
 use crate::tree::GILD;
-use crate::trust::{self, hex, Verified};
+use crate::trust::{self, Verified};
 use crate::workspace::Workspace;
 use claim::Claim;
 
@@ -171,7 +172,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         parent: newest.map(|v| v.to_string()),
         epoch,
         tree: tree_hash,
-        recipe: hex(&recipe.sha256),
+        recipe: hex::encode(&recipe.sha256),
         entries: layered.tree.len() as u64,
         journal: Some(head.unwrap_or_else(|| baseline::JournalHead { seq: 0, hash: "0".repeat(64) })),
         install_data: install_data.clone(),
@@ -324,13 +325,13 @@ fn publish(tmp: NamedTempFile, dest: &Path, file: &ImageFile, claim: &mut Claim)
         Ok(_) => Ok(Some(dest.to_path_buf())),
         Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
             let found = fs::File::open(dest).and_then(|mut f| claim::sha256_of(&mut f)).map_err(io())?;
-            if hex(&found) == file.sha256 {
+            if hex::encode(&found) == file.sha256 {
                 return Ok(None);
             }
             Err(Error::Usage(format!(
                 "`{}` already exists and holds other bytes than the image built (sha256 {}, built {})\n  cause: no baseline records that file, so gild cannot tell it wrote it, and never replaces a file it did not write\n  help: move it away (or remove it, if it is yours to remove) and build again",
                 dest.display(),
-                hex(&found),
+                hex::encode(&found),
                 file.sha256
             )))
         }
@@ -470,7 +471,7 @@ fn write_images(
         .into_iter()
         .zip(temps)
         .map(|(w, (format, tmp))| {
-            let file = ImageFile { file: image_name(recipe, format), size: w.size, sha256: hex(&w.sha256) };
+            let file = ImageFile { file: image_name(recipe, format), size: w.size, sha256: hex::encode(&w.sha256) };
             (file, tmp)
         })
         .collect())
@@ -551,7 +552,7 @@ fn install_script(
         .map(|((p, v), c)| ScriptPatch {
             id: &p.artifact.id,
             file: file_name(&p.artifact.written),
-            sha256: hex(&p.artifact.sha256),
+            sha256: hex::encode(&p.artifact.sha256),
             compression: c.compression.unwrap_or(Compression::None),
             signatures: v
                 .signers
@@ -604,7 +605,7 @@ fn write_install_data(
         out.finish()
     };
     let (size, sha) = write().map_err(Error::io(format!("cannot write `{}`", path.display())))?;
-    Ok(Some(baseline::DataFile { size, sha256: hex(&sha) }))
+    Ok(Some(baseline::DataFile { size, sha256: hex::encode(&sha) }))
 }
 
 /// The host files `install.sh` must find as the base or the image has them before changing
@@ -620,12 +621,12 @@ fn preconditions(changes: &[Changes], base: &BaseDigests, layered: &Layered) -> 
         paths.extend(c.conffiles.iter().cloned());
     }
     let image = |p: &[u8]| match layered.tree.get(p).map(|n| &n.kind) {
-        Some(crate::tree::Kind::File(c)) => Some(hex(&c.sha256)),
+        Some(crate::tree::Kind::File(c)) => Some(hex::encode(&c.sha256)),
         _ => None,
     };
     paths
         .into_iter()
-        .map(|path| install::Precondition { base: base.get(&path).map(|d| hex(d)), image: image(&path), path })
+        .map(|path| install::Precondition { base: base.get(&path).map(|d| hex::encode(d)), image: image(&path), path })
         .collect()
 }
 
@@ -643,7 +644,7 @@ fn signature_records(v: &Verified) -> Vec<SignatureRecord> {
 fn artifact_record(v: &Verified) -> ArtifactRecord {
     ArtifactRecord {
         artifact: v.spec().written.clone(),
-        sha256: hex(&v.spec().sha256),
+        sha256: hex::encode(&v.spec().sha256),
         signature: signature_records(v),
     }
 }
@@ -659,7 +660,7 @@ fn patch_record(p: &crate::recipe::Patch, v: &Verified, c: &Changes, warnings: &
     PatchRecord {
         id: p.artifact.id.clone(),
         artifact: p.artifact.written.clone(),
-        sha256: hex(&p.artifact.sha256),
+        sha256: hex::encode(&p.artifact.sha256),
         severity: p.severity,
         fixes,
         exploited: p.exploited,
@@ -681,7 +682,7 @@ fn xattr_records(layered: &Layered) -> Vec<XattrRecord> {
             out.push(XattrRecord {
                 path: mtree::escape_path(path),
                 name: mtree::escape(name),
-                sha256: hex(&Sha256::digest(value)),
+                sha256: hex::encode(&Sha256::digest(value)),
             });
         }
     }
@@ -693,7 +694,7 @@ fn write_spec(layered: &Layered, path: &Path) -> Result<String, Error> {
     let write = || -> std::io::Result<String> {
         let mut out = image::Hashed::new(fs::File::create(path)?);
         mtree::write(&layered.tree, &mut out)?;
-        Ok(hex(&out.finish()?.1))
+        Ok(hex::encode(&out.finish()?.1))
     };
     write().map_err(Error::io(format!("cannot write `{}`", path.display())))
 }

@@ -8,11 +8,11 @@
 use serde_json::{json, Map};
 
 use crate::error::Error;
+use crate::hex;
 use crate::ops::build::Notify;
 use crate::ops::{date_arg, display_path, Context, RecipeEdit};
 use crate::recipe;
 use crate::recipe::edit::{Decision, Deferral};
-use crate::trust::hex;
 use crate::workspace;
 
 #[derive(Debug, Clone, Default)]
@@ -68,7 +68,7 @@ pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<Defer
         let mut refused = details.clone();
         refused.insert("command".into(), json!("defer --undo"));
         super::verify_or_refuse(&ws, &checked, &patch.artifact, refused)?;
-        details.insert("sha256".into(), json!(hex(&patch.artifact.sha256)));
+        details.insert("sha256".into(), json!(hex::encode(&patch.artifact.sha256)));
     }
     workspace::replace_file(&path, new_text.as_bytes())
         .map_err(Error::io(format!("cannot write `{}`", path.display())))?;
@@ -84,7 +84,7 @@ pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<Defer
         );
         if how == Deferral::Moved {
             if let Some(p) = recipe.patches.iter().find(|p| p.artifact.id == opts.id) {
-                details.insert("sha256".into(), json!(hex(&p.artifact.sha256)));
+                details.insert("sha256".into(), json!(hex::encode(&p.artifact.sha256)));
             }
         }
     }
@@ -97,7 +97,7 @@ pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<Defer
     if let Some(d) = review_by {
         details.insert("review-by".into(), json!(d.to_string()));
     }
-    details.insert("recipe".into(), json!(hex(&checked.sha256)));
+    details.insert("recipe".into(), json!(hex::encode(&checked.sha256)));
     super::journal_append(&ws, &recipe.name, event, details, || super::put_back(&path, &text))?;
 
     Ok(DeferReport {

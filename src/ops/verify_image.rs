@@ -7,10 +7,10 @@ use sha2::{Digest, Sha256};
 use crate::baseline::mtree;
 use crate::diff::{self, Attribution};
 use crate::error::Error;
+use crate::hex;
 use crate::ops::diff::{path_changes, PathChange, SourceInfo};
 use crate::ops::{sources, Context};
 use crate::tree::source::SourceKind;
-use crate::trust::hex;
 
 #[derive(Debug, Clone, Default)]
 pub struct VerifyImageOptions {
@@ -64,9 +64,9 @@ pub fn verify_image(ctx: &Context, opts: &VerifyImageOptions) -> Result<VerifyIm
             record.version
         )));
     };
-    let sha256 = hex(sha256);
+    let sha256 = hex::encode(sha256);
     let spec = mtree::render_with(&image.tree, |p| image.lacks(p));
-    let tree = hex(&Sha256::digest(spec.as_bytes()));
+    let tree = hex::encode(&Sha256::digest(spec.as_bytes()));
     let attribution = Attribution::of(record)
         .map_err(|why| Error::Usage(format!("the record of `{}` is not valid\n  cause: {why}", baseline.label)))?;
     let (changes, _) = path_changes(&baseline, &image, diff::Options { xattrs: true }, &[&attribution]);

@@ -14,13 +14,13 @@ use sha2::{Digest, Sha256};
 use super::spec::{self, Form};
 use super::{archive, walk, Kind, Lacks, Tree};
 use crate::baseline::{self, Record};
+use crate::hex;
 use crate::layer::decompress::Compression;
 use crate::layer::tar::TarError;
 use crate::layer::RELEASE_PATH;
 use crate::limits::Limits;
 use crate::progress::{Progress, Reporter};
 use crate::recipe::Version;
-use crate::trust::hex;
 use crate::workspace::Workspace;
 
 #[derive(Debug, thiserror::Error)]
@@ -342,7 +342,7 @@ fn read_baseline(dir: &Path) -> Result<(Vec<u8>, Option<Box<Record>>), SourceErr
         Err(e) => return Err(SourceError::io(format!("cannot read `{}`", record_path.display()))(e)),
     };
     if let Some(r) = &record {
-        let found = hex(&Sha256::digest(&text));
+        let found = hex::encode(&Sha256::digest(&text));
         if found != r.tree {
             return Err(SourceError::Tampered { dir: dir.display().to_string(), expected: r.tree.clone(), found });
         }
@@ -528,7 +528,8 @@ fn attach_xattrs(tree: &mut Tree, record: &Record, partial: bool) -> Result<(), 
     for x in &record.xattr {
         let path = record_path(&x.path)?;
         let name = spec::unescape(x.name.as_bytes())?;
-        let digest = hex_bytes(&x.sha256).ok_or_else(|| format!("`[[xattr]]` of `{}`: bad sha256", x.path))?;
+        let digest =
+            hex::decode(x.sha256.as_bytes()).ok_or_else(|| format!("`[[xattr]]` of `{}`: bad sha256", x.path))?;
         let node = match tree.get_mut(&path) {
             Some(node) => node,
             None if partial => continue,
@@ -544,13 +545,6 @@ fn attach_xattrs(tree: &mut Tree, record: &Record, partial: bool) -> Result<(), 
 pub fn record_path(escaped: &str) -> Result<Vec<u8>, String> {
     let raw = spec::unescape(escaped.as_bytes())?;
     super::clean_path(&raw).ok_or_else(|| format!("`{escaped}` climbs with `..`"))
-}
-
-fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
 /// A tar header block: all zeros (an empty archive) or one whose checksum adds up.

@@ -437,34 +437,9 @@ fn decimal(s: &str) -> Option<u64> {
     (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
 }
 
-/// Hex digit values; 0xff for anything else.
-const HEX: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
-/// 64 hex digits (a million of them in a large spec: no branch per digit).
+/// 64 hex digits.
 fn sha256(hex: &[u8]) -> Option<[u8; 32]> {
-    let hex: &[u8; 64] = hex.try_into().ok()?;
-    let mut out = [0u8; 32];
-    let mut bad = 0u8;
-    for (i, byte) in out.iter_mut().enumerate() {
-        let (hi, lo) = (HEX[hex[2 * i] as usize], HEX[hex[2 * i + 1] as usize]);
-        bad |= hi | lo;
-        *byte = hi << 4 | (lo & 0x0f);
-    }
-    (bad & 0xf0 == 0).then_some(out)
+    crate::hex::decode_array(hex)
 }
 
 /// `FORMAT,MAJOR,MINOR` (bsdtar writes `native,1,3`) or one number as Linux packs it.

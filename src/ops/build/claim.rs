@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::baseline::mtree::escape;
+use crate::hex;
 use crate::recipe::{Format, Version};
-use crate::trust::hex;
 use crate::workspace::TMP_PREFIX;
 
 /// Whether a baseline records an image: `(version, file name, sha256 when it must match)`.
@@ -194,7 +194,7 @@ fn holds(path: &Path, sha: &str, size: u64) -> io::Result<Holds> {
     if !meta.is_file() || meta.len() != size {
         return Ok(Holds::Other);
     }
-    Ok(if hex(&sha256_of(&mut file)?) == sha { Holds::Claimed } else { Holds::Other })
+    Ok(if hex::encode(&sha256_of(&mut file)?) == sha { Holds::Claimed } else { Holds::Other })
 }
 
 /// The sha256 of what `reader` holds.
