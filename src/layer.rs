@@ -296,12 +296,13 @@ impl Layering {
         parsed?;
         let compression = produced.result.map_err(|e| archive_err(with_window_help(TarError::Io(e))))?;
         produced.digest.map_err(|e| archive_err(TarError::Io(e)))?;
-        if !pass.dropped.is_empty() {
-            pass.dropped.sort();
-            pass.dropped.dedup();
+        if pass.dropped.records > 0 {
+            let d = &mut pass.dropped;
+            d.keys.sort();
+            let more = if d.more { format!(" and other keys ({} records in all)", d.records) } else { String::new() };
             self.warnings.push(format!(
-                "layer `{layer}` ({id}): dropped PAX records gild does not keep: {}",
-                pass.dropped.join(", ")
+                "layer `{layer}` ({id}): dropped PAX records gild does not keep: {}{more}",
+                d.keys.join(", ")
             ));
         }
         let generated = pass
@@ -401,7 +402,7 @@ impl Layering {
     }
 
     fn entry<R: BufRead>(&mut self, pass: &mut Pass, h: Header, archive: &mut Archive<R>) -> Result<(), EntryError> {
-        pass.dropped.extend(h.dropped.iter().cloned());
+        pass.dropped.merge(&h.dropped);
         let comps = components(&h.path)?;
         let mtime = self.epoch.map_or(h.mtime, |e| h.mtime.min(e));
         let Some((name, parents)) = comps.split_last() else {
@@ -622,7 +623,7 @@ pub(crate) struct Pass {
     sources: HashMap<Vec<u8>, Source>,
     /// Files gild wrote for this layer (a Debian package's database), sorted.
     generated: std::collections::BTreeSet<Vec<u8>>,
-    dropped: Vec<String>,
+    dropped: tar::Dropped,
 }
 
 impl Pass {
@@ -648,7 +649,7 @@ impl Pass {
             seq: 0,
             sources: HashMap::new(),
             generated: Default::default(),
-            dropped: Vec::new(),
+            dropped: Default::default(),
         }
     }
 

@@ -12,7 +12,7 @@
 //! is refused once it weighs more than one header may. Extended attributes are held to what
 //! Linux itself allows, so an image never carries one a host could not set.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read};
 
 use base64::Engine;
@@ -55,7 +55,47 @@ pub struct Header {
     pub dev: (u32, u32),
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
     /// PAX records dropped (ACLs and the like), for the report.
-    pub dropped: Vec<String>,
+    pub dropped: Dropped,
+}
+
+/// PAX records gild drops, for the report: the first few distinct keys by name and how many
+/// records in all. A flood of distinct keys costs a count, not a growing set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Up to [`Dropped::NAMED`] distinct keys, in the order first seen.
+    pub keys: Vec<String>,
+    /// Distinct keys beyond those named were seen.
+    pub more: bool,
+    pub records: u64,
+}
+
+impl Dropped {
+    pub const NAMED: usize = 20;
+
+    fn add(&mut self, key: &[u8]) {
+        self.records += 1;
+        self.name(key);
+    }
+
+    fn name(&mut self, key: &[u8]) {
+        if self.keys.iter().any(|k| k.as_bytes() == key) {
+            return;
+        }
+        if self.keys.len() < Self::NAMED {
+            self.keys.push(String::from_utf8_lossy(key).into_owned());
+        } else {
+            self.more = true;
+        }
+    }
+
+    /// Adds what another entry dropped.
+    pub fn merge(&mut self, other: &Dropped) {
+        self.records += other.records;
+        self.more |= other.more;
+        for k in &other.keys {
+            self.name(k.as_bytes());
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +155,7 @@ struct Pending {
     xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
     /// What the names of `xattrs` take as `listxattr` returns them (each with its NUL).
     xattr_names: usize,
-    dropped: BTreeSet<String>,
+    dropped: Dropped,
     /// Bytes of the extension headers read so far for the next entry, against `header`.
     headers: u64,
 }
@@ -286,7 +326,7 @@ impl<R: Read> Archive<R> {
                 size,
                 dev: (0, 0),
                 xattrs: std::mem::take(&mut pending.xattrs).into_iter().collect(),
-                dropped: std::mem::take(&mut pending.dropped).into_iter().collect(),
+                dropped: std::mem::take(&mut pending.dropped),
             };
             if matches!(kind, Kind::Char | Kind::Block) {
                 header.dev = (num(329..337, "devmajor")? as u32, num(337..345, "devminor")? as u32);
@@ -480,7 +520,8 @@ fn parse_pax(data: &[u8], pending: &mut Pending, entry: &str) -> Result<(), TarE
         if eq == 0 || record[..eq].contains(&0) {
             return Err(bad("a record key is empty or holds a NUL".into()));
         }
-        let key = String::from_utf8_lossy(&record[..eq]).into_owned();
+        let key = &record[..eq];
+        let shown = || String::from_utf8_lossy(key);
         let value = &record[eq + 1..];
         let text = || std::str::from_utf8(value).ok();
         let decimal = || {
@@ -488,51 +529,49 @@ fn parse_pax(data: &[u8], pending: &mut Pending, entry: &str) -> Result<(), TarE
                 .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|s| s.parse::<u64>().ok())
         };
-        match key.as_str() {
-            "path" | "linkpath" => {
+        match key {
+            b"path" | b"linkpath" => {
                 if value.is_empty() || value.contains(&0) {
-                    return Err(bad(format!("`{key}` is empty or holds a NUL")));
+                    return Err(bad(format!("`{}` is empty or holds a NUL", shown())));
                 }
-                if key == "path" {
+                if key == b"path" {
                     pending.path = Some(value.to_vec());
                 } else {
                     pending.link = Some(value.to_vec());
                 }
             }
-            "size" => pending.size = Some(decimal().ok_or_else(|| bad("`size` is not a decimal number".into()))?),
-            "uid" => pending.uid = Some(decimal().ok_or_else(|| bad("`uid` is not a decimal number".into()))?),
-            "gid" => pending.gid = Some(decimal().ok_or_else(|| bad("`gid` is not a decimal number".into()))?),
-            "mode" => {
+            b"size" => pending.size = Some(decimal().ok_or_else(|| bad("`size` is not a decimal number".into()))?),
+            b"uid" => pending.uid = Some(decimal().ok_or_else(|| bad("`uid` is not a decimal number".into()))?),
+            b"gid" => pending.gid = Some(decimal().ok_or_else(|| bad("`gid` is not a decimal number".into()))?),
+            b"mode" => {
                 let m = text()
                     .and_then(|s| u32::from_str_radix(s, 8).ok())
                     .ok_or_else(|| bad("`mode` is not octal".into()))?;
                 pending.mode = Some(m);
             }
-            "mtime" => {
+            b"mtime" => {
                 let s = text().ok_or_else(|| bad("`mtime` is not text".into()))?;
                 let whole = s.split('.').next().unwrap_or("");
                 let t: i64 = whole.parse().map_err(|_| bad(format!("`mtime={s}` is not a time")))?;
                 pending.mtime = Some(t);
             }
-            k if k.starts_with("GNU.sparse.") => return Err(TarError::Sparse(entry.to_string())),
-            k if k.starts_with("SCHILY.xattr.") => {
+            k if k.starts_with(b"GNU.sparse.") => return Err(TarError::Sparse(entry.to_string())),
+            k if k.starts_with(b"SCHILY.xattr.") => {
                 set_xattr(pending, record[13..eq].to_vec(), value.to_vec(), entry)?;
             }
-            k if k.starts_with("LIBARCHIVE.xattr.") => {
+            k if k.starts_with(b"LIBARCHIVE.xattr.") => {
                 let name = percent_decode(&record[17..eq]);
                 let engine = base64::engine::GeneralPurpose::new(
                     &base64::alphabet::STANDARD,
                     base64::engine::GeneralPurposeConfig::new()
                         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
                 );
-                let v = engine.decode(value).map_err(|e| bad(format!("`{k}` is not base64: {e}")))?;
+                let v = engine.decode(value).map_err(|e| bad(format!("`{}` is not base64: {e}", shown())))?;
                 set_xattr(pending, name, v, entry)?;
             }
             // Noise every archiver writes, and which gild drops by design (SPEC §5).
-            "atime" | "ctime" | "uname" | "gname" | "charset" | "hdrcharset" | "comment" => {}
-            _ => {
-                pending.dropped.insert(key);
-            }
+            b"atime" | b"ctime" | b"uname" | b"gname" | b"charset" | b"hdrcharset" | b"comment" => {}
+            _ => pending.dropped.add(key),
         }
     }
     Ok(())
@@ -587,7 +626,7 @@ fn percent_decode(s: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < s.len() {
         if s[i] == b'%' && i + 2 < s.len() {
-            if let Ok(b) = u8::from_str_radix(&String::from_utf8_lossy(&s[i + 1..i + 3]), 16) {
+            if let Some(b) = crate::hex::byte(s[i + 1], s[i + 2]) {
                 out.push(b);
                 i += 3;
                 continue;

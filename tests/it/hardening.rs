@@ -484,3 +484,19 @@ fn an_xattr_name_with_a_nul_or_an_empty_one_is_refused() {
         ws.recipe("demo").patch("P-NAME", layer).build_fails(2).stderr_has("P-NAME").stderr_has(says);
     }
 }
+
+/// PAX records gild does not keep are reported, but a flood of distinct keys is not echoed
+/// back whole, nor kept whole in memory: the warning names twenty keys and counts the records.
+#[test]
+fn dropped_pax_records_are_named_up_to_twenty_and_counted_beyond() {
+    let mut e = TarEntry::new(b'0', "./etc/motd");
+    e.data = b"hi\n".to_vec();
+    e.pax = (0..30).map(|i| (format!("VENDOR.k{i:02}"), b"v".to_vec())).collect();
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").patch("P-NOISE", Layer::new().entry(e)).write();
+    let run = ws.gild(&["build", &recipe]);
+    run.success()
+        .stderr_has("dropped PAX records gild does not keep: VENDOR.k00, VENDOR.k01")
+        .stderr_has("VENDOR.k19 and other keys (30 records in all)");
+    assert!(!run.stderr.contains("VENDOR.k20"), "{}", run.stderr);
+}
