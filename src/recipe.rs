@@ -174,6 +174,8 @@ pub struct Recipe {
     pub checks: Vec<Check>,
     pub rollout: Option<Rollout>,
     pub policy: Option<Policy>,
+    /// `[audit] ignore`: globs an audit passes over, checked here.
+    pub audit_ignore: Vec<String>,
 }
 
 /// `[rollout]`: the channels in promotion order, and how long a version stays in one before
@@ -233,6 +235,25 @@ pub fn parse(path: &Path, text: &str) -> Result<Recipe, RecipeError> {
     })?;
     let checker = Checker { loc, dir: path.parent().unwrap_or(Path::new(".")).to_path_buf() };
     checker.check(raw, Sha256::digest(text.as_bytes()).into())
+}
+
+/// The recipe's `[audit] ignore` alone, checked as [`parse`] checks it: what `audit` reads,
+/// which needs neither the recipe's keys nor its artifacts.
+pub fn audit_ignore(path: &Path, text: &str) -> Result<Vec<String>, RecipeError> {
+    let loc = Locator { path, text };
+    let raw: raw::AuditOnly =
+        toml::from_str(text).map_err(|e| loc.error(e.span().unwrap_or(0..0), e.message().into(), None))?;
+    check_audit(&loc, raw.audit)
+}
+
+/// Compiles every `[audit] ignore` glob, so a bad one fails where the recipe is read (`gild
+/// verify RECIPE`, a build), at its line and column, not at the first audit.
+fn check_audit(loc: &Locator, raw: Option<raw::RawAudit>) -> Result<Vec<String>, RecipeError> {
+    let spanned = raw.map(|a| a.ignore).unwrap_or_default();
+    let globs: Vec<String> = spanned.iter().map(|s| s.get_ref().clone()).collect();
+    crate::audit::Ignore::new(&globs)
+        .map_err(|(i, why)| loc.at(&spanned[i], format!("`[audit] ignore` glob `{}`: {why}", globs[i])))?;
+    Ok(globs)
 }
 
 /// Turns spans into `FILE:LINE:COL` errors.
@@ -362,6 +383,7 @@ impl Checker<'_> {
         }
         let rollout = raw.rollout.map(|r| self.rollout(r)).transpose()?;
         let policy = raw.policy.map(|p| self.policy(p)).transpose()?;
+        let audit_ignore = check_audit(loc, raw.audit)?;
         Ok(Recipe {
             path: loc.path.to_path_buf(),
             sha256,
@@ -380,6 +402,7 @@ impl Checker<'_> {
             checks,
             rollout,
             policy,
+            audit_ignore,
         })
     }
 

@@ -23,7 +23,12 @@ pub struct RawRecipe {
     pub check: Vec<RawCheck>,
     pub rollout: Option<RawRollout>,
     pub policy: Option<RawPolicy>,
-    #[allow(dead_code)]
+    pub audit: Option<RawAudit>,
+}
+
+/// The recipe's `[audit]` table alone (what `audit` reads, which needs no keys or artifacts).
+#[derive(Deserialize)]
+pub struct AuditOnly {
     pub audit: Option<RawAudit>,
 }
 
@@ -138,8 +143,7 @@ pub struct RawPolicy {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-#[allow(dead_code)]
 pub struct RawAudit {
     #[serde(default)]
-    pub ignore: Vec<String>,
+    pub ignore: Vec<Spanned<String>>,
 }
