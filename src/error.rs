@@ -35,6 +35,14 @@ pub enum Error {
     Usage(String),
     #[error("{message}\n  help: bump `[image] version` in `{recipe}` (or pass `--version`)")]
     Version { message: String, recipe: String },
+    /// A journal append failed: the command fails, saying what stands without its line.
+    #[error("the journal `{path}` could not be appended; {outcome}\n  cause: {source}\n  help: make the journal writable again (a full disk, a file size limit, a read-only file system?), then check it with `gild log {name} --verify`")]
+    Journal { name: String, path: String, outcome: String, source: io::Error },
+    /// A failure (a refusal) whose journal line could not be written either.
+    #[error(
+        "{error}\n  cause: the refusal could not be journaled: the journal `{path}` could not be appended: {source}"
+    )]
+    Unjournaled { error: Box<Error>, path: String, source: io::Error },
     #[error("image `{file}` does not reproduce the recorded one\n  cause: recorded sha256 {expected}\n  cause: built sha256    {found}\n  help: the artifacts or the gild version differ from the recorded build")]
     Irreproducible { file: String, expected: String, found: String },
 }
@@ -58,6 +66,7 @@ impl Error {
             Error::Trust(TrustError::Missing { .. }) => 2,
             Error::Trust(_) | Error::Layer(LayerError::Trust(_)) | Error::Irreproducible { .. } => 3,
             Error::Check(CheckError::Failed(_)) => 1,
+            Error::Unjournaled { error, .. } => error.exit_code().max(2),
             Error::Source(e) => e.exit_code(),
             Error::Sign(e) => e.exit_code(),
             Error::Recipe(_)
@@ -66,6 +75,7 @@ impl Error {
             | Error::Edit(_)
             | Error::Rollout(_)
             | Error::Io { .. }
+            | Error::Journal { .. }
             | Error::Usage(_)
             | Error::Version { .. } => 2,
         }

@@ -315,6 +315,17 @@ enum Encoder {
     Zstd(zstd::stream::write::Encoder<'static, Hashed>),
 }
 
+/// The image's zstd encoder. The bytes depend on the job size but not on the number of
+/// workers: a fixed 2 MiB job keeps each worker's buffers small (the default, 4 windows, holds
+/// ~40 MiB more at level 3), and at most 4 workers keep memory flat on big machines.
+fn zstd_encoder<W: Write>(out: W, workers: u32) -> io::Result<zstd::stream::write::Encoder<'static, W>> {
+    let mut e = zstd::stream::write::Encoder::new(out, 3)?;
+    e.multithread(workers)?;
+    e.set_parameter(zstd::stream::raw::CParameter::JobSize(JOB_SIZE))?;
+    e.include_checksum(true)?;
+    Ok(e)
+}
+
 struct Sink {
     format: Format,
     encoder: Encoder,
@@ -329,16 +340,8 @@ impl Sink {
                 flate2::GzBuilder::new().mtime(0).operating_system(255).write(hashed, flate2::Compression::default()),
             ),
             Format::TarZst => {
-                let mut e = zstd::stream::write::Encoder::new(hashed, 3)?;
-                // The bytes depend on the job size but not on the number of workers: a fixed
-                // 2 MiB job keeps each worker's buffers small (the default, 4 windows, holds
-                // ~40 MiB more at level 3), and at most 4 workers keep memory flat on big
-                // machines.
                 let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_WORKERS);
-                e.multithread(workers as u32)?;
-                e.set_parameter(zstd::stream::raw::CParameter::JobSize(JOB_SIZE))?;
-                e.include_checksum(true)?;
-                Encoder::Zstd(e)
+                Encoder::Zstd(zstd_encoder(hashed, workers as u32)?)
             }
         };
         Ok(Sink { format, encoder })
@@ -376,6 +379,37 @@ mod tests {
         pax_record(&mut v, b"path", &[b'x'; 95]);
         assert_eq!(v.len(), 105);
         assert!(v.starts_with(b"105 "));
+    }
+
+    /// The image's bytes must not depend on the cores of the machine that builds it: the
+    /// encoder run with 1, 2 and 4 workers on a stream of many jobs gives one output, whatever
+    /// the cores of the machine running this test (zstd starts the workers it is told to).
+    #[test]
+    fn zstd_bytes_do_not_depend_on_the_number_of_workers() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let data: Vec<u8> = (0..5 * JOB_SIZE as usize)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Half random, half runs: jobs of different compressed sizes.
+                if i % 4096 < 2048 {
+                    (x >> 24) as u8
+                } else {
+                    b'a'
+                }
+            })
+            .collect();
+        let compress = |workers| {
+            let mut e = zstd_encoder(Vec::new(), workers).unwrap();
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        };
+        let one = compress(1);
+        assert!(one.len() > 2 * JOB_SIZE as usize, "several jobs: {} bytes", one.len());
+        assert!(compress(2) == one, "2 workers differ from 1");
+        assert!(compress(4) == one, "4 workers differ from 1");
+        assert!(compress(0) != one || one.is_empty(), "single-threaded zstd is another format: the test can tell");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::baseline::JournalHead;
-use crate::trust::hex;
+use crate::hex;
 
 /// The `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -44,7 +44,7 @@ pub struct Line {
 
 impl Line {
     pub fn hash(&self) -> String {
-        hex(&Sha256::digest(&self.bytes))
+        hex::encode(&Sha256::digest(&self.bytes))
     }
 }
 
@@ -187,7 +187,7 @@ pub fn head(path: &Path) -> io::Result<Option<JournalHead>> {
         io::Error::new(io::ErrorKind::InvalidData, format!("the last line of `{}` is not JSON: {e}", path.display()))
     })?;
     let seq = value.get("seq").and_then(Value::as_u64).unwrap_or(0);
-    Ok(Some(JournalHead { seq, hash: hex(&Sha256::digest(line)) }))
+    Ok(Some(JournalHead { seq, hash: hex::encode(&Sha256::digest(line)) }))
 }
 
 /// One line ready to append: its bytes and the head it makes.
@@ -218,7 +218,7 @@ pub fn prepare_at(path: &Path, time: i64, event: &str, details: Map<String, Valu
     }
     line.insert("prev".into(), prev.map_or_else(|| GENESIS.to_string(), |h| h.hash).into());
     let bytes = serde_json::to_vec(&Value::Object(line))?;
-    let hash = hex(&Sha256::digest(&bytes));
+    let hash = hex::encode(&Sha256::digest(&bytes));
     Ok(Pending { bytes, head: JournalHead { seq, hash } })
 }
 

@@ -20,7 +20,7 @@ use crate::spool::{Spool, SpoolReader};
 use crate::tree::{self, Kind, Node, Origin, Tree, GILD};
 use crate::trust::{TrustError, Verified};
 pub use decompress::{Compression, Sink, Spill};
-pub use dpkg::{inspect, Applied, Inspected, Packages, SCRIPTS};
+pub use dpkg::{inspect, Applied, InspectError, Inspected, Packages, SCRIPTS};
 use resolve::Resolver;
 use tar::{Archive, Header, TarError};
 
@@ -62,41 +62,67 @@ fn is_spill_failure(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<decompress::SpillFailed>())
 }
 
-/// What decompressing an artifact found at its end: the compression its magic bytes named,
-/// and the sha256 of every byte read from it.
-pub type Decoded = io::Result<(Compression, [u8; 32])>;
+/// What decompressing an artifact found at its end.
+#[derive(Debug)]
+pub struct Decoded {
+    /// The compression its magic bytes named, or why decoding failed.
+    pub result: io::Result<Compression>,
+    /// The sha256 of every byte of the artifact: read to its end whatever the decoding
+    /// found, so that a failure can first be told apart from an artifact that changed since it
+    /// was verified. An error when the file itself could not be read through.
+    pub digest: io::Result<[u8; 32]>,
+}
+
+impl Decoded {
+    /// Nothing could be decoded nor hashed (the decompressing thread is gone).
+    pub fn failed(e: io::Error) -> Decoded {
+        let again = io::Error::new(e.kind(), e.to_string());
+        Decoded { result: Err(e), digest: Err(again) }
+    }
+
+    /// The trust failure when the bytes read were not the verified ones. Settled before any
+    /// decode or parse error is reported: a rewritten artifact reads as garbage, and "bad
+    /// input" would hide that the verified artifact changed (SPEC §3, §8).
+    pub fn changed(&self, artifact: &Verified) -> Option<TrustError> {
+        match &self.digest {
+            Ok(found) if *found != artifact.spec().sha256 => Some(artifact.changed_error(*found)),
+            _ => None,
+        }
+    }
+}
 
 /// Decompresses a verified artifact into `sink`, meant for another thread than the one that
-/// reads the stream. It hashes the artifact again as it reads: the bytes decompressed must be
-/// the very bytes that were verified, which the reader checks against the pin at the end.
+/// reads the stream. It hashes the artifact again as it reads, and reads it to its end even
+/// when decoding fails or the reader stops early: the bytes decompressed must be the very
+/// bytes that were verified, which the reader checks against the pin before anything else.
 pub fn decode(artifact: &Verified, limits: &Limits, mut sink: impl Sink) -> Decoded {
     let mut pinned = match artifact.open() {
         Ok(p) => p,
         Err(e) => {
             sink.fail(&e);
+            return Decoded::failed(e);
+        }
+    };
+    let result = if artifact.is_deb() {
+        dpkg::decode_deb(&mut pinned, limits, &mut sink)
+    } else {
+        decode_tar(&mut pinned, limits, &mut sink)
+    };
+    drop(sink);
+    let digest = io::copy(&mut pinned, &mut io::sink()).map(|_| pinned.digest());
+    Decoded { result, digest }
+}
+
+fn decode_tar(pinned: &mut impl io::Read, limits: &Limits, sink: &mut impl Sink) -> io::Result<Compression> {
+    let (kind, mut reader) = match decompress::decoder(BufReader::with_capacity(256 * 1024, pinned), limits) {
+        Ok(d) => d,
+        Err(e) => {
+            sink.fail(&e);
             return Err(e);
         }
     };
-    if artifact.is_deb() {
-        let kind = dpkg::decode_deb(&mut pinned, limits, &mut sink)?;
-        drop(sink);
-        io::copy(&mut pinned, &mut io::sink())?;
-        return Ok((kind, pinned.digest()));
-    }
-    let kind = {
-        let (kind, mut reader) = match decompress::decoder(BufReader::with_capacity(256 * 1024, &mut pinned), limits) {
-            Ok(d) => d,
-            Err(e) => {
-                sink.fail(&e);
-                return Err(e);
-            }
-        };
-        sink.pump(&mut reader)?;
-        kind
-    };
-    drop(sink);
-    io::copy(&mut pinned, &mut io::sink())?;
-    Ok((kind, pinned.digest()))
+    sink.pump(&mut reader)?;
+    Ok(kind)
 }
 
 /// A patch decompressed ahead of its turn (see [`decode_ahead`]).
@@ -109,8 +135,9 @@ impl Ahead {
     /// The stream, and the wait for what the decompressing thread found at its end.
     pub fn into_parts(self) -> (Spill, impl FnOnce() -> Decoded) {
         let finished = self.finished;
-        let wait =
-            move || finished.recv().unwrap_or_else(|_| Err(io::Error::other("the decompression thread stopped")));
+        let wait = move || {
+            finished.recv().unwrap_or_else(|_| Decoded::failed(io::Error::other("the decompression thread stopped")))
+        };
         (self.stream, wait)
     }
 }
@@ -228,8 +255,11 @@ impl Layering {
         let (writer, pipe) = decompress::pipe();
         std::thread::scope(|scope| {
             let producer = scope.spawn(move || decode(artifact, &limits, writer));
-            let finished =
-                || producer.join().unwrap_or_else(|_| Err(io::Error::other("the decompression thread panicked")));
+            let finished = || {
+                producer
+                    .join()
+                    .unwrap_or_else(|_| Decoded::failed(io::Error::other("the decompression thread panicked")))
+            };
             self.apply_decoded(index, artifact, false, pipe, finished, progress)
         })
     }
@@ -260,17 +290,19 @@ impl Layering {
             (self.read_layer(&mut pass, stream, &layer, &id, progress), None)
         };
         let produced = finished();
-        parsed?;
-        let (compression, digest) = produced.map_err(|e| archive_err(with_window_help(TarError::Io(e))))?;
-        if digest != spec.sha256 {
-            return Err(artifact.changed_error(digest).into());
+        if let Some(changed) = produced.changed(artifact) {
+            return Err(changed.into());
         }
-        if !pass.dropped.is_empty() {
-            pass.dropped.sort();
-            pass.dropped.dedup();
+        parsed?;
+        let compression = produced.result.map_err(|e| archive_err(with_window_help(TarError::Io(e))))?;
+        produced.digest.map_err(|e| archive_err(TarError::Io(e)))?;
+        if pass.dropped.records > 0 {
+            let d = &mut pass.dropped;
+            d.keys.sort();
+            let more = if d.more { format!(" and other keys ({} records in all)", d.records) } else { String::new() };
             self.warnings.push(format!(
-                "layer `{layer}` ({id}): dropped PAX records gild does not keep: {}",
-                pass.dropped.join(", ")
+                "layer `{layer}` ({id}): dropped PAX records gild does not keep: {}{more}",
+                d.keys.join(", ")
             ));
         }
         let generated = pass
@@ -370,7 +402,7 @@ impl Layering {
     }
 
     fn entry<R: BufRead>(&mut self, pass: &mut Pass, h: Header, archive: &mut Archive<R>) -> Result<(), EntryError> {
-        pass.dropped.extend(h.dropped.iter().cloned());
+        pass.dropped.merge(&h.dropped);
         let comps = components(&h.path)?;
         let mtime = self.epoch.map_or(h.mtime, |e| h.mtime.min(e));
         let Some((name, parents)) = comps.split_last() else {
@@ -591,7 +623,7 @@ pub(crate) struct Pass {
     sources: HashMap<Vec<u8>, Source>,
     /// Files gild wrote for this layer (a Debian package's database), sorted.
     generated: std::collections::BTreeSet<Vec<u8>>,
-    dropped: Vec<String>,
+    dropped: tar::Dropped,
 }
 
 impl Pass {
@@ -617,7 +649,7 @@ impl Pass {
             seq: 0,
             sources: HashMap::new(),
             generated: Default::default(),
-            dropped: Vec::new(),
+            dropped: Default::default(),
         }
     }
 

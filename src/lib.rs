@@ -54,6 +54,7 @@ pub mod date;
 pub mod deb;
 pub mod diff;
 pub mod error;
+pub mod hex;
 pub mod image;
 pub mod interrupt;
 pub mod journal;

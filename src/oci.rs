@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::baseline::{ImageFile, OciRecord};
+use crate::hex;
 use crate::recipe::{LayerCompression, Oci, Platform};
-use crate::trust::hex;
 
 /// The content of `oci-layout`.
 pub const LAYOUT_FILE: &str = "oci-layout";
@@ -53,7 +53,7 @@ pub fn layer_type(c: LayerCompression) -> &'static str {
 
 /// `sha256:HEX`.
 pub fn digest(sha256: &[u8; 32]) -> String {
-    format!("sha256:{}", hex(sha256))
+    format!("sha256:{}", hex::encode(sha256))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -184,25 +184,29 @@ impl Staging {
     pub fn finish(self, layer: (u64, [u8; 32]), diff_id: [u8; 32], about: &About) -> io::Result<Layout> {
         let root = self.dir.path();
         let blobs = root.join("blobs/sha256");
-        let layer_blob = blobs.join(hex(&layer.1));
+        let layer_blob = blobs.join(hex::encode(&layer.1));
         fs::rename(&self.layer, &layer_blob)?;
         set_mode(&layer_blob, 0o644)?;
         let docs = documents(layer, diff_id, about);
         let mut files = Vec::new();
         for bytes in [&docs.config, &docs.manifest] {
             let sha = Sha256::digest(bytes);
-            write_synced(&blobs.join(hex(&sha)), bytes)?;
+            write_synced(&blobs.join(hex::encode(&sha)), bytes)?;
         }
         write_synced(&root.join(INDEX_FILE), &docs.index)?;
         write_synced(&root.join(LAYOUT_FILE), LAYOUT)?;
         for (path, size, sha) in [
-            (format!("blobs/sha256/{}", hex(&docs.config_sha)), docs.config.len() as u64, docs.config_sha),
-            (format!("blobs/sha256/{}", hex(&layer.1)), layer.0, layer.1),
-            (format!("blobs/sha256/{}", hex(&docs.manifest_sha)), docs.manifest.len() as u64, docs.manifest_sha),
+            (format!("blobs/sha256/{}", hex::encode(&docs.config_sha)), docs.config.len() as u64, docs.config_sha),
+            (format!("blobs/sha256/{}", hex::encode(&layer.1)), layer.0, layer.1),
+            (
+                format!("blobs/sha256/{}", hex::encode(&docs.manifest_sha)),
+                docs.manifest.len() as u64,
+                docs.manifest_sha,
+            ),
             (INDEX_FILE.to_string(), docs.index.len() as u64, Sha256::digest(&docs.index).into()),
             (LAYOUT_FILE.to_string(), LAYOUT.len() as u64, Sha256::digest(LAYOUT).into()),
         ] {
-            files.push(ImageFile { file: path, size, sha256: hex(&sha) });
+            files.push(ImageFile { file: path, size, sha256: hex::encode(&sha) });
         }
         files.sort_by(|a, b| a.file.cmp(&b.file));
         for dir in [&blobs, &root.join("blobs"), &root.to_path_buf()] {
@@ -340,7 +344,7 @@ fn descriptor(media_type: &str, sha256: &[u8; 32], size: u64) -> Descriptor {
 pub enum OciError {
     #[error("`{dir}` is not an OCI image layout gild can read\n  cause: `{file}`: {why}{}", help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
     Invalid { dir: String, file: String, why: String, help: Option<String> },
-    #[error("OCI layout `{}` was altered\n  cause: `{}` has {} {}\n  cause: {} says {}\n  help: copy the layout again from its build or registry (`gild build` writes a recorded version's missing layout again)", .0.dir, .0.file, .0.what, hex(&.0.found), .0.by, hex(&.0.expected))]
+    #[error("OCI layout `{}` was altered\n  cause: `{}` has {} {}\n  cause: {} says {}\n  help: copy the layout again from its build or registry (`gild build` writes a recorded version's missing layout again)", .0.dir, .0.file, .0.what, hex::encode(&.0.found), .0.by, hex::encode(&.0.expected))]
     Digest(Box<Altered>),
     #[error("cannot read `{file}`\n  cause: {source}")]
     Io { file: String, source: io::Error },
@@ -455,7 +459,7 @@ fn blob(dir: &Path, shown: &str, d: &Descriptor, from: &str, read: bool) -> Resu
         why: format!("`{}` is not a sha256 digest (`sha256:` and 64 lowercase hex digits)", d.digest),
         help: None,
     })?;
-    let file = format!("blobs/sha256/{}", hex(&sha));
+    let file = format!("blobs/sha256/{}", hex::encode(&sha));
     if !read {
         return Ok((file, Vec::new()));
     }

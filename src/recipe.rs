@@ -249,6 +249,8 @@ pub struct Recipe {
     pub policy: Option<Policy>,
     /// `[sign]`: every baseline is signed with the build key.
     pub sign: Option<crate::sign::SignPolicy>,
+    /// `[audit] ignore`: globs an audit passes over, checked here.
+    pub audit_ignore: Vec<String>,
 }
 
 /// `[rollout]`: the channels in promotion order, and how long a version stays in one before
@@ -308,6 +310,25 @@ pub fn parse(path: &Path, text: &str) -> Result<Recipe, RecipeError> {
     })?;
     let checker = Checker { loc, dir: path.parent().unwrap_or(Path::new(".")).to_path_buf() };
     checker.check(raw, Sha256::digest(text.as_bytes()).into())
+}
+
+/// The recipe's `[audit] ignore` alone, checked as [`parse`] checks it: what `audit` reads,
+/// which needs neither the recipe's keys nor its artifacts.
+pub fn audit_ignore(path: &Path, text: &str) -> Result<Vec<String>, RecipeError> {
+    let loc = Locator { path, text };
+    let raw: raw::AuditOnly =
+        toml::from_str(text).map_err(|e| loc.error(e.span().unwrap_or(0..0), e.message().into(), None))?;
+    check_audit(&loc, raw.audit)
+}
+
+/// Compiles every `[audit] ignore` glob, so a bad one fails where the recipe is read (`gild
+/// verify RECIPE`, a build), at its line and column, not at the first audit.
+fn check_audit(loc: &Locator, raw: Option<raw::RawAudit>) -> Result<Vec<String>, RecipeError> {
+    let spanned = raw.map(|a| a.ignore).unwrap_or_default();
+    let globs: Vec<String> = spanned.iter().map(|s| s.get_ref().clone()).collect();
+    crate::audit::Ignore::new(&globs)
+        .map_err(|(i, why)| loc.at(&spanned[i], format!("`[audit] ignore` glob `{}`: {why}", globs[i])))?;
+    Ok(globs)
 }
 
 /// Turns spans into `FILE:LINE:COL` errors.
@@ -425,6 +446,7 @@ impl Checker<'_> {
         let rollout = raw.rollout.map(|r| self.rollout(r)).transpose()?;
         let policy = raw.policy.map(|p| self.policy(p)).transpose()?;
         let sign = raw.sign.map(|s| self.sign(s)).transpose()?;
+        let audit_ignore = check_audit(loc, raw.audit)?;
         Ok(Recipe {
             path: loc.path.to_path_buf(),
             sha256,
@@ -445,6 +467,7 @@ impl Checker<'_> {
             rollout,
             policy,
             sign,
+            audit_ignore,
         })
     }
 
@@ -651,14 +674,10 @@ pub fn valid_name(name: &str) -> bool {
 
 /// Parses 64 lowercase hex digits.
 pub fn parse_sha256(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+    if !s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
+    crate::hex::decode_array(s.as_bytes())
 }
 
 /// Parses `30s`, `5m`, `2h`, `7d`.
@@ -700,31 +719,69 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
+        /// Any bytes: no panic, and a located error names a line and column that exist.
         #[test]
-        fn random_text_never_panics_the_parser(text in proptest::collection::vec(any::<u8>(), 0..600)) {
+        fn random_text_never_panics_and_errors_name_a_place_in_it(text in proptest::collection::vec(any::<u8>(), 0..600)) {
             let ws = workspace();
-            let _ = load_text(ws.path(), &text);
+            if let Err(RecipeError::Invalid { line, col, .. }) = load_text(ws.path(), &text) {
+                let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+                prop_assert!(line >= 1 && line <= lines.len(), "line {} of {}", line, lines.len());
+                prop_assert!(col >= 1 && col <= lines[line - 1].len() + 1, "col {} of {:?}", col, lines[line - 1]);
+            }
         }
 
+        /// One line of the demo recipe mutated (a byte inserted, removed or replaced): the
+        /// error names that line, or the line the mistake shows at, and why it is that one.
         #[test]
-        fn mutated_demo_recipes_never_panic_and_errors_name_a_line(
-            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..6)
+        fn a_mutated_demo_line_is_the_line_the_error_names(
+            at in any::<prop::sample::Index>(),
+            pos in any::<prop::sample::Index>(),
+            byte in prop::sample::select(b" =\"[]{},.#abcxyz019-_\\'\t".to_vec()),
+            how in 0u8..3,
         ) {
             let ws = workspace();
-            let mut text = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/demo.toml")).unwrap();
-            for (at, byte, how) in edits {
-                let i = at.index(text.len() + 1);
-                match how {
-                    0 => text.insert(i, byte),
-                    1 if i < text.len() => { text.remove(i); }
-                    _ if i < text.len() => text[i] = byte,
-                    _ => {}
-                }
+            let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/demo.toml")).unwrap();
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            let l = at.index(lines.len());
+            let mut bytes = lines[l].clone().into_bytes();
+            let i = pos.index(bytes.len() + 1);
+            match how {
+                0 => bytes.insert(i, byte),
+                1 if i < bytes.len() => { bytes.remove(i); }
+                _ if i < bytes.len() => bytes[i] = byte,
+                _ => {}
             }
-            if let Err(RecipeError::Invalid { line, col, .. }) = load_text(ws.path(), &text) {
-                prop_assert!(line >= 1 && col >= 1);
+            lines[l] = String::from_utf8_lossy(&bytes).into_owned();
+            let mutated = lines.iter().map(|x| format!("{x}\n")).collect::<String>();
+            if let Err(RecipeError::Invalid { line, message, .. }) = load_text(ws.path(), mutated.as_bytes()) {
+                prop_assert!(
+                    explains(&lines, l, line - 1, &message),
+                    "mutated line {}: {:?}\nerror at line {}: {}", l + 1, lines[l], line, message
+                );
             }
         }
+    }
+
+    /// Whether an error at line `e` (0-based) is where a mistake on line `l` shows.
+    fn explains(lines: &[String], l: usize, e: usize, message: &str) -> bool {
+        if e == l {
+            return true;
+        }
+        let content = |k: usize| !lines[k].trim().is_empty() && !lines[k].trim_start().starts_with('#');
+        // A construct left open (an array, a string escape) is found where content resumes.
+        if e > l && (l + 1..e).all(|k| !content(k)) {
+            return true;
+        }
+        // A key commented out or renamed: its table misses it, named at the table's header.
+        if message.starts_with("missing field") {
+            return (0..=l).rev().find(|&k| lines[k].trim_start().starts_with('[')) == Some(e);
+        }
+        // A table header broken: its keys fall into the table above, where the first one that
+        // does not belong there is named, at its own line.
+        let key = message.split('`').nth(1).unwrap_or("\u{0}");
+        (message.starts_with("duplicate key") || message.starts_with("unknown field"))
+            && e > l
+            && lines[e].trim_start().starts_with(key)
     }
 
     #[test]

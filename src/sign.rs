@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::trust::{hex, KeyId, PublicKey};
+use crate::hex;
+use crate::trust::{KeyId, PublicKey};
 
 /// The file names gild writes for a signature (SPEC §10).
 pub const SUMS: &str = "SHA256SUMS";
@@ -158,7 +159,7 @@ fn with_checksum(text: &str) -> Option<String> {
 pub fn sums(dir: &Path, images: &[(String, String)]) -> Result<String, SignError> {
     let mut lines: Vec<(String, String)> = Vec::new();
     for (name, path) in baseline_files(dir)? {
-        lines.push((name, hex(&file_sha256(&path)?)));
+        lines.push((name, hex::encode(&file_sha256(&path)?)));
     }
     lines.extend(images.iter().map(|(name, sha)| (name.clone(), sha.clone())));
     lines.sort();
@@ -263,7 +264,7 @@ pub fn check(dir: &Path, out_dir: &Path, public: &[(String, PublicKey)]) -> Resu
         let Some(expected) = listed.get(name) else {
             return Err(SignError::Unlisted { dir: label, file: name.clone() });
         };
-        let found = hex(&file_sha256(path)?);
+        let found = hex::encode(&file_sha256(path)?);
         if *expected != found {
             return Err(SignError::Mismatch { dir: label, file: name.clone(), expected: expected.clone(), found });
         }
@@ -280,7 +281,7 @@ pub fn check(dir: &Path, out_dir: &Path, public: &[(String, PublicKey)]) -> Resu
         }
         match fs::metadata(&path) {
             Ok(_) => {
-                let found = hex(&file_sha256(&path)?);
+                let found = hex::encode(&file_sha256(&path)?);
                 if *expected != found {
                     return Err(SignError::Mismatch {
                         dir: label,

@@ -154,8 +154,8 @@ impl Verified {
         TrustError::Changed {
             id: self.spec.id.clone(),
             artifact: self.spec.written.clone(),
-            expected: hex(&self.spec.sha256),
-            found: hex(&found),
+            expected: crate::hex::encode(&self.spec.sha256),
+            found: crate::hex::encode(&found),
         }
     }
 }
@@ -303,8 +303,8 @@ pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError>
         return Err(TrustError::Pin {
             id: spec.id.clone(),
             artifact: spec.written.clone(),
-            expected: hex(&spec.sha256),
-            found: hex(&found),
+            expected: crate::hex::encode(&spec.sha256),
+            found: crate::hex::encode(&found),
         });
     }
 
@@ -360,15 +360,4 @@ pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError>
         });
     }
     Ok(Verified { spec: spec.clone(), file, head, signers, ignored })
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
 }

@@ -8,12 +8,18 @@
 //! through a symlink on the host. Every file is written beside its place and renamed; a file
 //! already holding the right bytes is left alone, so a second run changes nothing and an
 //! interrupted run can simply be run again.
+//!
+//! Every precondition on the host is checked before the first change: besides the artifacts
+//! and the base's top-level links, each directory the script writes under without making it
+//! itself ([`host_dirs`]) must be a real directory, so a symlink planted deep in the host's
+//! tree stops the script before the first patch, not half-way through the patches.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use crate::hex;
 use crate::layer::{Compression, Source, Step};
 use crate::tree::{Kind, Node};
-use crate::trust::hex;
 
 /// One patch as the script applies it.
 pub struct ScriptPatch<'a> {
@@ -160,6 +166,20 @@ base_link() { # NAME TARGET
     if [ ! -L "$R/$1" ] || [ "$(readlink "$R/$1")" != "$2" ]; then
         die "ROOT \`$ROOT\` does not start from the base: \`$1\` should be a symlink to \`$2\`"
     fi
+}
+
+# Before any change: a directory the script writes under without making it must be a real
+# directory, as in the base (MAY_BE_ABSENT: the image lacks it, so a host this script already
+# brought to the image may lack it too).
+host_dir() { # REL MAY_BE_ABSENT
+    if [ -L "$R/$1" ]; then
+        die "\`$R/$1\` is a symlink on this host but a directory in the base: refusing to write through it; nothing was changed"
+    fi
+    [ ! -d "$R/$1" ] || return 0
+    if [ -e "$R/$1" ]; then
+        die "\`$R/$1\` is not a directory on this host, as it is in the base; nothing was changed"
+    fi
+    [ "$2" = 1 ] || die "\`$R/$1\` is missing on this host, but the base has it; nothing was changed"
 }
 
 # No step writes through a symlink on the host: the image has none among any entry's parents.
@@ -372,6 +392,14 @@ pub fn render(input: &ScriptInput) -> String {
         let (a, b) = (p(name, 1, &mut s), p(target, 2, &mut s));
         let _ = writeln!(s, "base_link {a} {b}");
     }
+    let dirs = host_dirs(input);
+    if !dirs.is_empty() {
+        s.push_str("# The host's directories the patches write under: real directories, no symlink on the way.\n");
+    }
+    for (dir, may_be_absent) in dirs {
+        let a = p(&dir, 1, &mut s);
+        let _ = writeln!(s, "host_dir {a} {}", u8::from(may_be_absent));
+    }
     s.push_str("\nTMP=$(mktemp -d)\ntrap 'rm -rf \"$TMP\"' EXIT\n");
     if input.install_data.is_some() {
         s.push_str("mkdir \"$TMP/gen\"\ntar -xf \"$DATA\" -C \"$TMP/gen\"\n");
@@ -406,9 +434,65 @@ pub fn render(input: &ScriptInput) -> String {
     s
 }
 
+/// The directories of the host the script writes under (or links from) without making them
+/// itself, parents first, each with whether it may be absent (some step removes it, so the
+/// image may lack it). Replays the steps in order: a directory a `dir` step made is the
+/// script's own from then on, until a step removes or replaces it. The ancestors of every such
+/// directory are listed too, made or not: a `dir` step over a symlink would leave an empty
+/// directory where the host's contents were expected.
+fn host_dirs(input: &ScriptInput) -> Vec<(Vec<u8>, bool)> {
+    let mut made: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut needed: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut removed: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let steps = input.patches.iter().flat_map(|patch| patch.steps.iter()).chain(&input.gild_steps);
+    for step in steps {
+        let (path, link) = match step {
+            Step::Remove(path) => (path, None),
+            Step::Put { path, source: Some(Source::Link(target)), .. } => (path, Some(target)),
+            Step::Put { path, .. } => (path, None),
+        };
+        for written in std::iter::once(path).chain(link) {
+            let parents = ancestors(written);
+            if let Some(deepest) = parents.iter().rposition(|a| !made.contains(*a)) {
+                needed.extend(parents[..=deepest].iter().map(|a| a.to_vec()));
+            }
+        }
+        match step {
+            Step::Put { path, node, .. } if node.is_dir() => {
+                made.insert(path.clone());
+            }
+            Step::Put { path, .. } => forget(&mut made, path),
+            Step::Remove(path) => {
+                forget(&mut made, path);
+                removed.insert(path.clone());
+            }
+        }
+    }
+    let gone = |dir: &[u8]| std::iter::once(dir).chain(ancestors(dir)).any(|a| removed.contains(a));
+    needed.into_iter().map(|dir| (dir.clone(), gone(&dir))).collect()
+}
+
+/// The proper ancestors of a tree path, outermost first (`a`, `a/b` for `a/b/c`).
+fn ancestors(path: &[u8]) -> Vec<&[u8]> {
+    path.iter().enumerate().filter(|(_, &b)| b == b'/').map(|(i, _)| &path[..i]).collect()
+}
+
+/// Drops `path` and everything under it from `set`.
+fn forget(set: &mut BTreeSet<Vec<u8>>, path: &[u8]) {
+    set.remove(path);
+    let mut lo = path.to_vec();
+    lo.push(b'/');
+    let mut hi = path.to_vec();
+    hi.push(b'/' + 1);
+    let under: Vec<Vec<u8>> = set.range(lo..hi).cloned().collect();
+    for p in under {
+        set.remove(&p);
+    }
+}
+
 fn digest_of(node: &Node) -> String {
     match &node.kind {
-        Kind::File(c) => hex(&c.sha256),
+        Kind::File(c) => hex::encode(&c.sha256),
         _ => String::new(),
     }
 }
@@ -457,14 +541,14 @@ fn render_patch(s: &mut String, n: usize, patch: &ScriptPatch) {
                     (Kind::Dir, _) => writeln!(s, "dir {a} {m:04o} {u} {g}"),
                     (Kind::File(c), Some(Source::Member(member))) => {
                         let b = p(member, 2, s);
-                        writeln!(s, "file {a} \"$S\"/{b} {} {m:04o} {u} {g}", hex(&c.sha256))
+                        writeln!(s, "file {a} \"$S\"/{b} {} {m:04o} {u} {g}", hex::encode(&c.sha256))
                     }
                     (Kind::File(c), Some(Source::Generated)) => {
                         let mut gen = data_dir(n);
                         gen.push(b'/');
                         gen.extend_from_slice(path);
                         let b = p(&gen, 2, s);
-                        writeln!(s, "file {a} \"$TMP/gen\"/{b} {} {m:04o} {u} {g}", hex(&c.sha256))
+                        writeln!(s, "file {a} \"$TMP/gen\"/{b} {} {m:04o} {u} {g}", hex::encode(&c.sha256))
                     }
                     (Kind::File(_), Some(Source::Link(target))) => {
                         let b = p(target, 2, s);
@@ -483,7 +567,7 @@ fn render_patch(s: &mut String, n: usize, patch: &ScriptPatch) {
                     (Kind::Fifo, _) => writeln!(s, "node {a} p 0 0 {m:04o} {u} {g}"),
                 };
                 for (name, value) in &node.xattrs {
-                    let _ = writeln!(s, "setfattr -h -n {} -v 0x{} \"$R\"/{a}", q(name), hex(value));
+                    let _ = writeln!(s, "setfattr -h -n {} -v 0x{} \"$R\"/{a}", q(name), hex::encode(value));
                 }
             }
         }
@@ -493,6 +577,52 @@ fn render_patch(s: &mut String, n: usize, patch: &ScriptPatch) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn put(path: &str, dir: bool) -> Step {
+        let node = if dir { Node::dir(0o755, 0, 0) } else { Node { kind: Kind::Fifo, ..Node::dir(0o644, 0, 0) } };
+        Step::Put { path: path.as_bytes().to_vec(), node, source: None }
+    }
+
+    fn dirs_of(patches: &[Vec<Step>]) -> Vec<(String, bool)> {
+        let input = ScriptInput {
+            name: "t",
+            version: "1",
+            base_links: Vec::new(),
+            patches: patches
+                .iter()
+                .map(|steps| ScriptPatch {
+                    id: "P",
+                    file: "p.tar".into(),
+                    sha256: String::new(),
+                    compression: Compression::None,
+                    signatures: Vec::new(),
+                    steps,
+                    deb: false,
+                })
+                .collect(),
+            gild_steps: Vec::new(),
+            release: "",
+            install_data: None,
+            preconditions: Vec::new(),
+            signed_with: None,
+        };
+        host_dirs(&input).into_iter().map(|(d, gone)| (String::from_utf8(d).unwrap(), gone)).collect()
+    }
+
+    #[test]
+    fn host_dirs_are_those_written_under_and_not_made_by_the_script() {
+        let one = vec![put("etc/motd", false), put("usr/share/zoneinfo/right/UTC", false)];
+        let want = ["etc", "usr", "usr/share", "usr/share/zoneinfo", "usr/share/zoneinfo/right"];
+        assert_eq!(dirs_of(&[one]), want.map(|d| (d.to_string(), false)));
+        // A directory the script makes is its own; one it removes may be absent on a re-run.
+        let made = vec![put("opt", true), put("opt/new", true), put("opt/new/f", false)];
+        let removed = vec![put("var/old/f", false), Step::Remove(b"var/old".to_vec())];
+        let got = dirs_of(&[made, removed]);
+        assert_eq!(got, [("var".to_string(), false), ("var/old".to_string(), true)]);
+        // Made, then replaced by a file, then written under again: the host's directory counts.
+        let replaced = vec![put("srv", true), put("srv/a", false), put("srv", false), put("srv/b", false)];
+        assert_eq!(dirs_of(&[replaced]), [("srv".to_string(), false)]);
+    }
 
     #[test]
     fn quoting_survives_single_quotes() {

@@ -165,7 +165,7 @@ fn list_path(archive_name: &[u8]) -> Vec<u8> {
 }
 
 fn md5_hex(bytes: &[u8]) -> String {
-    crate::trust::hex(&Md5::digest(bytes))
+    crate::hex::encode(&Md5::digest(bytes))
 }
 
 /// The database as it stands in the tree before a package is applied.
@@ -562,7 +562,7 @@ impl Layering {
                         EntryError::Spool(e)
                     }
                 })?;
-                placing.md5.insert(listed.clone(), crate::trust::hex(&md5.finalize()));
+                placing.md5.insert(listed.clone(), crate::hex::encode(&md5.finalize()));
                 if pass.track {
                     pass.sources.insert(path.clone(), super::Source::Member(h.path.clone()));
                 }
@@ -1050,19 +1050,31 @@ pub struct Inspected {
     pub changelog: Option<Vec<u8>>,
 }
 
+/// Why a `.deb` could not be inspected.
+#[derive(Debug)]
+pub enum InspectError {
+    /// The package changed since it was verified (a trust failure, whatever else went wrong).
+    Changed(crate::trust::TrustError),
+    /// It is not a package gild can install.
+    Invalid(String),
+}
+
 /// Reads a verified `.deb` through: its control file, and its changelog from `data.tar`. The
 /// whole package is read, so one that gild could not layer is refused here, not at the build.
-pub fn inspect(artifact: &crate::trust::Verified, limits: &Limits) -> Result<Inspected, String> {
+pub fn inspect(artifact: &crate::trust::Verified, limits: &Limits) -> Result<Inspected, InspectError> {
     let (writer, pipe) = decompress::pipe();
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || super::decode(artifact, limits, writer));
         let read = read_inspected(pipe, limits);
-        let produced = producer.join().unwrap_or_else(|_| Err(io::Error::other("the decompression thread panicked")));
-        let inspected = read?;
-        let (_, digest) = produced.map_err(|e| e.to_string())?;
-        if digest != artifact.spec().sha256 {
-            return Err(artifact.changed_error(digest).to_string());
+        let produced = producer
+            .join()
+            .unwrap_or_else(|_| super::Decoded::failed(io::Error::other("the decompression thread panicked")));
+        if let Some(changed) = produced.changed(artifact) {
+            return Err(InspectError::Changed(changed));
         }
+        let inspected = read.map_err(InspectError::Invalid)?;
+        produced.result.map_err(|e| InspectError::Invalid(e.to_string()))?;
+        produced.digest.map_err(|e| InspectError::Invalid(e.to_string()))?;
         Ok(inspected)
     })
 }

@@ -5,7 +5,14 @@
 //! PAX headers, allocates nothing from a header's claimed size before checking it against
 //! [`Limits`], and refuses what gild does not keep (sparse files, global headers, unknown
 //! types) instead of skipping it.
+//!
+//! Its cost is linear in its input (SPEC §4): PAX records are merged into maps, never a list
+//! re-sorted per record, and the extension headers before one entry (PAX `x`, GNU `L`/`K`)
+//! count together against the `header` limit, so a flood of headers costs what it weighs and
+//! is refused once it weighs more than one header may. Extended attributes are held to what
+//! Linux itself allows, so an image never carries one a host could not set.
 
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read};
 
 use base64::Engine;
@@ -13,6 +20,14 @@ use base64::Engine;
 use crate::limits::{Limit, Limits};
 
 const BLOCK: usize = 512;
+
+/// Linux's own limits on extended attributes (`include/uapi/linux/limits.h`): the longest
+/// name (`XATTR_NAME_MAX`), the largest value (`XATTR_SIZE_MAX`) and the most bytes the names
+/// of one file may take, each with its NUL, as `listxattr` returns them (`XATTR_LIST_MAX`).
+/// They are the kernel's, not gild's: no limit key raises them.
+pub const XATTR_NAME_MAX: usize = 255;
+pub const XATTR_SIZE_MAX: usize = 64 << 10;
+pub const XATTR_LIST_MAX: usize = 64 << 10;
 
 /// The entry types gild keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +55,47 @@ pub struct Header {
     pub dev: (u32, u32),
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
     /// PAX records dropped (ACLs and the like), for the report.
-    pub dropped: Vec<String>,
+    pub dropped: Dropped,
+}
+
+/// PAX records gild drops, for the report: the first few distinct keys by name and how many
+/// records in all. A flood of distinct keys costs a count, not a growing set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Up to [`Dropped::NAMED`] distinct keys, in the order first seen.
+    pub keys: Vec<String>,
+    /// Distinct keys beyond those named were seen.
+    pub more: bool,
+    pub records: u64,
+}
+
+impl Dropped {
+    pub const NAMED: usize = 20;
+
+    fn add(&mut self, key: &[u8]) {
+        self.records += 1;
+        self.name(key);
+    }
+
+    fn name(&mut self, key: &[u8]) {
+        if self.keys.iter().any(|k| k.as_bytes() == key) {
+            return;
+        }
+        if self.keys.len() < Self::NAMED {
+            self.keys.push(String::from_utf8_lossy(key).into_owned());
+        } else {
+            self.more = true;
+        }
+    }
+
+    /// Adds what another entry dropped.
+    pub fn merge(&mut self, other: &Dropped) {
+        self.records += other.records;
+        self.more |= other.more;
+        for k in &other.keys {
+            self.name(k.as_bytes());
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +118,10 @@ pub enum TarError {
     Type { entry: String, flag: String },
     #[error("{entry}: exceeds the `{limit}` limit ({value} > {max})\n  help: raise it with `[image.limits] {limit} = …` in the recipe or `--limit {limit}=…`")]
     Limit { entry: String, limit: Limit, value: u64, max: u64 },
+    #[error("{entry}: the extension headers before it (PAX, GNU long names) hold {value} bytes, over the `header` limit ({max}); refused after reading {at} bytes of the layer\n  help: raise it with `[image.limits] header = …` in the recipe or `--limit header=…`")]
+    Headers { entry: String, value: u64, max: u64, at: u64 },
+    #[error("{entry}: extended attribute {what}, over what Linux allows ({max}); refused after reading {at} bytes of the layer\n  help: this is the kernel's limit, not gild's: no host could set this attribute, so the layer must be rebuilt without it")]
+    Xattr { entry: String, what: String, max: &'static str, at: u64 },
     #[error("non-zero data after the end-of-archive blocks, at byte {0}")]
     Trailing(u64),
 }
@@ -92,8 +151,13 @@ struct Pending {
     gid: Option<u64>,
     mode: Option<u32>,
     mtime: Option<i64>,
-    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
-    dropped: Vec<String>,
+    /// By name: a later record for a name replaces the earlier one, at the cost of one lookup.
+    xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// What the names of `xattrs` take as `listxattr` returns them (each with its NUL).
+    xattr_names: usize,
+    dropped: Dropped,
+    /// Bytes of the extension headers read so far for the next entry, against `header`.
+    headers: u64,
 }
 
 impl<R: Read> Archive<R> {
@@ -153,16 +217,18 @@ impl<R: Read> Archive<R> {
         Ok(())
     }
 
-    /// Reads exactly `size` bytes of a meta entry (PAX, long name), after checking the cap.
-    fn meta_data(&mut self, size: u64, what: &str) -> Result<Vec<u8>, TarError> {
-        if size > self.limits.header {
-            return Err(TarError::Limit {
-                entry: what.to_string(),
-                limit: Limit::Header,
-                value: size,
-                max: self.limits.header,
+    /// Reads exactly `size` bytes of a meta entry (PAX, long name), after checking that it
+    /// and the extension headers before it for the same entry (`pending`) fit the cap.
+    fn meta_data(&mut self, size: u64, what: &str, pending: &mut Pending) -> Result<Vec<u8>, TarError> {
+        let total = pending.headers.saturating_add(size);
+        if total > self.limits.header {
+            return Err(if pending.headers == 0 {
+                TarError::Limit { entry: what.to_string(), limit: Limit::Header, value: size, max: self.limits.header }
+            } else {
+                TarError::Headers { entry: what.to_string(), value: total, max: self.limits.header, at: self.pos }
             });
         }
+        pending.headers = total;
         let padded = size.div_ceil(BLOCK as u64) * BLOCK as u64;
         let mut data = Vec::new();
         (&mut self.inner).take(padded).read_to_end(&mut data)?;
@@ -212,12 +278,13 @@ impl<R: Read> Archive<R> {
             let flag = buf[156];
             match flag {
                 b'x' => {
-                    let data = self.meta_data(size, &format!("the PAX header of `{entry}`"))?;
-                    parse_pax(&data, &mut pending, &entry)?;
+                    let data = self.meta_data(size, &format!("the PAX header of `{entry}`"), &mut pending)?;
+                    parse_pax(&data, &mut pending, &entry).map_err(|e| e.at(self.pos))?;
                     continue;
                 }
                 b'L' | b'K' => {
-                    let mut data = self.meta_data(size, &format!("the GNU long name header at byte {at}"))?;
+                    let mut data =
+                        self.meta_data(size, &format!("the GNU long name header at byte {at}"), &mut pending)?;
                     while data.last() == Some(&0) {
                         data.pop();
                     }
@@ -258,7 +325,7 @@ impl<R: Read> Archive<R> {
                 },
                 size,
                 dev: (0, 0),
-                xattrs: std::mem::take(&mut pending.xattrs),
+                xattrs: std::mem::take(&mut pending.xattrs).into_iter().collect(),
                 dropped: std::mem::take(&mut pending.dropped),
             };
             if matches!(kind, Kind::Char | Kind::Block) {
@@ -309,6 +376,12 @@ impl<R: Read> Archive<R> {
             }
             self.count(n as u64)?;
         }
+    }
+
+    /// Bytes read from the stream so far: where a refusal happened, for tests and benchmarks
+    /// that prove a flood is refused early.
+    pub fn consumed(&self) -> u64 {
+        self.pos
     }
 
     /// The current entry's data. Reading past a cut stream is an error, not a short entry.
@@ -444,7 +517,11 @@ fn parse_pax(data: &[u8], pending: &mut Pending, entry: &str) -> Result<(), TarE
         let record = &rest[space + 1..len - 1];
         rest = &rest[len..];
         let eq = record.iter().position(|&b| b == b'=').ok_or_else(|| bad("a record has no `=`".into()))?;
-        let key = String::from_utf8_lossy(&record[..eq]).into_owned();
+        if eq == 0 || record[..eq].contains(&0) {
+            return Err(bad("a record key is empty or holds a NUL".into()));
+        }
+        let key = &record[..eq];
+        let shown = || String::from_utf8_lossy(key);
         let value = &record[eq + 1..];
         let text = || std::str::from_utf8(value).ok();
         let decimal = || {
@@ -452,58 +529,96 @@ fn parse_pax(data: &[u8], pending: &mut Pending, entry: &str) -> Result<(), TarE
                 .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|s| s.parse::<u64>().ok())
         };
-        match key.as_str() {
-            "path" | "linkpath" => {
+        match key {
+            b"path" | b"linkpath" => {
                 if value.is_empty() || value.contains(&0) {
-                    return Err(bad(format!("`{key}` is empty or holds a NUL")));
+                    return Err(bad(format!("`{}` is empty or holds a NUL", shown())));
                 }
-                if key == "path" {
+                if key == b"path" {
                     pending.path = Some(value.to_vec());
                 } else {
                     pending.link = Some(value.to_vec());
                 }
             }
-            "size" => pending.size = Some(decimal().ok_or_else(|| bad("`size` is not a decimal number".into()))?),
-            "uid" => pending.uid = Some(decimal().ok_or_else(|| bad("`uid` is not a decimal number".into()))?),
-            "gid" => pending.gid = Some(decimal().ok_or_else(|| bad("`gid` is not a decimal number".into()))?),
-            "mode" => {
+            b"size" => pending.size = Some(decimal().ok_or_else(|| bad("`size` is not a decimal number".into()))?),
+            b"uid" => pending.uid = Some(decimal().ok_or_else(|| bad("`uid` is not a decimal number".into()))?),
+            b"gid" => pending.gid = Some(decimal().ok_or_else(|| bad("`gid` is not a decimal number".into()))?),
+            b"mode" => {
                 let m = text()
                     .and_then(|s| u32::from_str_radix(s, 8).ok())
                     .ok_or_else(|| bad("`mode` is not octal".into()))?;
                 pending.mode = Some(m);
             }
-            "mtime" => {
+            b"mtime" => {
                 let s = text().ok_or_else(|| bad("`mtime` is not text".into()))?;
                 let whole = s.split('.').next().unwrap_or("");
                 let t: i64 = whole.parse().map_err(|_| bad(format!("`mtime={s}` is not a time")))?;
                 pending.mtime = Some(t);
             }
-            k if k.starts_with("GNU.sparse.") => return Err(TarError::Sparse(entry.to_string())),
-            k if k.starts_with("SCHILY.xattr.") => {
-                set_xattr(&mut pending.xattrs, record[13..eq].to_vec(), value.to_vec());
+            k if k.starts_with(b"GNU.sparse.") => return Err(TarError::Sparse(entry.to_string())),
+            k if k.starts_with(b"SCHILY.xattr.") => {
+                set_xattr(pending, record[13..eq].to_vec(), value.to_vec(), entry)?;
             }
-            k if k.starts_with("LIBARCHIVE.xattr.") => {
+            k if k.starts_with(b"LIBARCHIVE.xattr.") => {
                 let name = percent_decode(&record[17..eq]);
                 let engine = base64::engine::GeneralPurpose::new(
                     &base64::alphabet::STANDARD,
                     base64::engine::GeneralPurposeConfig::new()
                         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
                 );
-                let v = engine.decode(value).map_err(|e| bad(format!("`{k}` is not base64: {e}")))?;
-                set_xattr(&mut pending.xattrs, name, v);
+                let v = engine.decode(value).map_err(|e| bad(format!("`{}` is not base64: {e}", shown())))?;
+                set_xattr(pending, name, v, entry)?;
             }
             // Noise every archiver writes, and which gild drops by design (SPEC §5).
-            "atime" | "ctime" | "uname" | "gname" | "charset" | "hdrcharset" | "comment" => {}
-            _ => pending.dropped.push(key),
+            b"atime" | b"ctime" | b"uname" | b"gname" | b"charset" | b"hdrcharset" | b"comment" => {}
+            _ => pending.dropped.add(key),
         }
     }
     Ok(())
 }
 
-fn set_xattr(xattrs: &mut Vec<(Vec<u8>, Vec<u8>)>, name: Vec<u8>, value: Vec<u8>) {
-    xattrs.retain(|(n, _)| *n != name);
-    xattrs.push((name, value));
-    xattrs.sort();
+/// Records one extended attribute for the next entry, within what Linux allows; a name GNU
+/// tar could not read back (empty, or holding NUL or `=`) is refused.
+fn set_xattr(pending: &mut Pending, name: Vec<u8>, value: Vec<u8>, entry: &str) -> Result<(), TarError> {
+    let shown = || {
+        let mut s = String::from_utf8_lossy(&name[..name.len().min(64)]).into_owned();
+        if name.len() > 64 {
+            s.push('…');
+        }
+        s
+    };
+    if name.is_empty() || name.contains(&0) || name.contains(&b'=') {
+        return Err(TarError::Pax {
+            entry: entry.to_string(),
+            why: format!("extended attribute name `{}` is empty or holds a NUL or `=`", shown().escape_default()),
+        });
+    }
+    let limit = |what: String, max| TarError::Xattr { entry: entry.to_string(), what, max, at: 0 };
+    if name.len() > XATTR_NAME_MAX {
+        return Err(limit(format!("`{}`: a name of {} bytes", shown(), name.len()), "255 bytes"));
+    }
+    if value.len() > XATTR_SIZE_MAX {
+        return Err(limit(format!("`{}`: a value of {} bytes", shown(), value.len()), "64 KiB"));
+    }
+    let len = name.len() + 1;
+    if pending.xattrs.insert(name, value).is_none() {
+        pending.xattr_names += len;
+        if pending.xattr_names > XATTR_LIST_MAX {
+            let what = format!("names taking {} bytes on one entry", pending.xattr_names);
+            return Err(limit(what, "64 KiB of names, each with its NUL"));
+        }
+    }
+    Ok(())
+}
+
+impl TarError {
+    /// Where in the layer an extended attribute was refused (the byte count of what was read).
+    fn at(self, pos: u64) -> TarError {
+        match self {
+            TarError::Xattr { entry, what, max, .. } => TarError::Xattr { entry, what, max, at: pos },
+            other => other,
+        }
+    }
 }
 
 fn percent_decode(s: &[u8]) -> Vec<u8> {
@@ -511,7 +626,7 @@ fn percent_decode(s: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < s.len() {
         if s[i] == b'%' && i + 2 < s.len() {
-            if let Ok(b) = u8::from_str_radix(&String::from_utf8_lossy(&s[i + 1..i + 3]), 16) {
+            if let Some(b) = crate::hex::byte(s[i + 1], s[i + 2]) {
                 out.push(b);
                 i += 3;
                 continue;
@@ -593,6 +708,149 @@ mod tests {
     fn pax_size_over_the_header_limit_is_refused_before_reading() {
         let t = header(b"pax", b'x', 1 << 32);
         assert!(matches!(read_all(&t), Err(TarError::Limit { limit: Limit::Header, .. })));
+    }
+
+    /// One PAX record, its length counting itself.
+    fn record(key: &[u8], value: &[u8]) -> Vec<u8> {
+        let body = key.len() + value.len() + 3;
+        let mut len = body + 1;
+        while format!("{len}").len() + body != len {
+            len += 1;
+        }
+        let mut r = format!("{len} ").into_bytes();
+        r.extend_from_slice(key);
+        r.push(b'=');
+        r.extend_from_slice(value);
+        r.push(b'\n');
+        assert_eq!(r.len(), len);
+        r
+    }
+
+    /// A PAX header holding `records`, padded to whole blocks.
+    fn pax(records: &[u8]) -> Vec<u8> {
+        let mut t = header(b"PaxHeaders/f", b'x', records.len() as u64).to_vec();
+        t.extend_from_slice(records);
+        t.resize(t.len().div_ceil(BLOCK) * BLOCK, 0);
+        t
+    }
+
+    fn file_entry(t: &mut Vec<u8>) {
+        t.extend_from_slice(&header(b"f", b'0', 0));
+        t.extend_from_slice(&[0u8; 1024]);
+    }
+
+    fn first_entry(t: &[u8], limits: Limits) -> (Result<Option<Header>, TarError>, u64) {
+        let mut a = Archive::new(t, limits);
+        let r = a.next_entry();
+        (r, a.consumed())
+    }
+
+    /// The flood of issue 16: 100 PAX headers of 2,000 distinct `SCHILY.xattr` records each
+    /// before one entry. Refused at Linux's 64 KiB of names, in the header that crosses it,
+    /// having read no further.
+    #[test]
+    fn a_flood_of_distinct_xattrs_is_refused_where_the_names_pass_64_kib() {
+        let mut t = Vec::new();
+        let mut names = 0;
+        let mut crossed_at = None;
+        for h in 0..100 {
+            let mut records = Vec::new();
+            for i in 0..2000 {
+                let name = format!("user.h{h:03}.{i:04}");
+                names += name.len() + 1;
+                records.extend(record(format!("SCHILY.xattr.{name}").as_bytes(), b"v"));
+            }
+            t.extend(pax(&records));
+            if names > XATTR_LIST_MAX && crossed_at.is_none() {
+                crossed_at = Some(t.len() as u64);
+            }
+        }
+        file_entry(&mut t);
+        let (r, consumed) = first_entry(&t, Limits::default());
+        let expected = crossed_at.unwrap();
+        assert!(matches!(r, Err(TarError::Xattr { at, .. }) if at == expected), "{r:?}");
+        assert_eq!(consumed, expected, "read no further than the header that crossed the limit");
+        assert!(consumed < t.len() as u64 / 20, "refused within the first twentieth: {consumed} of {}", t.len());
+    }
+
+    /// The same names again and again: no Linux limit is crossed, but the headers before one
+    /// entry count together against `header` (1 MiB), so the flood stops there.
+    #[test]
+    fn a_flood_of_repeated_xattrs_is_refused_at_the_header_limit_counted_together() {
+        let mut records = Vec::new();
+        for i in 0..2000 {
+            records.extend(record(format!("SCHILY.xattr.user.k{i:04}").as_bytes(), b"v"));
+        }
+        let one = pax(&records);
+        let mut t = Vec::new();
+        for _ in 0..100 {
+            t.extend(&one);
+        }
+        file_entry(&mut t);
+        let (r, consumed) = first_entry(&t, Limits::default());
+        // Refused at the header whose data would take the total past 1 MiB, before its data.
+        let fits = (1 << 20) / records.len() as u64;
+        let expected = one.len() as u64 * fits + BLOCK as u64;
+        match r {
+            Err(TarError::Headers { at, value, max, .. }) => {
+                assert_eq!((at, max), (expected, 1 << 20));
+                assert_eq!(value, records.len() as u64 * (fits + 1));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(consumed, expected);
+        let raised = Limits { header: 1 << 30, ..Limits::default() };
+        let (r, _) = first_entry(&t, raised);
+        assert_eq!(r.unwrap().unwrap().xattrs.len(), 2000, "a later record replaces an earlier one");
+    }
+
+    #[test]
+    fn xattrs_beyond_what_linux_allows_are_refused() {
+        let big = pax(&record(b"SCHILY.xattr.user.big", &vec![b'x'; 200 << 10]));
+        let (r, consumed) = first_entry(&big, Limits::default());
+        assert!(matches!(&r, Err(TarError::Xattr { what, .. }) if what.contains("204800")), "{r:?}");
+        assert_eq!(consumed, big.len() as u64);
+        let edge = pax(&record(b"SCHILY.xattr.user.edge", &vec![b'x'; 64 << 10]));
+        let mut t = edge.clone();
+        file_entry(&mut t);
+        assert_eq!(first_entry(&t, Limits::default()).0.unwrap().unwrap().xattrs[0].1.len(), 64 << 10);
+        let long = format!("SCHILY.xattr.user.{}", "n".repeat(251));
+        let (r, _) = first_entry(&pax(&record(long.as_bytes(), b"v")), Limits::default());
+        assert!(matches!(&r, Err(TarError::Xattr { max: "255 bytes", .. })), "{r:?}");
+        let just = format!("SCHILY.xattr.user.{}", "n".repeat(250));
+        let mut t = pax(&record(just.as_bytes(), b"v"));
+        file_entry(&mut t);
+        assert!(first_entry(&t, Limits::default()).0.is_ok(), "255 bytes is allowed");
+    }
+
+    #[test]
+    fn names_gnu_tar_cannot_read_back_are_refused() {
+        for (key, value) in [
+            (&b"SCHILY.xattr."[..], &b"v"[..]),
+            (b"SCHILY.xattr.user.a\0b", b"v"),
+            (b"LIBARCHIVE.xattr.user.a%3Db", b"dg=="),
+            (b"LIBARCHIVE.xattr.user.a%00b", b"dg=="),
+            (b"LIBARCHIVE.xattr.", b"dg=="),
+            (b"comm\0ent", b"v"),
+        ] {
+            let (r, _) = first_entry(&pax(&record(key, value)), Limits::default());
+            assert!(matches!(r, Err(TarError::Pax { .. })), "{}: {r:?}", String::from_utf8_lossy(key));
+        }
+    }
+
+    #[test]
+    fn long_names_and_pax_headers_before_one_entry_share_the_header_limit() {
+        let mut long = header(b"././@LongLink", b'L', 700).to_vec();
+        long.resize(long.len() + 1024, b'a');
+        let mut t = long.clone();
+        let comment = record(b"comment", &[b'c'; 400]);
+        t.extend(pax(&comment));
+        file_entry(&mut t);
+        let limits = Limits { header: 1000, ..Limits::default() };
+        let (r, consumed) = first_entry(&t, limits);
+        let total = 700 + comment.len() as u64;
+        assert!(matches!(r, Err(TarError::Headers { value, max: 1000, .. }) if value == total), "{r:?}");
+        assert_eq!(consumed, long.len() as u64 + BLOCK as u64);
     }
 
     #[test]

@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Ignore};
@@ -255,50 +254,25 @@ fn question(record: &Record, opts: &AuditOptions) -> Result<Option<Question>, Er
     Ok(None)
 }
 
-/// The recipe's `[audit] ignore` (when the recipe is found) and `--ignore`, compiled.
+/// The recipe's `[audit] ignore` (when the recipe is found; checked as `recipe` checks it) and
+/// `--ignore`, compiled.
 fn ignores(locator: &Locator, images: &Path, name: &str, extra: &[String]) -> Result<Ignore, Error> {
-    #[derive(Deserialize)]
-    struct AuditOnly {
-        audit: Option<AuditTable>,
-    }
-    #[derive(Deserialize)]
-    struct AuditTable {
-        #[serde(default)]
-        ignore: Vec<toml::Spanned<String>>,
-    }
     // The workspace's recipe, else the one beside `baselines/NAME/` when BASELINE is a path.
     let recipe = match &locator.workspace {
         Some(ws) => Some(ws.recipe_path(name)),
         None => images.parent().and_then(Path::parent).map(|root| root.join("recipes").join(format!("{name}.toml"))),
     };
-    let recipe = recipe.filter(|p| p.is_file());
-    let mut spanned = Vec::new();
-    let mut text = String::new();
-    if let Some(path) = &recipe {
-        text = std::fs::read_to_string(path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
-        let parsed: AuditOnly = toml::from_str(&text)
-            .map_err(|e| Error::Usage(format!("invalid recipe `{}`\n  cause: {}", path.display(), e.message())))?;
-        spanned = parsed.audit.map(|a| a.ignore).unwrap_or_default();
+    let mut patterns = Vec::new();
+    if let Some(path) = recipe.filter(|p| p.is_file()) {
+        let text = std::fs::read_to_string(&path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
+        patterns = crate::recipe::audit_ignore(&path, &text)?;
     }
-    let mut patterns: Vec<String> = spanned.iter().map(|s| s.get_ref().clone()).collect();
     for p in extra {
         if !patterns.contains(p) {
             patterns.push(p.clone());
         }
     }
-    Ignore::new(&patterns).map_err(|(i, why)| match (spanned.get(i), &recipe) {
-        (Some(s), Some(path)) => {
-            let before = &text[..s.span().start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let col = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
-            Error::Usage(format!(
-                "invalid recipe `{p}`\n  cause: {p}:{line}:{col}: `[audit] ignore` glob `{}`: {why}",
-                s.get_ref(),
-                p = path.display()
-            ))
-        }
-        _ => Error::Usage(format!("`--ignore {}`: {why}", patterns[i])),
-    })
+    Ignore::new(&patterns).map_err(|(i, why)| Error::Usage(format!("`--ignore {}`: {why}", patterns[i])))
 }
 
 /// Revoked versions and why, from `channels.toml` (written by `gild revoke`).

@@ -3,6 +3,10 @@
 //! Nothing is visible until the end: images are written beside their final names
 //! (`.gild-tmp-…`), the baseline is staged in a temporary directory, and the rename of that
 //! directory is the one commit point; a failure anywhere before it removes what was written.
+//! Everything a build creates is listed in its [`claim::Claim`] first, so that after a kill
+//! the next build removes what the killed one wrote, and nothing else.
+
+mod claim;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,6 +25,7 @@ use crate::baseline::{
 use crate::check;
 use crate::deb;
 use crate::error::Error;
+use crate::hex;
 use crate::image;
 use crate::layer::{self, Changes, Compression, Layered, Layering, Step};
 use crate::oci;
@@ -28,8 +33,9 @@ use crate::ops::{display_path, Context};
 use crate::progress::{Progress, Silent};
 use crate::recipe::{ArtifactSpec, Format, Recipe, Version};
 use crate::tree::GILD;
-use crate::trust::{self, hex, Verified};
-use crate::workspace::{self, Workspace, TMP_PREFIX};
+use crate::trust::{self, Verified};
+use crate::workspace::{Workspace, TMP_PREFIX};
+use claim::Claim;
 
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
@@ -87,7 +93,9 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     let _lock = ws
         .lock(&recipe.name, || notify(&format!("waiting for another gild working on `{}`…", recipe.name)))
         .map_err(Error::io(format!("cannot lock `{}`", records_dir.display())))?;
-    clean_leftovers(&records_dir, &out_dir, &recipe.name)?;
+    let recorded = |version: &str, file: &str, sha: Option<&str>| records_image(&records_dir, version, file, sha);
+    let cleaned = claim::clean(&records_dir, &out_dir, &recipe.name, &recorded)
+        .map_err(Error::io(format!("cannot clean up after a killed build in `{}`", records_dir.display())))?;
 
     let recorded = baseline::recorded_versions(&records_dir)
         .map_err(Error::io(format!("cannot read `{}`", records_dir.display())))?;
@@ -119,15 +127,15 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
 
     let (verified, (layered, changes, base_links, packages, base_digests)) =
         verify_and_layer(&ws, &recipe, limits, epoch, progress)?;
-    let mut warnings = layered.warnings.clone();
+    let mut warnings = cleaned;
+    warnings.extend(layered.warnings.iter().cloned());
     if let Some(p) = &packages {
         warnings.extend(package_problems(&recipe, &changes, p)?);
     }
     // The baseline is staged from here on: files.mtree streams into it while it is hashed.
-    let staged = tempfile::Builder::new()
-        .prefix(TMP_PREFIX)
-        .tempdir_in(&records_dir)
-        .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;
+    let staging = || Error::io(format!("cannot stage the baseline in `{}`", records_dir.display()));
+    let mut claim = Claim::create(&records_dir, &recipe.version).map_err(staging())?;
+    let staged = claim.staged(&records_dir).map_err(staging())?;
     let tree_hash = write_spec(&layered, &staged.path().join("files.mtree"))?;
 
     if let Some(record) = existing {
@@ -141,7 +149,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
             });
         }
         progress.finish();
-        return unchanged(&ws, &recipe, record, &layered, &out_dir);
+        return unchanged(&ws, &recipe, record, &layered, &out_dir, &mut claim, warnings);
     }
 
     for v in &verified {
@@ -151,7 +159,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
                 .map(|i| format!("{} (`{}`): signature not counted: {}", v.spec().id, v.spec().written, i.reason)),
         );
     }
-    let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), progress)?;
+    let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), &mut claim, progress)?;
     progress.finish();
     let mut checks = Vec::new();
     if !recipe.checks.is_empty() {
@@ -172,7 +180,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         parent: newest.map(|v| v.to_string()),
         epoch,
         tree: tree_hash,
-        recipe: hex(&recipe.sha256),
+        recipe: hex::encode(&recipe.sha256),
         entries: layered.tree.len() as u64,
         journal: Some(head.unwrap_or_else(|| baseline::JournalHead { seq: 0, hash: "0".repeat(64) })),
         install_data: install_data.clone(),
@@ -223,13 +231,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     write_synced(&script_path, script.as_bytes())?;
     fs::set_permissions(&script_path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(Error::io(format!("cannot write `{}`", script_path.display())))?;
-    let mut placed = Vec::new();
-    for (file, tmp) in images.files {
-        let dest = out_dir.join(&file.file);
-        publish(tmp, &dest)?;
-        placed.push((file, dest));
-    }
-    let layout = images.oci.map(|l| publish_layout(l, &out_dir)).transpose()?;
+    let layout = images.oci.map(|l| publish_layout(l, &out_dir, &mut claim)).transpose()?;
     if let Some(key) = &build_key {
         let mut images: Vec<(String, String)> =
             record.image.iter().map(|i| (i.file.clone(), i.sha256.clone())).collect();
@@ -246,17 +248,21 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     // Temporary directories are private (0700); a recorded baseline is for everyone to read.
     fs::set_permissions(staged.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(Error::io(format!("cannot stage the baseline in `{}`", records_dir.display())))?;
+    let mut placed = Placed::default();
+    for (file, tmp) in images.files {
+        let dest = out_dir.join(&file.file);
+        placed.put(publish(tmp, &dest, &file, &mut claim)?);
+        placed.images.push((file, dest));
+    }
     let staged_path = staged.keep();
     if let Err(e) = fs::rename(&staged_path, &final_dir) {
         let _ = fs::remove_dir_all(&staged_path);
-        for (_, dest) in &placed {
-            let _ = fs::remove_file(dest);
-        }
         if let Some((_, dest)) = &layout {
             let _ = fs::remove_dir_all(dest);
         }
         return Err(Error::io(format!("cannot record the baseline `{}`", final_dir.display()))(e));
     }
+    let placed = placed.commit();
     sync_dir(&records_dir);
 
     let mut details = Map::new();
@@ -270,12 +276,13 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     if let Some(o) = &record.oci {
         details.insert("oci".into(), json!({"dir": o.dir, "manifest": o.manifest}));
     }
-    if let Err(e) = crate::journal::append(&journal_path, "build", details) {
-        warnings.push(format!(
-            "the build is recorded but the journal `{}` could not be appended: {e}",
-            journal_path.display()
-        ));
-    }
+    let recorded_in = display_path(&final_dir, &ws.root);
+    super::journal_append(&ws, &record.name, "build", details, || {
+        format!(
+            "the build of `{}` {} is recorded in `{recorded_in}` without its journal line",
+            record.name, record.version
+        )
+    })?;
 
     Ok(BuildReport {
         status: Status::Built,
@@ -307,19 +314,78 @@ fn refuse_symlink(dir: &Path) -> Result<(), Error> {
     }
 }
 
-/// Renames a finished image into place, readable by all (temporary files are created 0600).
-fn publish(tmp: NamedTempFile, dest: &Path) -> Result<(), Error> {
-    let io = Error::io(format!("cannot write `{}`", dest.display()));
-    if let Err(e) = fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644)) {
-        return Err(io(e));
+/// Images renamed into place before the commit point, removed again if the build fails
+/// before it.
+#[derive(Default)]
+struct Placed {
+    /// Files this build created (not those that already held the same bytes).
+    created: Vec<PathBuf>,
+    images: Vec<(ImageFile, PathBuf)>,
+}
+
+impl Placed {
+    fn put(&mut self, created: Option<PathBuf>) {
+        self.created.extend(created);
     }
-    tmp.persist(dest).map(|_| ()).map_err(|e| io(e.error))
+
+    /// The build is recorded: the images stay.
+    fn commit(mut self) -> Vec<(ImageFile, PathBuf)> {
+        self.created.clear();
+        std::mem::take(&mut self.images)
+    }
+}
+
+impl Drop for Placed {
+    fn drop(&mut self) {
+        for path in &self.created {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// Renames a finished image into place, readable by all (temporary files are created 0600),
+/// claimed first. A file already at `dest` is never replaced: when it holds the very bytes it
+/// stays as it is; otherwise the build stops, since gild cannot tell it wrote that file.
+/// Returns the path when this build created it.
+fn publish(tmp: NamedTempFile, dest: &Path, file: &ImageFile, claim: &mut Claim) -> Result<Option<PathBuf>, Error> {
+    let io = || Error::io(format!("cannot write `{}`", dest.display()));
+    if let Err(e) = fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644)) {
+        return Err(io()(e));
+    }
+    if !dest.exists() {
+        claim.image(dest, &file.sha256, file.size).map_err(io())?;
+    }
+    match tmp.persist_noclobber(dest) {
+        Ok(_) => Ok(Some(dest.to_path_buf())),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            let found = fs::File::open(dest).and_then(|mut f| claim::sha256_of(&mut f)).map_err(io())?;
+            if hex::encode(&found) == file.sha256 {
+                return Ok(None);
+            }
+            Err(Error::Usage(format!(
+                "`{}` already exists and holds other bytes than the image built (sha256 {}, built {})\n  cause: no baseline records that file, so gild cannot tell it wrote it, and never replaces a file it did not write\n  help: move it away (or remove it, if it is yours to remove) and build again",
+                dest.display(),
+                hex::encode(&found),
+                file.sha256
+            )))
+        }
+        Err(e) => Err(io()(e.error)),
+    }
+}
+
+/// Whether `baselines/NAME/VERSION/baseline.toml` lists the image `file` (with `sha256`, when
+/// given). A record that cannot be read counts as listing it: a removal needs proof.
+fn records_image(records: &Path, version: &str, file: &str, sha256: Option<&str>) -> bool {
+    let Ok(text) = fs::read_to_string(records.join(version).join("baseline.toml")) else { return false };
+    let Ok(record) = Record::from_toml(&text) else { return true };
+    record.image.iter().any(|i| i.file == file && sha256.map_or(true, |s| i.sha256 == s))
 }
 
 /// Renames a finished OCI layout into place; returns its record and path.
-fn publish_layout(layout: oci::Layout, out_dir: &Path) -> Result<(OciRecord, PathBuf), Error> {
+fn publish_layout(layout: oci::Layout, out_dir: &Path, claim: &mut Claim) -> Result<(OciRecord, PathBuf), Error> {
     let dest = out_dir.join(&layout.record.dir);
     let record = layout.record.clone();
+    claim.layout(&dest, &record.manifest).map_err(Error::io(format!("cannot write `{}`", dest.display())))?;
     layout.publish(&dest).map_err(Error::io(format!("cannot write `{}`", dest.display())))?;
     Ok((record, dest))
 }
@@ -430,11 +496,13 @@ struct Staged {
 /// Writes every format beside its final name in `out_dir`, from one tar stream: the OCI
 /// layer shares the encoder of the tar image of its compression, and its `diff_id` is the
 /// plain tar's sha256. `record` is the baseline's `tree` and epoch, which the layout names.
+/// Each temporary is claimed first.
 fn write_images(
     recipe: &Recipe,
     layered: &Layered,
     out_dir: &Path,
     record: (&str, Option<i64>),
+    claim: &mut Claim,
     progress: &dyn Progress,
 ) -> Result<Staged, Error> {
     fs::create_dir_all(out_dir).map_err(Error::io(format!("cannot create `{}`", out_dir.display())))?;
@@ -443,7 +511,9 @@ fn write_images(
     let mut temps = Vec::new();
     let mut outputs: Vec<(Format, Vec<fs::File>)> = Vec::new();
     for &format in &recipe.formats {
-        let tmp = tempfile::Builder::new().prefix(&prefix).tempfile_in(out_dir).map_err(io())?;
+        let tmp = claim
+            .temp_image(out_dir, &recipe.name, format)
+            .map_err(Error::io(format!("cannot write in `{}`", out_dir.display())))?;
         outputs.push((format, vec![tmp.reopen().map_err(io())?]));
         temps.push((format, tmp));
     }
@@ -466,7 +536,7 @@ fn write_images(
         .into_iter()
         .map(|(format, tmp)| {
             let w = of(format);
-            (ImageFile { file: image_name(recipe, format), size: w.size, sha256: hex(&w.sha256) }, tmp)
+            (ImageFile { file: image_name(recipe, format), size: w.size, sha256: hex::encode(&w.sha256) }, tmp)
         })
         .collect();
     let oci = match staging {
@@ -489,8 +559,10 @@ fn unchanged(
     record: Record,
     layered: &Layered,
     out_dir: &Path,
+    claim: &mut Claim,
+    warnings: Vec<String>,
 ) -> Result<BuildReport, Error> {
-    let mut warnings = layered.warnings.clone();
+    let mut warnings = warnings;
     let mut missing = Vec::new();
     for &f in &recipe.formats {
         let name = image_name(recipe, f);
@@ -517,7 +589,7 @@ fn unchanged(
     let mut rewritten = Vec::new();
     if !missing.is_empty() || oci.is_some() {
         let only = Recipe { formats: missing, oci, ..recipe.clone() };
-        let staged = write_images(&only, layered, out_dir, (&record.tree, record.epoch), &Silent)?;
+        let staged = write_images(&only, layered, out_dir, (&record.tree, record.epoch), claim, &Silent)?;
         for (file, tmp) in staged.files {
             let recorded = record.image.iter().find(|i| i.file == file.file).expect("filtered above");
             if recorded.sha256 != file.sha256 {
@@ -528,14 +600,14 @@ fn unchanged(
                 });
             }
             let dest = out_dir.join(&file.file);
-            publish(tmp, &dest)?;
+            publish(tmp, &dest, &file, claim)?;
             rewritten.push(display_path(&dest, &ws.root));
         }
         if let (Some(layout), Some(recorded)) = (staged.oci, &record.oci) {
             if let Some((file, expected, found)) = oci::first_difference(recorded, &layout.record) {
                 return Err(Error::Irreproducible { file: format!("{}/{file}", recorded.dir), expected, found });
             }
-            let (_, dest) = publish_layout(layout, out_dir)?;
+            let (_, dest) = publish_layout(layout, out_dir, claim)?;
             rewritten.push(display_path(&dest, &ws.root));
         }
     }
@@ -587,7 +659,7 @@ fn install_script(
         .map(|((p, v), c)| ScriptPatch {
             id: &p.artifact.id,
             file: file_name(&p.artifact.written),
-            sha256: hex(&p.artifact.sha256),
+            sha256: hex::encode(&p.artifact.sha256),
             compression: c.compression.unwrap_or(Compression::None),
             signatures: v
                 .signers
@@ -641,7 +713,7 @@ fn write_install_data(
         out.finish()
     };
     let (size, sha) = write().map_err(Error::io(format!("cannot write `{}`", path.display())))?;
-    Ok(Some(baseline::DataFile { size, sha256: hex(&sha) }))
+    Ok(Some(baseline::DataFile { size, sha256: hex::encode(&sha) }))
 }
 
 /// The host files `install.sh` must find as the base or the image has them before changing
@@ -657,12 +729,12 @@ fn preconditions(changes: &[Changes], base: &BaseDigests, layered: &Layered) -> 
         paths.extend(c.conffiles.iter().cloned());
     }
     let image = |p: &[u8]| match layered.tree.get(p).map(|n| &n.kind) {
-        Some(crate::tree::Kind::File(c)) => Some(hex(&c.sha256)),
+        Some(crate::tree::Kind::File(c)) => Some(hex::encode(&c.sha256)),
         _ => None,
     };
     paths
         .into_iter()
-        .map(|path| install::Precondition { base: base.get(&path).map(|d| hex(d)), image: image(&path), path })
+        .map(|path| install::Precondition { base: base.get(&path).map(|d| hex::encode(d)), image: image(&path), path })
         .collect()
 }
 
@@ -680,7 +752,7 @@ fn signature_records(v: &Verified) -> Vec<SignatureRecord> {
 fn artifact_record(v: &Verified) -> ArtifactRecord {
     ArtifactRecord {
         artifact: v.spec().written.clone(),
-        sha256: hex(&v.spec().sha256),
+        sha256: hex::encode(&v.spec().sha256),
         signature: signature_records(v),
     }
 }
@@ -696,7 +768,7 @@ fn patch_record(p: &crate::recipe::Patch, v: &Verified, c: &Changes, warnings: &
     PatchRecord {
         id: p.artifact.id.clone(),
         artifact: p.artifact.written.clone(),
-        sha256: hex(&p.artifact.sha256),
+        sha256: hex::encode(&p.artifact.sha256),
         severity: p.severity,
         fixes,
         exploited: p.exploited,
@@ -718,7 +790,7 @@ fn xattr_records(layered: &Layered) -> Vec<XattrRecord> {
             out.push(XattrRecord {
                 path: mtree::escape_path(path),
                 name: mtree::escape(name),
-                sha256: hex(&Sha256::digest(value)),
+                sha256: hex::encode(&Sha256::digest(value)),
             });
         }
     }
@@ -730,7 +802,7 @@ fn write_spec(layered: &Layered, path: &Path) -> Result<String, Error> {
     let write = || -> std::io::Result<String> {
         let mut out = image::Hashed::new(fs::File::create(path)?);
         mtree::write(&layered.tree, &mut out)?;
-        Ok(hex(&out.finish()?.1))
+        Ok(hex::encode(&out.finish()?.1))
     };
     write().map_err(Error::io(format!("cannot write `{}`", path.display())))
 }
@@ -749,38 +821,6 @@ fn sync_dir(dir: &Path) {
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
-}
-
-/// After a kill: temporaries in the records and out directories, and images in `out_dir`
-/// that no baseline records.
-fn clean_leftovers(records_dir: &Path, out_dir: &Path, name: &str) -> Result<(), Error> {
-    workspace::remove_stale(records_dir, TMP_PREFIX)
-        .map_err(Error::io(format!("cannot clean `{}`", records_dir.display())))?;
-    workspace::remove_stale(out_dir, &format!("{TMP_PREFIX}{name}@"))
-        .map_err(Error::io(format!("cannot clean `{}`", out_dir.display())))?;
-    let Ok(entries) = fs::read_dir(out_dir) else { return Ok(()) };
-    for entry in entries.flatten() {
-        let file = entry.file_name();
-        let Some(file) = file.to_str() else { continue };
-        let Some(rest) = file.strip_prefix(&format!("{name}-")) else { continue };
-        let extensions = [Format::TarZst, Format::TarGz, Format::Tar].map(Format::extension);
-        for ext in extensions.into_iter().chain(["oci"]) {
-            let Some(version) = rest.strip_suffix(&format!(".{ext}")) else { continue };
-            if Version::parse(version).is_err() || records_dir.join(version).join("baseline.toml").is_file() {
-                continue;
-            }
-            let path = entry.path();
-            let removed = match ext {
-                // Only a layout gild could have written (a kill between its rename and the
-                // baseline's): a directory holding `oci-layout`.
-                "oci" if path.join(oci::LAYOUT_FILE).is_file() => fs::remove_dir_all(&path),
-                "oci" => Ok(()),
-                _ => fs::remove_file(&path),
-            };
-            removed.map_err(Error::io(format!("cannot remove the unrecorded image `{}`", path.display())))?;
-        }
-    }
-    Ok(())
 }
 
 /// The most bytes a package's decompressed changelog may take (Debian's largest are a few MiB).

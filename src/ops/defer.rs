@@ -8,11 +8,11 @@
 use serde_json::{json, Map};
 
 use crate::error::Error;
+use crate::hex;
 use crate::ops::build::Notify;
 use crate::ops::{date_arg, display_path, Context, RecipeEdit};
 use crate::recipe;
 use crate::recipe::edit::{Decision, Deferral};
-use crate::trust::hex;
 use crate::workspace;
 
 #[derive(Debug, Clone, Default)]
@@ -45,8 +45,7 @@ pub struct DeferReport {
 
 pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<DeferReport, Error> {
     let review_by = opts.review_by.as_deref().map(|d| date_arg("--review-by", d)).transpose()?;
-    let RecipeEdit { ws, path, recipe, mut editor, _lock, .. } = RecipeEdit::open(ctx, &opts.recipe, notify)?;
-    let journal = ws.journal(&recipe.name);
+    let RecipeEdit { ws, path, text, recipe, mut editor, _lock } = RecipeEdit::open(ctx, &opts.recipe, notify)?;
     let mut details = Map::new();
     details.insert("name".into(), json!(recipe.name));
     details.insert("id".into(), json!(opts.id));
@@ -69,7 +68,7 @@ pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<Defer
         let mut refused = details.clone();
         refused.insert("command".into(), json!("defer --undo"));
         super::verify_or_refuse(&ws, &checked, &patch.artifact, refused)?;
-        details.insert("sha256".into(), json!(hex(&patch.artifact.sha256)));
+        details.insert("sha256".into(), json!(hex::encode(&patch.artifact.sha256)));
     }
     workspace::replace_file(&path, new_text.as_bytes())
         .map_err(Error::io(format!("cannot write `{}`", path.display())))?;
@@ -85,7 +84,7 @@ pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<Defer
         );
         if how == Deferral::Moved {
             if let Some(p) = recipe.patches.iter().find(|p| p.artifact.id == opts.id) {
-                details.insert("sha256".into(), json!(hex(&p.artifact.sha256)));
+                details.insert("sha256".into(), json!(hex::encode(&p.artifact.sha256)));
             }
         }
     }
@@ -98,12 +97,8 @@ pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<Defer
     if let Some(d) = review_by {
         details.insert("review-by".into(), json!(d.to_string()));
     }
-    details.insert("recipe".into(), json!(hex(&checked.sha256)));
-    crate::journal::append(&journal, event, details).map_err(Error::io(format!(
-        "`{}` is changed, but the journal `{}` could not be appended",
-        path.display(),
-        journal.display()
-    )))?;
+    details.insert("recipe".into(), json!(hex::encode(&checked.sha256)));
+    super::journal_append(&ws, &recipe.name, event, details, || super::put_back(&path, &text))?;
 
     Ok(DeferReport {
         name: recipe.name.clone(),

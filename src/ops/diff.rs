@@ -4,10 +4,10 @@
 use crate::baseline::mtree;
 use crate::diff::{self, Aspect, Attribution, Side, Status, Unchecked};
 use crate::error::Error;
+use crate::hex;
 use crate::ops::{sources, Context};
 use crate::tree::source::Source;
 use crate::tree::{Kind, Lacks, Node};
-use crate::trust::hex;
 
 #[derive(Debug, Clone, Default)]
 pub struct DiffOptions {
@@ -79,7 +79,7 @@ impl EntryState {
         match &node.kind {
             Kind::File(c) => {
                 s.size = known(Lacks::SIZE).then_some(c.size);
-                s.sha256 = known(Lacks::DIGEST).then(|| hex(&c.sha256));
+                s.sha256 = known(Lacks::DIGEST).then(|| hex::encode(&c.sha256));
             }
             Kind::Symlink(t) => s.link = known(Lacks::LINK).then(|| mtree::escape(t)),
             Kind::Char(a, b) | Kind::Block(a, b) => s.device = known(Lacks::DEVICE).then_some((*a, *b)),

@@ -12,11 +12,12 @@ use serde_json::{json, Map};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::hex;
 use crate::ops::build::Notify;
 use crate::ops::{date_arg, display_path, relative_to, today, Context, RecipeEdit};
 use crate::recipe::edit::{EditError, NewPatch};
 use crate::recipe::{self, Approval, ArtifactSpec, Recipe, Severity, SignatureFile};
-use crate::trust::{hex, Ignored, Signer};
+use crate::trust::{Ignored, Signer};
 use crate::workspace;
 
 #[derive(Debug, Clone)]
@@ -66,7 +67,7 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
         None => today()?,
     };
     // Read under the lock: what another intake wrote a moment ago is in it.
-    let RecipeEdit { ws, path, recipe, mut editor, _lock, .. } = RecipeEdit::open(ctx, &opts.recipe, notify)?;
+    let RecipeEdit { ws, path, text, recipe, mut editor, _lock } = RecipeEdit::open(ctx, &opts.recipe, notify)?;
     if let Some(id) = &opts.id {
         unique_id(&recipe, id)?;
     }
@@ -78,9 +79,9 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
     let sha256 = digest(&artifact)?;
     let pinned = recipe
         .artifacts()
-        .map(|a| (a.id.clone(), hex(&a.sha256)))
+        .map(|a| (a.id.clone(), hex::encode(&a.sha256)))
         .chain(editor.deferred_pins())
-        .find(|(_, sha)| *sha == hex(&sha256));
+        .find(|(_, sha)| *sha == hex::encode(&sha256));
     if let Some((id, sha256)) = pinned {
         return Err(EditError::DuplicateDigest { artifact: written, id, sha256 }.into());
     }
@@ -133,7 +134,7 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
     let new = NewPatch {
         id: id.clone(),
         artifact: written.clone(),
-        sha256: hex(&sha256),
+        sha256: hex::encode(&sha256),
         signed_by: signed_by.clone(),
         threshold: spec.threshold,
         signatures: (!default_sig).then(|| spec.signatures.iter().map(|s| s.written.clone()).collect()),
@@ -159,7 +160,7 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
     details.insert("name".into(), json!(recipe.name));
     details.insert("id".into(), json!(id));
     details.insert("artifact".into(), json!(written));
-    details.insert("sha256".into(), json!(hex(&sha256)));
+    details.insert("sha256".into(), json!(hex::encode(&sha256)));
     details.insert("severity".into(), json!(opts.severity));
     details.insert("fixes".into(), json!(fixes));
     details.insert("exploited".into(), json!(opts.exploited));
@@ -177,21 +178,15 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
             .map(|s| json!({"key": s.key, "key-id": s.key_id.to_string()}))
             .collect::<Vec<_>>()),
     );
-    details.insert("recipe".into(), json!(hex(&checked.sha256)));
-    let journal = ws.journal(&recipe.name);
-    crate::journal::append(&journal, "intake", details).map_err(Error::io(format!(
-        "`{}` now lists `{}`, but the journal `{}` could not be appended",
-        path.display(),
-        id,
-        journal.display()
-    )))?;
+    details.insert("recipe".into(), json!(hex::encode(&checked.sha256)));
+    super::journal_append(&ws, &recipe.name, "intake", details, || super::put_back(&path, &text))?;
 
     Ok(IntakeReport {
         name: recipe.name.clone(),
         recipe: display_path(&path, &ws.root),
         id,
         artifact: written,
-        sha256: hex(&sha256),
+        sha256: hex::encode(&sha256),
         severity: opts.severity,
         signed_by,
         threshold: spec.threshold,
@@ -236,8 +231,12 @@ fn package_defaults(
         return Ok((id, opts.fixes.clone()));
     }
     let limits = ctx.limits(recipe)?;
-    let info = crate::layer::inspect(verified, &limits).map_err(|why| {
-        Error::Usage(format!("`{}` is not a Debian package gild can install\n  cause: {why}", opts.artifact.display()))
+    let info = crate::layer::inspect(verified, &limits).map_err(|e| match e {
+        crate::layer::InspectError::Changed(e) => Error::from(e),
+        crate::layer::InspectError::Invalid(why) => Error::Usage(format!(
+            "`{}` is not a Debian package gild can install\n  cause: {why}",
+            opts.artifact.display()
+        )),
     })?;
     let id = match &opts.id {
         Some(id) => id.clone(),

@@ -187,9 +187,40 @@ pub fn refuse(
         details.insert("id".into(), spec.id.clone().into());
         details.insert("artifact".into(), spec.written.clone().into());
         details.insert("reason".into(), e.to_string().into());
-        let _ = crate::journal::append(&ws.journal(&recipe.name), "refused", details);
+        let path = ws.journal(&recipe.name);
+        if let Err(source) = crate::journal::append(&path, "refused", details) {
+            return Error::Unjournaled { error: Box::new(e), path: display_path(&path, &ws.root), source };
+        }
     }
     e
+}
+
+/// Appends `event` to the journal of image `name`. A failed append fails the command
+/// (exit 2, SPEC §7) in every command alike; `outcome` says what stands without the line.
+pub fn journal_append(
+    ws: &Workspace,
+    name: &str,
+    event: &str,
+    details: serde_json::Map<String, serde_json::Value>,
+    outcome: impl FnOnce() -> String,
+) -> Result<crate::baseline::JournalHead, Error> {
+    let path = ws.journal(name);
+    crate::journal::append(&path, event, details).map_err(|e| journal_failed(ws, name, outcome(), e))
+}
+
+/// Puts a recipe back as it was after its journal line could not be written; says so.
+pub fn put_back(path: &Path, text: &str) -> String {
+    match crate::workspace::replace_file(path, text.as_bytes()) {
+        Ok(()) => format!("nothing changed (`{}` is as it was)", path.display()),
+        Err(e) => {
+            format!("`{}` could not be put back either ({e}): it is changed without its journal line", path.display())
+        }
+    }
+}
+
+/// The error of a failed journal append (see [`journal_append`]).
+pub fn journal_failed(ws: &Workspace, name: &str, outcome: String, source: std::io::Error) -> Error {
+    Error::Journal { name: name.to_string(), path: display_path(&ws.journal(name), &ws.root), outcome, source }
 }
 
 #[cfg(test)]

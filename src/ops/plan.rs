@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use crate::baseline::{self, Record};
 use crate::date::Date;
 use crate::error::Error;
+use crate::hex;
 use crate::ops::{date_arg, display_path, today, Context};
 use crate::plan::{self, Pending, Review};
 use crate::recipe::{self, Recipe};
-use crate::trust::hex;
 
 #[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
@@ -103,7 +103,7 @@ fn pending(
 ) -> Result<(), Error> {
     for p in &recipe.patches {
         let id = &p.artifact.id;
-        if built.contains(&(id.clone(), hex(&p.artifact.sha256))) {
+        if built.contains(&(id.clone(), hex::encode(&p.artifact.sha256))) {
             continue;
         }
         let released = p.released.as_ref().map(|r| date_of(r, shown, id, "released")).transpose()?;

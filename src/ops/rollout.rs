@@ -229,19 +229,21 @@ fn commit(
     let path = channels_path(ws, name);
     let journal_path = ws.journal(name);
     let pending = journal::prepare_at(&journal_path, now, event, details)
-        .map_err(Error::io(format!("cannot read the journal `{}`", journal_path.display())))?;
+        .map_err(|e| super::journal_failed(ws, name, "nothing changed".into(), e))?;
     state.journal = Some(pending.head.clone());
     state.current = state.current_all();
     workspace::replace_file(&path, state.to_toml().as_bytes())
         .map_err(Error::io(format!("cannot write `{}`", path.display())))?;
     if let Err(e) = pending.append(&journal_path) {
-        let _ = match old {
+        let put_back = match old {
             Some(bytes) => workspace::replace_file(&path, &bytes),
             None => std::fs::remove_file(&path),
         };
-        return Err(Error::io(format!("cannot append to the journal `{}`; nothing changed", journal_path.display()))(
-            e,
-        ));
+        let outcome = match put_back {
+            Ok(()) => format!("nothing changed (`{}` is as it was)", display_path(&path, &ws.root)),
+            Err(b) => format!("`{}` could not be put back either ({b}): it is ahead of the journal", path.display()),
+        };
+        return Err(super::journal_failed(ws, name, outcome, e));
     }
     Ok(())
 }

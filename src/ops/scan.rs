@@ -9,11 +9,11 @@ use sha2::{Digest, Sha256};
 
 use crate::baseline::mtree;
 use crate::error::Error;
+use crate::hex;
 use crate::ops::diff::SourceInfo;
 use crate::ops::{display_path, sources, Context};
 use crate::tree::source::Locator;
 use crate::tree::walk::Reach;
-use crate::trust::hex;
 use crate::workspace::TMP_PREFIX;
 
 #[derive(Debug, Clone, Default)]
@@ -49,7 +49,7 @@ pub fn scan(ctx: &Context, opts: &ScanOptions) -> Result<ScanReport, Error> {
             *lacking.entry(k).or_default() += 1;
         }
     }
-    let sha256 = hex(&Sha256::digest(spec.as_bytes()));
+    let sha256 = hex::encode(&Sha256::digest(spec.as_bytes()));
     let (output, spec) = match &opts.output {
         Some(file) => {
             let dest = locator.base.join(file);

@@ -30,7 +30,7 @@ pub fn verify(ctx: &Context, recipe_arg: &str) -> Result<VerifyReport, Error> {
             Ok(v) => artifacts.push(ArtifactResult {
                 id: spec.id.clone(),
                 artifact: spec.written.clone(),
-                sha256: trust::hex(&spec.sha256),
+                sha256: crate::hex::encode(&spec.sha256),
                 signers: v.signers.clone(),
                 ignored: v.ignored.clone(),
             }),

@@ -8,9 +8,9 @@ use sha2::{Digest, Sha256};
 
 use crate::baseline::Record;
 use crate::error::Error;
+use crate::hex;
 use crate::ops::{sources, Context};
 use crate::sign::{self, SignError};
-use crate::trust::hex;
 
 pub struct VerifyBaselineReport {
     pub name: String,
@@ -111,5 +111,5 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher)?;
-    Ok(hex(&hasher.finalize()))
+    Ok(hex::encode(&hasher.finalize()))
 }

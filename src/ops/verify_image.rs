@@ -10,10 +10,10 @@ use sha2::{Digest, Sha256};
 use crate::baseline::mtree;
 use crate::diff::{self, Attribution};
 use crate::error::Error;
+use crate::hex;
 use crate::ops::diff::{path_changes, PathChange, SourceInfo};
 use crate::ops::{sources, Context};
 use crate::tree::source::SourceKind;
-use crate::trust::hex;
 
 #[derive(Debug, Clone, Default)]
 pub struct VerifyImageOptions {
@@ -60,14 +60,14 @@ pub fn verify_image(ctx: &Context, opts: &VerifyImageOptions) -> Result<VerifyIm
     let image = locator.open(&opts.image)?;
     let (sha256, recorded_as) = match &image.kind {
         SourceKind::Tarball { sha256, .. } => {
-            let sha256 = hex(sha256);
+            let sha256 = hex::encode(sha256);
             let recorded_as = record.image.iter().find(|i| i.sha256 == sha256).map(|i| i.file.clone());
             (sha256, recorded_as)
         }
         SourceKind::Oci { manifest, .. } => {
             let digest = crate::oci::digest(manifest);
             let recorded_as = record.oci.as_ref().filter(|o| o.manifest == digest).map(|o| o.dir.clone());
-            (hex(manifest), recorded_as)
+            (hex::encode(manifest), recorded_as)
         }
         _ => {
             return Err(Error::Usage(format!(
@@ -80,7 +80,7 @@ pub fn verify_image(ctx: &Context, opts: &VerifyImageOptions) -> Result<VerifyIm
         }
     };
     let spec = mtree::render_with(&image.tree, |p| image.lacks(p));
-    let tree = hex(&Sha256::digest(spec.as_bytes()));
+    let tree = hex::encode(&Sha256::digest(spec.as_bytes()));
     let attribution = Attribution::of(record)
         .map_err(|why| Error::Usage(format!("the record of `{}` is not valid\n  cause: {why}", baseline.label)))?;
     let (changes, _) = path_changes(&baseline, &image, diff::Options { xattrs: true }, &[&attribution]);

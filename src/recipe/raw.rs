@@ -23,9 +23,14 @@ pub struct RawRecipe {
     pub check: Vec<RawCheck>,
     pub rollout: Option<RawRollout>,
     pub policy: Option<RawPolicy>,
-    #[allow(dead_code)]
     pub audit: Option<RawAudit>,
     pub sign: Option<Spanned<RawSign>>,
+}
+
+/// The recipe's `[audit]` table alone (what `audit` reads, which needs no keys or artifacts).
+#[derive(Deserialize)]
+pub struct AuditOnly {
+    pub audit: Option<RawAudit>,
 }
 
 /// `[sign]`: `key = { file = … }` or `{ env = … }`, `public = […]`, `since`.
@@ -193,8 +198,7 @@ pub struct RawPolicy {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-#[allow(dead_code)]
 pub struct RawAudit {
     #[serde(default)]
-    pub ignore: Vec<String>,
+    pub ignore: Vec<Spanned<String>>,
 }

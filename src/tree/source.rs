@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::spec::{self, Form};
 use super::{archive, walk, Kind, Lacks, Tree};
 use crate::baseline::{self, Record};
+use crate::hex;
 use crate::layer::decompress::Compression;
 use crate::layer::tar::TarError;
 use crate::layer::RELEASE_PATH;
@@ -22,7 +23,6 @@ use crate::limits::Limits;
 use crate::oci::{self, OciError};
 use crate::progress::{Progress, Reporter};
 use crate::recipe::Version;
-use crate::trust::hex;
 use crate::workspace::Workspace;
 
 #[derive(Debug, thiserror::Error)]
@@ -268,7 +268,7 @@ impl Locator {
     pub fn baseline_dir(&self, arg: &str, dir: &Path) -> Result<Source, SourceError> {
         let warnings = self.signed(dir)?;
         let (text, record) = read_baseline(dir)?;
-        let mut source = recorded_source(arg, dir, text, record, false)?;
+        let mut source = recorded_source(&self.limits, arg, dir, text, record, false)?;
         source.warnings.extend(warnings);
         Ok(source)
     }
@@ -320,8 +320,8 @@ impl Locator {
             why,
             help: None,
         })?;
-        let mut a = recorded_source(a, &da, sa, Some(reca), true)?;
-        let mut b = recorded_source(b, &db, sb, Some(recb), true)?;
+        let mut a = recorded_source(&self.limits, a, &da, sa, Some(reca), true)?;
+        let mut b = recorded_source(&self.limits, b, &db, sb, Some(recb), true)?;
         a.warnings.extend(wa);
         b.warnings.extend(wb);
         Ok(Some((a, b)))
@@ -350,7 +350,7 @@ impl Locator {
         let mut text = Vec::new();
         let mut file = file;
         file.read_to_end(&mut text).map_err(SourceError::io(cannot()))?;
-        let (parsed, form) = parse_spec(text, arg)?;
+        let (parsed, form) = parse_spec(text, arg, &self.limits)?;
         Ok(Source {
             label: arg.to_string(),
             kind: SourceKind::Spec { path: path.to_path_buf(), form },
@@ -447,7 +447,7 @@ fn read_baseline(dir: &Path) -> Result<(Vec<u8>, Option<Box<Record>>), SourceErr
         Err(e) => return Err(SourceError::io(format!("cannot read `{}`", record_path.display()))(e)),
     };
     if let Some(r) = &record {
-        let found = hex(&Sha256::digest(&text));
+        let found = hex::encode(&Sha256::digest(&text));
         if found != r.tree {
             return Err(SourceError::Tampered { dir: dir.display().to_string(), expected: r.tree.clone(), found });
         }
@@ -459,6 +459,7 @@ fn read_baseline(dir: &Path) -> Result<(Vec<u8>, Option<Box<Record>>), SourceErr
 /// baseline's entries (see [`Locator::recorded_pair`]), so extended attributes are attached
 /// to the entries present.
 fn recorded_source(
+    limits: &Limits,
     arg: &str,
     dir: &Path,
     text: Vec<u8>,
@@ -466,7 +467,7 @@ fn recorded_source(
     partial: bool,
 ) -> Result<Source, SourceError> {
     let shown = dir.join("files.mtree").display().to_string();
-    let (parsed, _) = parse_spec(text, &shown)?;
+    let (parsed, _) = parse_spec(text, &shown, limits)?;
     let mut tree = parsed.tree;
     let xattrs = match &record {
         Some(r) => {
@@ -571,16 +572,16 @@ fn differing_lines(a: &[u8], b: &[u8], extra: &HashSet<Vec<u8>>) -> Result<(Vec<
     Ok((out_a, out_b))
 }
 
-fn parse_spec(text: Vec<u8>, shown: &str) -> Result<(spec::SpecTree, Form), SourceError> {
+fn parse_spec(text: Vec<u8>, shown: &str, limits: &Limits) -> Result<(spec::SpecTree, Form), SourceError> {
     let err = |e: spec::SpecError| SourceError::Spec {
         file: shown.to_string(),
         line: e.line,
         why: e.why,
-        help: Some(
-            "write host reports with `gild scan`, `mtree -c -K sha256digest,…` or `bsdtar --format=mtree`".into(),
-        ),
+        help: Some(e.help.unwrap_or_else(|| {
+            "write host reports with `gild scan`, `mtree -c -K sha256digest,…` or `bsdtar --format=mtree`".into()
+        })),
     };
-    spec::read(text).map_err(err)
+    spec::read(text, limits).map_err(err)
 }
 
 fn directory(arg: &str, path: &Path, reach: walk::Reach, progress: &dyn Progress) -> Result<Source, SourceError> {
@@ -632,7 +633,8 @@ fn attach_xattrs(tree: &mut Tree, record: &Record, partial: bool) -> Result<(), 
     for x in &record.xattr {
         let path = record_path(&x.path)?;
         let name = spec::unescape(x.name.as_bytes())?;
-        let digest = hex_bytes(&x.sha256).ok_or_else(|| format!("`[[xattr]]` of `{}`: bad sha256", x.path))?;
+        let digest =
+            hex::decode(x.sha256.as_bytes()).ok_or_else(|| format!("`[[xattr]]` of `{}`: bad sha256", x.path))?;
         let node = match tree.get_mut(&path) {
             Some(node) => node,
             None if partial => continue,
@@ -648,13 +650,6 @@ fn attach_xattrs(tree: &mut Tree, record: &Record, partial: bool) -> Result<(), 
 pub fn record_path(escaped: &str) -> Result<Vec<u8>, String> {
     let raw = spec::unescape(escaped.as_bytes())?;
     super::clean_path(&raw).ok_or_else(|| format!("`{escaped}` climbs with `..`"))
-}
-
-fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
 /// A tar header block: all zeros (an empty archive) or one whose checksum adds up.

@@ -5,9 +5,17 @@
 //! [`parse`] is a pure function from the text to entries; [`to_tree`] makes them a [`Tree`].
 //! Both name the line of any mistake. A keyword the spec does not give for an entry is not
 //! guessed: the entry [`Lacks`] it, and comparisons say which checks they could not make.
+//!
+//! A spec is untrusted input (a host's report), read in time and memory linear in its size:
+//! an entry's path is held to the `path` and `depth` limits (the relative form builds long
+//! paths from short lines, so without them a few megabytes of nested `d type=dir` lines would
+//! make terabytes of paths), their number to `entries`, a `link` target to `path`, and a
+//! `/set` that every entry inherits is shared, not copied into each.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
+use crate::limits::{Limit, Limits};
 use crate::spool::Content;
 use crate::tree::{Kind, Lacks, Node, Tree};
 
@@ -32,7 +40,8 @@ pub struct Keywords {
     pub gid: Option<u64>,
     pub size: Option<u64>,
     pub sha256: Option<[u8; 32]>,
-    pub link: Option<Vec<u8>>,
+    /// Shared: a `/set link=…` is inherited by every entry after it.
+    pub link: Option<Rc<[u8]>>,
     pub device: Option<(u32, u32)>,
 }
 
@@ -60,19 +69,20 @@ pub struct Spec {
     pub form: Form,
 }
 
-/// A mistake in a spec, at a line (1-based).
+/// A mistake in a spec, at a line (1-based), and the fix when it is a limit's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {why}")]
 pub struct SpecError {
     pub line: usize,
     pub why: String,
+    pub help: Option<String>,
 }
 
 /// Reads a spec. Comments (`#` to the end of the line, unless escaped), blank lines and
 /// `\`-continued lines are handled as NetBSD's `fparseln` does.
 pub fn parse(text: &[u8]) -> Result<Spec, SpecError> {
     let mut entries = Vec::new();
-    let form = each_entry(text, &mut |e| {
+    let form = each_entry(text, &Limits::default(), &mut |e| {
         entries.push(e);
         Ok(())
     })?;
@@ -81,20 +91,29 @@ pub fn parse(text: &[u8]) -> Result<Spec, SpecError> {
 
 /// Reads a spec straight into a tree, one entry at a time, and lets go of the text before
 /// the tree is built (what a large baseline needs).
-pub fn read(text: Vec<u8>) -> Result<(SpecTree, Form), SpecError> {
+pub fn read(text: Vec<u8>, limits: &Limits) -> Result<(SpecTree, Form), SpecError> {
     // Lines of gild's own specs run about 100 bytes; a guess, not a count (counting costs).
     let mut builder = Builder::with_capacity(text.len() / 96);
-    let form = each_entry(&text, &mut |e| builder.add(e))?;
+    let form = each_entry(&text, limits, &mut |e| builder.add(e))?;
     drop(text);
     if builder.nodes.len() == 1 && builder.root_line.is_none() && builder.sockets == 0 {
-        return Err(SpecError { line: 1, why: "no entries: this is not an mtree spec (or it was emptied)".into() });
+        return Err(SpecError {
+            help: None,
+            line: 1,
+            why: "no entries: this is not an mtree spec (or it was emptied)".into(),
+        });
     }
     Ok((builder.finish()?, form))
 }
 
 /// Hands every entry of the spec to `sink`, in the order written; returns the form.
-fn each_entry(text: &[u8], sink: &mut dyn FnMut(Entry) -> Result<(), SpecError>) -> Result<Form, SpecError> {
-    let mut parser = Parser { set: Keywords::default(), dirs: Vec::new(), relative: false };
+fn each_entry(
+    text: &[u8],
+    limits: &Limits,
+    sink: &mut dyn FnMut(Entry) -> Result<(), SpecError>,
+) -> Result<Form, SpecError> {
+    let mut parser = Parser { set: Keywords::default(), dirs: Vec::new(), relative: false, limits: *limits };
+    let mut entries: u64 = 0;
     let mut logical: Vec<u8> = Vec::new();
     let mut start = 0;
     let mut pieces = text.split_inclusive(|&b| b == b'\n').enumerate().peekable();
@@ -105,6 +124,7 @@ fn each_entry(text: &[u8], sink: &mut dyn FnMut(Entry) -> Result<(), SpecError>)
                 break;
             }
             return Err(SpecError {
+                help: None,
                 line: number,
                 why: "the line is cut short: the spec does not end with a newline (truncated?)".into(),
             });
@@ -119,6 +139,7 @@ fn each_entry(text: &[u8], sink: &mut dyn FnMut(Entry) -> Result<(), SpecError>)
             logical.push(b' ');
             if pieces.peek().is_none() {
                 return Err(SpecError {
+                    help: None,
                     line: number,
                     why: "the line ends with `\\` but no line follows it (truncated?)".into(),
                 });
@@ -131,13 +152,49 @@ fn each_entry(text: &[u8], sink: &mut dyn FnMut(Entry) -> Result<(), SpecError>)
             logical.extend_from_slice(body);
             &logical[..]
         };
-        let entry = parser.line(line, start).map_err(|why| SpecError { line: start, why })?;
+        let entry = parser.line(line, start).map_err(|e| e.at(start))?;
         logical.clear();
         if let Some(entry) = entry {
+            entries += 1;
+            if entries > limits.entries {
+                let why = format!("more than {} entries", limits.entries);
+                return Err(LineError::limit(why, Limit::Entries).at(start));
+            }
             sink(entry)?;
         }
     }
     Ok(if parser.relative { Form::Relative } else { Form::FullPath })
+}
+
+/// A mistake on one line, with the fix when it is a limit's.
+struct LineError {
+    why: String,
+    help: Option<String>,
+}
+
+impl From<String> for LineError {
+    fn from(why: String) -> LineError {
+        LineError { why, help: None }
+    }
+}
+
+impl From<&str> for LineError {
+    fn from(why: &str) -> LineError {
+        LineError { why: why.to_string(), help: None }
+    }
+}
+
+impl LineError {
+    fn limit(why: String, limit: Limit) -> LineError {
+        LineError {
+            why: format!("{why}, over the `{limit}` limit"),
+            help: Some(format!("raise it with `--limit {limit}=…` if the spec is one you trust")),
+        }
+    }
+
+    fn at(self, line: usize) -> SpecError {
+        SpecError { line, why: self.why, help: self.help }
+    }
 }
 
 struct Parser {
@@ -145,11 +202,12 @@ struct Parser {
     /// The directories entered by relative-form entries; the last is the current one.
     dirs: Vec<Vec<u8>>,
     relative: bool,
+    limits: Limits,
 }
 
 impl Parser {
     /// Reads one logical line: an entry, or a command (`/set`, `/unset`, `..`) or nothing.
-    fn line(&mut self, line: &[u8], number: usize) -> Result<Option<Entry>, String> {
+    fn line(&mut self, line: &[u8], number: usize) -> Result<Option<Entry>, LineError> {
         let mut words = line.split(|b| *b == b' ' || *b == b'\t').filter(|w| !w.is_empty());
         let Some(first) = words.next() else { return Ok(None) };
         match first {
@@ -157,6 +215,7 @@ impl Parser {
                 for w in words {
                     keyword(&mut self.set, w)?;
                 }
+                self.check_link(&self.set)?;
                 return Ok(None);
             }
             b"/unset" => {
@@ -166,7 +225,7 @@ impl Parser {
                 return Ok(None);
             }
             _ if first.starts_with(b"/") => {
-                return Err(format!("unknown command `{}` (mtree has `/set` and `/unset`)", show(first)))
+                return Err(format!("unknown command `{}` (mtree has `/set` and `/unset`)", show(first)).into())
             }
             _ => {}
         }
@@ -182,6 +241,7 @@ impl Parser {
         for w in words {
             keyword(&mut keywords, w)?;
         }
+        self.check_link(&keywords)?;
         let full = name.contains(&b'/');
         let path = if full {
             clean(name).map_err(|name| format!("`..` in the path `{}`", show(&name)))?
@@ -193,10 +253,38 @@ impl Parser {
         };
         // A directory named relatively (or the root) becomes the current one; full paths never
         // change it, as in libarchive and NetBSD mtree.
+        self.check_path(&path)?;
         if keywords.kind == Some(EntryType::Dir) && !full {
             self.dirs.push(path.clone());
         }
         Ok(Some(Entry { path, line: number, keywords }))
+    }
+
+    /// The path and depth limits, checked before a relative directory can lengthen every
+    /// path after it.
+    fn check_path(&self, path: &[u8]) -> Result<(), LineError> {
+        let shown = || crate::baseline::mtree::escape_path(&path[..path.len().min(64)]) + "…";
+        if path.len() as u64 > self.limits.path {
+            let why = format!("`{}`: a path of {} bytes", shown(), path.len());
+            return Err(LineError::limit(why, Limit::Path));
+        }
+        // Counting costs what building the path did: linear in it.
+        let depth = if path.is_empty() { 0 } else { path.split(|&b| b == b'/').count() };
+        if depth as u64 > self.limits.depth {
+            let why = format!("`{}`: a path of {depth} components", shown());
+            return Err(LineError::limit(why, Limit::Depth));
+        }
+        Ok(())
+    }
+
+    /// Linux's own bound on a symlink's target is a path's.
+    fn check_link(&self, keywords: &Keywords) -> Result<(), LineError> {
+        match &keywords.link {
+            Some(link) if link.len() as u64 > self.limits.path => {
+                Err(LineError::limit(format!("a `link` target of {} bytes", link.len()), Limit::Path))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -301,7 +389,7 @@ fn keyword(k: &mut Keywords, word: &[u8]) -> Result<(), String> {
         b"gid" => k.gid = Some(decimal(text()).ok_or_else(|| bad("not a decimal number"))?),
         b"size" => k.size = Some(decimal(text()).ok_or_else(|| bad("not a decimal number"))?),
         b"sha256" | b"sha256digest" => k.sha256 = Some(sha256(value).ok_or_else(|| bad("not 64 hex digits"))?),
-        b"link" => k.link = Some(unescape(value)?),
+        b"link" => k.link = Some(unescape(value)?.into()),
         b"device" => k.device = Some(device(text()).ok_or_else(|| bad("not FORMAT,MAJOR,MINOR or a device number"))?),
         _ => {
             let key = show(key);
@@ -349,34 +437,9 @@ fn decimal(s: &str) -> Option<u64> {
     (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
 }
 
-/// Hex digit values; 0xff for anything else.
-const HEX: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
-/// 64 hex digits (a million of them in a large spec: no branch per digit).
+/// 64 hex digits.
 fn sha256(hex: &[u8]) -> Option<[u8; 32]> {
-    let hex: &[u8; 64] = hex.try_into().ok()?;
-    let mut out = [0u8; 32];
-    let mut bad = 0u8;
-    for (i, byte) in out.iter_mut().enumerate() {
-        let (hi, lo) = (HEX[hex[2 * i] as usize], HEX[hex[2 * i + 1] as usize]);
-        bad |= hi | lo;
-        *byte = hi << 4 | (lo & 0x0f);
-    }
-    (bad & 0xf0 == 0).then_some(out)
+    crate::hex::decode_array(hex)
 }
 
 /// `FORMAT,MAJOR,MINOR` (bsdtar writes `native,1,3`) or one number as Linux packs it.
@@ -533,7 +596,7 @@ impl Builder {
             return Ok(());
         }
         if !node.is_dir() {
-            return Err(SpecError { line: e.line, why: "the root `.` is not a directory".into() });
+            return Err(SpecError { help: None, line: e.line, why: "the root `.` is not a directory".into() });
         }
         if let Some(first) = self.root_line {
             return Err(twice(b"", first, e.line));
@@ -563,6 +626,7 @@ impl Builder {
 fn twice(path: &[u8], a: usize, b: usize) -> SpecError {
     let (first, second) = (a.min(b), a.max(b));
     SpecError {
+        help: None,
         line: second,
         why: format!("`{}` is listed twice (lines {first} and {second})", crate::baseline::mtree::escape_path(path)),
     }
@@ -571,7 +635,7 @@ fn twice(path: &[u8], a: usize, b: usize) -> SpecError {
 /// The node of one entry and what it lacks; `None` for a socket.
 fn node(e: &Entry) -> Result<Option<(Node, Lacks)>, SpecError> {
     let k = &e.keywords;
-    let err = |why: String| SpecError { line: e.line, why };
+    let err = |why: String| SpecError { help: None, line: e.line, why };
     let kind =
         k.kind.ok_or_else(|| err(format!("`{}` has no `type`", crate::baseline::mtree::escape_path(&e.path))))?;
     let mut lacks = Lacks::NONE;
@@ -596,7 +660,7 @@ fn node(e: &Entry) -> Result<Option<(Node, Lacks)>, SpecError> {
         }
         EntryType::Link => {
             want(k.link.is_some(), Lacks::LINK);
-            Kind::Symlink(k.link.clone().unwrap_or_default())
+            Kind::Symlink(k.link.as_deref().map(<[u8]>::to_vec).unwrap_or_default())
         }
         EntryType::Char | EntryType::Block => {
             want(k.device.is_some(), Lacks::DEVICE);
@@ -648,6 +712,48 @@ mod tests {
             xattrs: Vec::new(),
             origin: 0,
         }
+    }
+
+    /// Each `d type=dir` line of the relative form nests one level deeper, so its path grows
+    /// with every line: 100,000 lines (1.1 MB) would make 10 GB of paths. Refused at the
+    /// `depth` limit, at the line that crosses it.
+    #[test]
+    fn a_deep_relative_spec_is_refused_at_the_depth_limit_not_after_quadratic_work() {
+        let text = "d type=dir\n".repeat(100_000);
+        let e = read(format!(". type=dir\n{text}").into_bytes(), &Limits::default()).err().expect("refused");
+        assert_eq!(e.line, 258, "{e}");
+        assert!(e.why.contains("257 components, over the `depth` limit"), "{e}");
+        assert!(e.help.as_deref().is_some_and(|h| h.contains("--limit depth=")), "{e:?}");
+        let long = format!("{} type=dir\n", "n".repeat(200)).repeat(300);
+        let e = read(long.into_bytes(), &Limits::default()).err().expect("refused");
+        assert_eq!((e.line, e.why.contains("over the `path` limit")), (21, true), "{e}");
+    }
+
+    /// A `/set` every entry inherits is shared, not copied: 100,000 entries after a 4 KB
+    /// `/set link=` hold one target between them.
+    #[test]
+    fn a_set_link_is_shared_by_the_entries_that_inherit_it() {
+        let target = "t".repeat(4000);
+        let mut text = format!("/set type=file uid=0 gid=0 mode=0644 link={target}\n");
+        for i in 0..100_000 {
+            text.push_str(&format!("./f{i}\n"));
+        }
+        let spec = parse(text.as_bytes()).unwrap();
+        let (a, b) = (&spec.entries[0].keywords.link, &spec.entries[99_999].keywords.link);
+        assert!(Rc::ptr_eq(a.as_ref().unwrap(), b.as_ref().unwrap()), "each entry copied the target");
+        let over = format!("/set type=link link={}\n./l\n", "t".repeat(4097));
+        let e = parse(over.as_bytes()).expect_err("refused");
+        assert_eq!(e.line, 1);
+        assert!(e.why.contains("a `link` target of 4097 bytes, over the `path` limit"), "{e}");
+    }
+
+    #[test]
+    fn more_entries_than_the_limit_are_refused_at_the_first_one_over() {
+        let limits = Limits { entries: 3, ..Limits::default() };
+        let text = ". type=dir\n./a type=dir\n./b type=dir\n./c type=dir\n./d type=dir\n";
+        let e = read(text.as_bytes().to_vec(), &limits).err().expect("refused");
+        assert_eq!(e.line, 4);
+        assert!(e.why.contains("more than 3 entries, over the `entries` limit"), "{e}");
     }
 
     #[test]

@@ -260,12 +260,14 @@ fn baseline_records_the_journal_head_it_follows() {
     ws.gild(&["build", &recipe, "--version", "1.1.0"]).success();
     let head = tv(&ws.baseline("demo", "1.1.0"), &["journal"]).clone();
     assert_eq!(head["seq"].as_integer(), Some(1), "{head}");
-    let hash = head["hash"].as_str().unwrap();
-    let line = first_line.trim_end_matches('\n');
-    assert!(
-        hash == sha256_hex(first_line.as_bytes()) || hash == sha256_hex(line.as_bytes()),
-        "journal hash {hash} is not the sha256 of the first line"
-    );
+    // SPEC §7: a line's hash is the sha256 of its bytes without the newline (what `prev` of
+    // the next line holds), and the head recorded is that of the last line.
+    let line = first_line.strip_suffix('\n').expect("a journal line ends with a newline");
+    assert!(!line.contains('\n'), "one line: {first_line:?}");
+    assert_eq!(head["hash"].as_str(), Some(sha256_hex(line.as_bytes()).as_str()), "not the sha256 of the line's bytes");
+    let second: serde_json::Value =
+        serde_json::from_str(ws.read_string("baselines/demo/journal.jsonl").lines().nth(1).unwrap()).unwrap();
+    assert_eq!(second["prev"].as_str(), head["hash"].as_str(), "the head is what the next line chains to");
 }
 
 /// The contract lists `[journal] seq, hash` without "absent for the first" (as it says for
@@ -300,19 +302,58 @@ fn without_any_epoch_layer_mtimes_are_kept() {
     assert!(ws.baseline("demo", "1.0.0").get("epoch").is_none(), "no epoch recorded when there is none");
 }
 
+/// gild deletes only what it can prove it wrote (SPEC §5): files in `out/` named like its
+/// images or temporaries, and a staged-looking directory in the records, that no claim of a
+/// killed build lists are reported and left in place.
 #[test]
-fn build_removes_stale_temporaries_and_unrecorded_images() {
+fn files_gild_cannot_account_for_are_reported_and_kept() {
     let ws = Workspace::new();
     let recipe = ws.recipe("demo").write();
-    // out/ may be shared by recipes: a temporary there names its recipe (`.gild-tmp-NAME@…`).
-    ws.write("out/.gild-tmp-demo@1.0.0.tar.zst", b"half an image");
-    ws.write("out/demo-0.9.0.tar.zst", b"an image no baseline records");
-    ws.write("baselines/demo/.gild-tmp-killed/files.mtree", b"#mtree v2.0\n");
-    ws.gild(&["build", &recipe]).success();
-    assert!(!ws.exists("out/.gild-tmp-demo@1.0.0.tar.zst"), "stale temporary left in out/");
-    assert!(!ws.exists("out/demo-0.9.0.tar.zst"), "unrecorded image left in out/");
-    assert!(!ws.exists("baselines/demo/.gild-tmp-killed"), "stale staging dir left in baselines/demo/");
+    let mine = [
+        ("out/.gild-tmp-demo@1.0.0.tar.zst", &b"half an image?"[..]),
+        ("out/demo-0.9.0.tar.zst", b"an image no baseline records"),
+        ("out/demo-1.0.0.tar.gz", b"a format the recipe does not build"),
+        ("baselines/demo/.gild-tmp-killed/files.mtree", b"#mtree v2.0\n"),
+    ];
+    for (path, bytes) in mine {
+        ws.write(path, bytes);
+    }
+    let run = ws.gild(&["build", &recipe]);
+    run.success()
+        .stderr_has("out/.gild-tmp-demo@1.0.0.tar.zst` looks like a temporary image")
+        .stderr_has("out/demo-0.9.0.tar.zst` is named like an image of `demo` but no baseline records it")
+        .stderr_has("out/demo-1.0.0.tar.gz` is named like an image")
+        .stderr_has("baselines/demo/.gild-tmp-killed` looks like a staged baseline");
+    for (path, bytes) in mine {
+        assert_eq!(ws.read(path), bytes, "{path} was changed or removed");
+    }
     assert!(ws.exists("out/demo-1.0.0.tar.zst"));
+    assert!(!run.stderr.contains("demo-1.0.0.tar.zst`"), "the recorded image is accounted for: {}", run.stderr);
+}
+
+/// A file at the very name of the image being built, which gild did not write, is never
+/// replaced: the build stops before its commit point and the file keeps its bytes. Once it is
+/// moved away the build goes through; an identical file would have been kept as it is.
+#[test]
+fn an_image_name_taken_by_another_file_stops_the_build_and_the_file_survives() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").write();
+    ws.write("out/demo-1.0.0.tar.zst", b"somebody else's file");
+    ws.gild(&["build", &recipe])
+        .exit(2)
+        .stderr_has("out/demo-1.0.0.tar.zst` already exists and holds other bytes")
+        .stderr_has("move it away");
+    assert_eq!(ws.read("out/demo-1.0.0.tar.zst"), b"somebody else's file");
+    assert!(!ws.exists("baselines/demo/1.0.0"), "nothing recorded");
+    std::fs::rename(ws.path("out/demo-1.0.0.tar.zst"), ws.path("elsewhere")).unwrap();
+    ws.gild(&["build", &recipe]).success();
+    let built = ws.read("out/demo-1.0.0.tar.zst");
+    std::fs::remove_dir_all(ws.path("baselines/demo/1.0.0")).unwrap();
+    let inode = |p: &str| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(ws.path(p)).unwrap());
+    let before = inode("out/demo-1.0.0.tar.zst");
+    ws.gild(&["build", &recipe]).success();
+    assert_eq!(ws.read("out/demo-1.0.0.tar.zst"), built);
+    assert_eq!(inode("out/demo-1.0.0.tar.zst"), before, "an identical file is kept, not replaced");
 }
 
 #[test]

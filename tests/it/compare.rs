@@ -335,6 +335,20 @@ fn bad_specs_exit_2_naming_the_line() {
     }
 }
 
+/// A host report is untrusted input: a spec nesting deeper than `depth` (whose paths would
+/// grow with every line) is refused at the line that crosses it, naming the limit's key.
+#[test]
+fn a_spec_nesting_past_the_depth_limit_is_refused_naming_the_limit() {
+    let ws = Workspace::new();
+    ws.write("deep.mtree", "d type=dir\n".repeat(50_000));
+    ws.gild(&["scan", "deep.mtree"])
+        .exit(2)
+        .stderr_has("deep.mtree:257: ")
+        .stderr_has("over the `depth` limit")
+        .stderr_has("--limit depth=");
+    ws.gild(&["--limit", "depth=300", "scan", "deep.mtree"]).exit(2).stderr_has("deep.mtree:301: ");
+}
+
 // ---------------------------------------------------------------------------------------------
 // verify IMAGE --baseline
 

@@ -163,36 +163,94 @@ fn unsafe_kill(pid: u32, signal: i32) {
     assert!(status.success());
 }
 
-/// After a SIGKILL at any moment a version is recorded whole or not at all; the next command
-/// removes the temporaries and any image no baseline records.
+/// Where a killed build was when the SIGKILL landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Landed {
+    /// It had finished: the kill came too late to mean anything.
+    Finished,
+    BeforeCommit,
+    AfterCommit,
+}
+
+/// Starts `gild build RECIPE --version V`, waits for `ready` (polled as fast as it can) or
+/// `delay`, SIGKILLs it, and says on which side of the commit point the kill landed.
+fn kill_build(ws: &Workspace, recipe: &str, version: &str, ready: &dyn Fn() -> bool, deadline: Duration) -> Landed {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("gild"))
+        .current_dir(&ws.root)
+        .args(["build", recipe, "--version", version])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !ready() && start.elapsed() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::hint::spin_loop();
+    }
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    match status.signal() {
+        Some(9) if ws.path(format!("baselines/demo/{version}")).exists() => Landed::AfterCommit,
+        Some(9) => Landed::BeforeCommit,
+        _ => {
+            assert!(status.success(), "{version}: {status}");
+            Landed::Finished
+        }
+    }
+}
+
+/// A temporary image of the build is in `out/` (not the user's own `.gild-tmp-demo@mine`).
+fn temp_image_in_out(ws: &Workspace) -> bool {
+    std::fs::read_dir(ws.path("out")).is_ok_and(|rd| {
+        rd.flatten().any(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.starts_with(".gild-tmp-demo@") && n != ".gild-tmp-demo@mine"
+        })
+    })
+}
+
+/// After a SIGKILL at any moment a version is recorded whole or not at all, and the next build
+/// removes what the killed ones wrote and nothing else: files of the user's named like images
+/// and temporaries survive every kill and every cleanup. The kills are aimed at both sides of
+/// the commit point (while the temporary image is written; the moment the baseline appears;
+/// random moments), and the test fails unless it saw kills land on each side.
 #[test]
-fn builds_killed_at_random_moments_leave_the_workspace_built_or_untouched() {
+fn builds_killed_on_both_sides_of_the_commit_point_leave_the_workspace_built_or_untouched() {
     let ws = Workspace::new();
     let recipe = ws.recipe("demo").base(big_base(6)).compress(Compression::Tar).write();
-    let bin = assert_cmd::cargo::cargo_bin("gild");
-    // One whole build first, to aim the kills across its whole length (and a bit after).
+    let users = [
+        ("out/demo-7.7.7.tar.zst", &b"the user's own, named like an image"[..]),
+        ("out/demo-1.0.3.tar.gz", b"named like an image of a version the test builds"),
+        ("out/.gild-tmp-demo@mine", b"named like a temporary"),
+    ];
+    for (path, bytes) in users {
+        ws.write(path, bytes);
+    }
+    // One whole build first, to aim the random kills across its whole length.
     let start = Instant::now();
     ws.gild(&["build", &recipe, "--version", "1.0.0"]).success();
     let span = (start.elapsed().as_micros() as u64 * 13 / 10).max(1);
     let mut seed: u64 = 42;
-    let mut recorded = 0;
-    for i in 1..=100u32 {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        let delay = Duration::from_micros((seed >> 33) % span);
+    let mut landed = Vec::new();
+    for i in 1..=60u32 {
         let version = format!("1.0.{i}");
-        let mut child = Command::new(&bin)
-            .current_dir(&ws.root)
-            .args(["build", &recipe, "--version", &version])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill();
-        let _ = child.wait();
+        let baseline = ws.path(format!("baselines/demo/{version}"));
+        let ready: Box<dyn Fn() -> bool> = match i % 3 {
+            0 => Box::new(|| temp_image_in_out(&ws)),
+            1 => Box::new(move || baseline.exists()),
+            _ => Box::new(|| false),
+        };
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let deadline = if i % 3 == 2 { Duration::from_micros((seed >> 33) % span) } else { Duration::from_secs(60) };
+        let at = kill_build(&ws, &recipe, &version, &*ready, deadline);
+        landed.push(at);
         let dir = ws.path(format!("baselines/demo/{version}"));
+        assert_eq!(dir.exists(), at != Landed::BeforeCommit, "{version}: {at:?}");
         if dir.exists() {
-            recorded += 1;
             for f in ["files.mtree", "baseline.toml", "RELEASE.md", "install.sh"] {
                 assert!(dir.join(f).is_file(), "{version}: baseline without {f}");
             }
@@ -202,16 +260,34 @@ fn builds_killed_at_random_moments_leave_the_workspace_built_or_untouched() {
             let sha = crate::harness::sha256_hex(&std::fs::read(&image).unwrap());
             assert_eq!(record["image"][0]["sha256"].as_str(), Some(sha.as_str()), "{version}: recorded image is whole");
         }
+        for (path, bytes) in users {
+            assert_eq!(ws.read(path), bytes, "after killing {version}: {path} changed or gone");
+        }
     }
-    // One more command: it completes and cleans what the killed ones left.
-    ws.gild(&["build", &recipe, "--version", "2.0.0"]).success();
-    assert!(leftovers(&ws).is_empty(), "left {:?}", leftovers(&ws));
+    let count = |l: Landed| landed.iter().filter(|&&x| x == l).count();
+    let (before, after) = (count(Landed::BeforeCommit), count(Landed::AfterCommit));
+    println!("of 60 kills: {before} before the commit point, {after} after it, {} too late", count(Landed::Finished));
+    assert!(before > 0 && after > 0, "the kills must land on both sides of the commit point: {landed:?}");
+
+    // One more command: it completes and cleans what the killed ones left, and only that.
+    let run = ws.gild(&["build", &recipe, "--version", "2.0.0"]);
+    run.success().stderr_has("out/demo-7.7.7.tar.zst").stderr_has("out/.gild-tmp-demo@mine");
+    for (path, bytes) in users {
+        assert_eq!(ws.read(path), bytes, "after the cleanup: {path} changed or gone");
+    }
+    let left: Vec<String> = leftovers(&ws).into_iter().filter(|p| p != "out/.gild-tmp-demo@mine").collect();
+    assert!(left.is_empty(), "left {left:?}");
+    for e in std::fs::read_dir(ws.path("baselines/demo")).unwrap().flatten() {
+        assert!(!e.file_name().to_string_lossy().starts_with(".gild-claim-"), "claim left: {:?}", e.file_name());
+    }
     for e in std::fs::read_dir(ws.path("out")).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
+        if users.iter().any(|(p, _)| p.ends_with(&name)) {
+            continue;
+        }
         let version = name.trim_start_matches("demo-").trim_end_matches(".tar.zst");
         assert!(ws.path(format!("baselines/demo/{version}/baseline.toml")).is_file(), "unrecorded image {name} kept");
     }
-    println!("{recorded} of 100 killed builds had reached their commit point");
 }
 
 #[test]
@@ -329,4 +405,98 @@ fn a_lock_held_too_long_times_out_with_exit_2_naming_the_lock() {
     ws.assert_nothing_written("demo", "1.0.0");
     drop(held);
     ws.gild(&["build", &recipe]).success();
+}
+
+/// The flood of issue 16: 100 PAX headers of 2,000 distinct `SCHILY.xattr.*` records each
+/// before one entry (about 7 MB of headers, which once took minutes). Refused with exit 2,
+/// naming Linux's 64 KiB of names, in the header that crosses it: the message says how many
+/// bytes were read, and that is where the crossing header ends.
+#[test]
+fn a_flood_of_pax_xattr_headers_is_refused_where_it_crosses_a_limit() {
+    let mut layer = Layer::new();
+    let (mut names, mut read, mut crossed_at) = (0, 0, None);
+    for h in 0..100 {
+        let mut records = Vec::new();
+        for i in 0..2000 {
+            let name = format!("user.h{h:03}.{i:04}");
+            names += name.len() + 1;
+            records.extend(crate::harness::pax_record(&format!("SCHILY.xattr.{name}"), b"v"));
+        }
+        read += 512 + records.len().div_ceil(512) * 512;
+        if names > 64 << 10 && crossed_at.is_none() {
+            crossed_at = Some(read);
+        }
+        layer = layer.entry(TarEntry { data: records, ..TarEntry::new(b'x', "PaxHeaders/motd") });
+    }
+    let layer = layer.file("./etc/motd", b"flooded\n");
+    let ws = Workspace::new();
+    let run = ws.recipe("demo").patch("P-FLOOD", layer).build_fails(2);
+    let expected = crossed_at.unwrap();
+    run.stderr_has("P-FLOOD")
+        .stderr_has("over what Linux allows (64 KiB of names")
+        .stderr_has(&format!("refused after reading {expected} bytes of the layer"));
+    assert!(expected < 300_000, "refused within the first few headers: {expected}");
+    ws.assert_nothing_written("demo", "1.0.0");
+}
+
+/// The same 2,000 names in every header cross no Linux limit, but the headers before one
+/// entry count together against `header`: refused at 1 MiB, naming the key that raises it.
+#[test]
+fn pax_headers_before_one_entry_count_together_against_the_header_limit() {
+    let mut records = Vec::new();
+    for i in 0..2000 {
+        records.extend(crate::harness::pax_record(&format!("SCHILY.xattr.user.k{i:04}"), b"v"));
+    }
+    let one = 512 + records.len().div_ceil(512) * 512;
+    let fits = (1 << 20) / records.len();
+    let mut layer = Layer::new();
+    for _ in 0..100 {
+        layer = layer.entry(TarEntry { data: records.clone(), ..TarEntry::new(b'x', "PaxHeaders/motd") });
+    }
+    let layer = layer.file("./etc/motd", b"flooded\n");
+    let ws = Workspace::new();
+    let run = ws.recipe("demo").patch("P-FLOOD", layer).build_fails(2);
+    run.stderr_has("P-FLOOD")
+        .stderr_has("over the `header` limit (1048576)")
+        .stderr_has(&format!("refused after reading {} bytes of the layer", one * fits + 512))
+        .stderr_has("--limit header=");
+}
+
+#[test]
+fn an_xattr_value_over_64_kib_is_refused() {
+    let big = vec![b'x'; 200 << 10];
+    let layer = Layer::new().file_xattrs("./etc/motd", b"hi\n", 0o644, &[("user.big", &big)]);
+    let ws = Workspace::new();
+    ws.recipe("demo")
+        .patch("P-BIG", layer)
+        .build_fails(2)
+        .stderr_has("P-BIG")
+        .stderr_has("a value of 204800 bytes")
+        .stderr_has("64 KiB");
+    ws.assert_nothing_written("demo", "1.0.0");
+}
+
+#[test]
+fn an_xattr_name_with_a_nul_or_an_empty_one_is_refused() {
+    for (name, says) in [("user.a\0b", "holds a NUL"), ("", "name `` is empty")] {
+        let layer = Layer::new().file_xattrs("./etc/motd", b"hi\n", 0o644, &[(name, b"v")]);
+        let ws = Workspace::new();
+        ws.recipe("demo").patch("P-NAME", layer).build_fails(2).stderr_has("P-NAME").stderr_has(says);
+    }
+}
+
+/// PAX records gild does not keep are reported, but a flood of distinct keys is not echoed
+/// back whole, nor kept whole in memory: the warning names twenty keys and counts the records.
+#[test]
+fn dropped_pax_records_are_named_up_to_twenty_and_counted_beyond() {
+    let mut e = TarEntry::new(b'0', "./etc/motd");
+    e.data = b"hi\n".to_vec();
+    e.pax = (0..30).map(|i| (format!("VENDOR.k{i:02}"), b"v".to_vec())).collect();
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").patch("P-NOISE", Layer::new().entry(e)).write();
+    let run = ws.gild(&["build", &recipe]);
+    run.success()
+        .stderr_has("dropped PAX records gild does not keep: VENDOR.k00, VENDOR.k01")
+        .stderr_has("VENDOR.k19 and other keys (30 records in all)");
+    assert!(!run.stderr.contains("VENDOR.k20"), "{}", run.stderr);
 }

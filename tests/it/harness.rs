@@ -605,6 +605,51 @@ impl Workspace {
         Run::new(args, self.command(args).output().unwrap())
     }
 
+    /// Runs gild (with `GILD_NOW` when given) under a file size limit (`RLIMIT_FSIZE`) of
+    /// `bytes`, SIGXFSZ ignored: a write that would take a file past it fails (EFBIG), as on
+    /// a full disk, while reading works. Root cannot write past it either.
+    pub fn gild_with_file_size_limit(&self, bytes: u64, now: Option<&str>, args: &[&str]) -> Run {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("gild"));
+        cmd.current_dir(&self.root)
+            .args(args)
+            .env_remove("SOURCE_DATE_EPOCH")
+            .env_remove("GILD_NOW")
+            .env("NO_COLOR", "1")
+            .env("GILD_ACTOR", "tester");
+        if let Some(now) = now {
+            cmd.env("GILD_NOW", now);
+        }
+        // SAFETY: between fork and exec only async-signal-safe calls (setrlimit, signal).
+        unsafe {
+            cmd.pre_exec(move || {
+                let limit = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        Run::new(args, cmd.output().unwrap())
+    }
+
+    /// Appends a valid line of about `pad` bytes to image `name`'s journal (chained to the
+    /// last line, dated as it is): with a file size limit below its size, the journal reads but
+    /// cannot grow.
+    pub fn bloat_journal(&self, name: &str, pad: usize) {
+        let rel = format!("baselines/{name}/journal.jsonl");
+        let text = if self.exists(&rel) { self.read_string(&rel) } else { String::new() };
+        let last: Option<serde_json::Value> = text.lines().last().map(|l| serde_json::from_str(l).unwrap());
+        let seq = last.as_ref().map_or(0, |l| l["seq"].as_u64().unwrap()) + 1;
+        let time = last.as_ref().map_or("2026-01-01T00:00:00Z".to_string(), |l| l["time"].as_str().unwrap().into());
+        let prev = text.lines().last().map_or("0".repeat(64), |l| sha256_hex(l.as_bytes()));
+        let line = serde_json::json!({
+            "seq": seq, "time": time, "actor": "tester", "event": "note", "pad": "x".repeat(pad), "prev": prev,
+        });
+        self.write(&rel, format!("{text}{line}\n"));
+    }
+
     // -- reading results ------------------------------------------------------------------
 
     pub fn image_path(&self, name: &str, version: &str, format: &str) -> PathBuf {

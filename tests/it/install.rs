@@ -295,3 +295,38 @@ fn install_sh_stops_before_any_change_on_a_member_name_with_a_newline() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("P-NL"), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(snapshot(&root), before, "nothing changed");
 }
+
+/// Issue 16: a directory of the host replaced by a symlink pointing outside ROOT, deep in the
+/// tree, under which only the last patch writes. The script must refuse before the first
+/// patch changes anything, not half-way: the host (every path, inode, mode and byte) and the
+/// symlink's target are as they were.
+#[test]
+fn install_sh_refuses_a_planted_symlink_before_changing_anything() {
+    require_tool!("dash");
+    require_root!();
+    let ws = Workspace::new();
+    let base = base_layer()
+        .dir("./usr/share")
+        .dir("./usr/share/zoneinfo")
+        .dir("./usr/share/zoneinfo/right")
+        .file("./usr/share/zoneinfo/right/UTC", b"old utc\n")
+        .file("./etc/motd", b"old motd\n");
+    let first = Layer::new().file("./etc/motd", b"new motd\n").file("./usr/bin/tool", b"tool\n");
+    let last = Layer::new().file("./usr/share/zoneinfo/right/UTC", b"new utc\n");
+    ws.recipe("tz").base(base).patch("P-1", first).patch("P-2", last).build();
+    let root = ws.path("root");
+    extract(&ws.artifact("tz", "base"), &root);
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("UTC"), b"outside\n").unwrap();
+    let right = root.join("usr/share/zoneinfo/right");
+    std::fs::remove_dir_all(&right).unwrap();
+    std::os::unix::fs::symlink(outside.path(), &right).unwrap();
+    let (before, outside_before) = (snapshot(&root), snapshot(outside.path()));
+
+    let out = install(&["dash"], &ws.baseline_dir("tz", "1.0.0").join("install.sh"), &root, &ws.path("artifacts"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("usr/share/zoneinfo/right` is a symlink") && err.contains("nothing was changed"), "{err}");
+    assert_eq!(snapshot(&root), before, "the host changed before the refusal");
+    assert_eq!(snapshot(outside.path()), outside_before, "written outside ROOT");
+}

@@ -168,3 +168,78 @@ fn log_of_an_image_without_a_journal_is_empty_and_verifies() {
     let j = ws.gild(&["--json", "log", "demo", "--verify"]).success().json();
     assert_eq!(j["entries"].as_array().map(Vec::len), Some(0), "{j}");
 }
+
+/// A journal that cannot grow: about 1 MiB already, and gild run under a 1 MiB file size
+/// limit, so reading it works and appending fails (EFBIG, as on a full disk).
+const LIMIT: u64 = 1 << 20;
+
+fn stuck_journal(ws: &Workspace, name: &str) {
+    ws.bloat_journal(name, LIMIT as usize + 1000);
+}
+
+fn says_the_journal_failed(run: &Run, name: &str, outcome: &str) {
+    run.exit(2)
+        .stderr_has(&format!("the journal `baselines/{name}/journal.jsonl` could not be appended; {outcome}"))
+        .stderr_has("cause: ")
+        .stderr_has(&format!("gild log {name} --verify"));
+}
+
+/// SPEC §7: a journal append that fails is a failed command (exit 2) that says so, in every
+/// command alike: the build (recorded, without its line), intake and defer (the recipe put
+/// back), promote (channels.toml put back).
+#[test]
+fn a_journal_that_cannot_grow_fails_every_writing_command_with_exit_2() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").patch("P-1", Layer::new().file("./etc/motd", b"one\n")).write();
+    stuck_journal(&ws, "demo");
+    let run = ws.gild_with_file_size_limit(LIMIT, None, &["build", &recipe]);
+    says_the_journal_failed(
+        &run,
+        "demo",
+        "the build of `demo` 1.0.0 is recorded in `baselines/demo/1.0.0` without its journal line",
+    );
+    assert!(ws.exists("baselines/demo/1.0.0/baseline.toml"), "the commit point was passed: the baseline stays");
+    assert!(run.stdout.is_empty(), "no success report: {}", run.stdout);
+
+    let before = ws.read(&recipe);
+    let art = ws.signed_artifact("p2.tar", &Layer::new().file("./etc/two", b"two\n"), &["vendor"]);
+    let args =
+        ["intake", &recipe, &art, "--id", "P-2", "--severity", "high", "--change", "CHG-7", "--approved-by", "a.khan"];
+    let run = ws.gild_with_file_size_limit(LIMIT, None, &args);
+    says_the_journal_failed(&run, "demo", "nothing changed (`");
+    assert_eq!(ws.read(&recipe), before, "intake put the recipe back");
+
+    let run = ws.gild_with_file_size_limit(LIMIT, None, &["defer", &recipe, "P-1", "--reason", "breaks the app"]);
+    says_the_journal_failed(&run, "demo", "nothing changed (`");
+    assert_eq!(ws.read(&recipe), before, "defer put the recipe back");
+}
+
+#[test]
+fn a_promotion_whose_journal_line_cannot_be_written_changes_nothing() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("web").section("[rollout]\nchannels = [\"test\", \"prod\"]\n").write();
+    ws.gild(&["build", &recipe]).success();
+    stuck_journal(&ws, "web");
+    let run = ws.gild_with_file_size_limit(LIMIT, Some("2026-11-01T09:00:00Z"), &["promote", "web@1.0.0", "test"]);
+    says_the_journal_failed(&run, "web", "nothing changed (`baselines/web/channels.toml` is as it was)");
+    assert!(!ws.exists("baselines/web/channels.toml"), "channels.toml was not left ahead of the journal");
+}
+
+/// A refusal is journaled; when it cannot be, the error says so too (the exit stays 3: the
+/// trust failure is the higher code).
+#[test]
+fn a_refusal_that_cannot_be_journaled_says_so() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").patch("P-1", Layer::new().file("./etc/motd", b"one\n")).write();
+    let art = ws.artifact("demo", "P-1");
+    let mut bytes = std::fs::read(&art).unwrap();
+    bytes[600] ^= 1;
+    std::fs::write(&art, &bytes).unwrap();
+    stuck_journal(&ws, "demo");
+    ws.gild_with_file_size_limit(LIMIT, None, &["build", &recipe])
+        .exit(3)
+        .stderr_has("does not match its pin")
+        .stderr_has(
+            "the refusal could not be journaled: the journal `baselines/demo/journal.jsonl` could not be appended",
+        );
+}

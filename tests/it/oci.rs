@@ -300,15 +300,17 @@ fn a_failed_build_leaves_no_layout() {
 }
 
 #[test]
-fn an_unrecorded_layout_left_by_a_kill_is_replaced() {
+fn a_layout_gild_cannot_account_for_is_left_in_place_and_named() {
+    // Nothing claims these (no killed build wrote them): gild deletes only what it can prove
+    // it wrote, so the build stops instead of replacing them.
     let ws = Workspace::new();
     ws.write(format!("{LAYOUT}/oci-layout"), "{}");
     ws.write(format!("{LAYOUT}/index.json"), "left over");
     ws.write("out/.gild-tmp-demo@x/oci-layout", "{}");
-    amd64(&ws);
-    let index = json(&ws, format!("{LAYOUT}/index.json"));
-    assert_eq!(index["schemaVersion"], 2);
-    assert!(!ws.exists("out/.gild-tmp-demo@x"));
+    let recipe = recipe(&ws, &["tar.gz", "oci"], &["platform = \"linux/amd64\""]);
+    ws.gild(&["build", &recipe]).exit(2).stderr_has("demo-1.0.0.oci");
+    assert_eq!(ws.read_string(format!("{LAYOUT}/index.json")), "left over");
+    assert!(ws.exists("out/.gild-tmp-demo@x/oci-layout"));
 }
 
 #[test]

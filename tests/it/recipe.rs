@@ -97,3 +97,21 @@ fn missing_artifact_file_is_named() {
     ws.gild(&["build", &recipe]).exit(2).stderr_has("x-base.tar");
     ws.assert_nothing_written("x", "1.0.0");
 }
+
+/// `[audit] ignore` is part of the recipe: a bad glob fails `gild verify RECIPE` (and a build)
+/// at its line and column, not the first audit months later.
+#[test]
+fn a_bad_audit_ignore_glob_fails_verify_at_its_line() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").section("[audit]\nignore = [\"var/log/**\", \"etc/[machine-id\"]\n").write();
+    let text = ws.read_string(&recipe);
+    let line = nth_line_of(&text, "etc/[machine-id", 1);
+    let col = text.lines().nth(line - 1).unwrap().find("\"etc/[").unwrap() + 1;
+    for args in [vec!["verify", recipe.as_str()], vec!["build", recipe.as_str()]] {
+        ws.gild(&args)
+            .exit(2)
+            .stderr_has(&format!("recipes/demo.toml:{line}:{col}: "))
+            .stderr_has("`[audit] ignore` glob `etc/[machine-id`");
+    }
+    ws.assert_nothing_written("demo", "1.0.0");
+}
