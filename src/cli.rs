@@ -244,7 +244,11 @@ fn finished<T>(ctx: &Context, result: T) -> T {
 
 /// Runs the command line; returns the exit code.
 pub fn main() -> u8 {
-    let cli = Cli::parse();
+    let code = run(Cli::parse());
+    crate::output::finish(code)
+}
+
+fn run(cli: Cli) -> u8 {
     crate::interrupt::install();
     let out = Output { json: cli.json };
     let progress = crate::output::progress::for_run(cli.json);

@@ -17,6 +17,7 @@ mod interop;
 mod journal;
 mod layering;
 mod model;
+mod pipe;
 mod plan;
 mod progress;
 mod recipe;
