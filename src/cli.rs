@@ -242,76 +242,114 @@ fn finished<T>(ctx: &Context, result: T) -> T {
     result
 }
 
+impl Command {
+    /// The name `--json` documents carry.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Build { .. } => "build",
+            Command::Verify { .. } => "verify",
+            Command::Diff { .. } => "diff",
+            Command::Scan { .. } => "scan",
+            Command::Audit { .. } => "audit",
+            Command::Intake { .. } => "intake",
+            Command::Defer { .. } => "defer",
+            Command::Plan { .. } => "plan",
+            Command::Promote { .. } => "promote",
+            Command::Rollback { .. } => "rollback",
+            Command::Revoke { .. } => "revoke",
+            Command::Log { .. } => "log",
+        }
+    }
+}
+
 /// Runs the command line; returns the exit code.
 pub fn main() -> u8 {
-    let code = run(Cli::parse());
+    let code = match Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(e) => bad_call(&e),
+    };
     crate::output::finish(code)
+}
+
+/// What clap says about a command line it cannot take (or `--help`, `--version`), through
+/// `output`: as text, and with `--json` as the failure document too.
+fn bad_call(e: &clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    let text = e.render().to_string();
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        crate::output::write(crate::output::Stream::Out, format_args!("{text}"));
+        return 0;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let names: Vec<String> =
+        <Cli as clap::CommandFactory>::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
+    let command = args.iter().find(|a| names.contains(a)).cloned().unwrap_or_else(|| "gild".into());
+    let out = Output { json: args.iter().any(|a| a == "--json"), command };
+    let code = e.exit_code().clamp(0, 255) as u8;
+    if !matches!(e.kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) && out.json {
+        // clap renders `error: WHAT`, a blank line, usage and a hint: WHAT is the message.
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_string();
+        let help = lines.map(str::trim).collect::<Vec<_>>().join("; ");
+        let report = crate::error::Report::new(message).maybe_help((!help.is_empty()).then_some(help));
+        crate::output::write(crate::output::Stream::Err, format_args!("{text}"));
+        crate::output::write(
+            crate::output::Stream::Out,
+            format_args!(
+                "{}\n",
+                serde_json::json!({"command": out.command, "exit": code, "error": crate::output::report_json(&report)})
+            ),
+        );
+        return code;
+    }
+    crate::output::write(crate::output::Stream::Err, format_args!("{text}"));
+    code
 }
 
 fn run(cli: Cli) -> u8 {
     crate::interrupt::install();
-    let out = Output { json: cli.json };
+    let out = Output { json: cli.json, command: cli.command.name().to_string() };
     let progress = crate::output::progress::for_run(cli.json);
     let ctx = Context { dir: cli.dir, limits: cli.limits, progress };
     match cli.command {
         Command::Build { recipe, out: out_dir, version } => {
             let opts = BuildOptions { recipe, out: out_dir, version };
-            match finished(&ctx, ops::build::build(&ctx, &opts, &|msg| out.note(msg))) {
-                Ok(report) => {
-                    out.build(&report);
-                    0
-                }
-                Err(_) if crate::interrupt::requested() => interrupted(&out),
-                Err(e) => {
-                    out.error(&e);
-                    e.exit_code()
-                }
-            }
+            let result = finished(&ctx, ops::build::build(&ctx, &opts, &|msg| out.note(msg)));
+            report(&out, result, |r| {
+                out.build(r);
+                0
+            })
         }
         Command::Verify { recipe: image, baseline: Some(baseline) } => {
-            match finished(&ctx, ops::verify_image::verify_image(&ctx, &VerifyImageOptions { image, baseline })) {
-                Ok(report) => {
-                    out.verify_image(&report);
-                    report.exit_code()
-                }
-                Err(e) => failed(&out, &e),
-            }
+            let result = finished(&ctx, ops::verify_image::verify_image(&ctx, &VerifyImageOptions { image, baseline }));
+            report(&out, result, |r| {
+                out.verify_image(r);
+                r.exit_code()
+            })
         }
-        Command::Verify { recipe, baseline: None } => match ops::verify::verify(&ctx, &recipe) {
-            Ok(report) => {
-                out.verify(&report);
-                report.exit_code()
-            }
-            Err(e) => {
-                out.error(&e);
-                e.exit_code()
-            }
-        },
-        Command::Diff { a, b, stat } => match finished(&ctx, ops::diff::diff(&ctx, &DiffOptions { a, b })) {
-            Ok(report) => {
-                out.diff(&report, stat);
-                report.exit_code()
-            }
-            Err(e) => failed(&out, &e),
-        },
+        Command::Verify { recipe, baseline: None } => report(&out, ops::verify::verify(&ctx, &recipe), |r| {
+            out.verify(r);
+            r.exit_code()
+        }),
+        Command::Diff { a, b, stat } => {
+            report(&out, finished(&ctx, ops::diff::diff(&ctx, &DiffOptions { a, b })), |r| {
+                out.diff(r, stat);
+                r.exit_code()
+            })
+        }
         Command::Scan { source, output, reach } => {
-            match finished(&ctx, ops::scan::scan(&ctx, &ScanOptions { source, output, reach: reach.into() })) {
-                Ok(report) => {
-                    out.scan(&report);
-                    0
-                }
-                Err(e) => failed(&out, &e),
-            }
+            let result = finished(&ctx, ops::scan::scan(&ctx, &ScanOptions { source, output, reach: reach.into() }));
+            report(&out, result, |r| {
+                out.scan(r);
+                0
+            })
         }
         Command::Audit { baseline, targets, patch, fixes, ignore, strict, reach } => {
             let opts = AuditOptions { baseline, targets, patch, fixes, ignore, strict, reach: reach.into() };
-            match finished(&ctx, ops::audit::audit(&ctx, &opts)) {
-                Ok(report) => {
-                    out.audit(&report);
-                    report.exit_code()
-                }
-                Err(e) => failed(&out, &e),
-            }
+            report(&out, finished(&ctx, ops::audit::audit(&ctx, &opts)), |r| {
+                out.audit(r);
+                r.exit_code()
+            })
         }
         Command::Intake {
             recipe,
@@ -385,28 +423,15 @@ fn run(cli: Cli) -> u8 {
     }
 }
 
-/// Prints a report (returning its exit code) or the error.
+/// Prints a report (returning its exit code) or the failure (its exit code, or 130 after an
+/// interruption).
 fn report<R>(out: &Output, result: Result<R, crate::Error>, print: impl FnOnce(&R) -> u8) -> u8 {
     match result {
         Ok(r) => print(&r),
-        Err(e) => {
-            out.error(&e);
-            e.exit_code()
+        Err(_) if crate::interrupt::requested() => {
+            out.failed(&crate::error::Report::new("interrupted: nothing was recorded"), 130);
+            130
         }
+        Err(e) => out.failure(&e),
     }
-}
-
-/// Prints the error; its exit code, or 130 after an interruption.
-fn failed(out: &Output, e: &crate::Error) -> u8 {
-    if crate::interrupt::requested() {
-        return interrupted(out);
-    }
-    out.error(e);
-    e.exit_code()
-}
-
-/// Exit code 130, as a shell reports a process ended by SIGINT.
-fn interrupted(out: &Output) -> u8 {
-    out.note("interrupted: nothing was recorded");
-    130
 }

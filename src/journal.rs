@@ -23,12 +23,21 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// The journal does not verify (exit 3).
 #[derive(Debug, thiserror::Error)]
-#[error("journal `{}` is tampered with at line {line}\n  cause: {cause}\n  help: compare it with a copy you trust (version control, a backup); gild cannot repair it", path.display())]
 pub struct Tampered {
     pub path: PathBuf,
     /// 1-based.
     pub line: usize,
     pub cause: String,
+}
+
+crate::error::display_report!(Tampered);
+
+impl Tampered {
+    pub fn report(&self) -> crate::error::Report {
+        crate::error::Report::new(format!("journal `{}` is tampered with at line {}", self.path.display(), self.line))
+            .cause(&self.cause)
+            .help("compare it with a copy you trust (version control, a backup); gild cannot repair it")
+    }
 }
 
 /// One line as it is in the file.

@@ -29,7 +29,7 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::ops::build::{BuildReport, Status};
 use crate::ops::defer::{Action, DeferReport};
 use crate::ops::intake::IntakeReport;
@@ -87,7 +87,7 @@ pub fn finish(code: u8) -> u8 {
     let failed = FAILED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
     match failed {
         Some(e) => {
-            errln!("error: cannot write the output\n  cause: {e}");
+            errln!("error: {}", Report::new("cannot write the output").cause(e));
             code.max(2)
         }
         None => code,
@@ -96,10 +96,35 @@ pub fn finish(code: u8) -> u8 {
 
 pub struct Output {
     pub json: bool,
+    /// The command's name, as `--json` documents carry it.
+    pub command: String,
+}
+
+/// An error as `--json` writes it: `{"message": …, "causes": […], "help": … or null}`.
+pub fn report_json(r: &Report) -> Value {
+    json!({"message": r.message, "causes": r.causes, "help": r.help})
 }
 
 impl Output {
-    pub fn error(&self, e: &Error) {
+    /// The command failed: the error on stderr and, with `--json`, as the one document on
+    /// stdout. Returns the exit code.
+    pub fn failure(&self, e: &Error) -> u8 {
+        let code = e.exit_code();
+        self.failed(&e.report(), code);
+        code
+    }
+
+    /// The command failed with `code` for the reason `r`.
+    pub fn failed(&self, r: &Report, code: u8) {
+        self.error(r);
+        if self.json {
+            outln!("{}", json!({"command": self.command, "exit": code, "error": report_json(r)}));
+        }
+    }
+
+    /// An error on stderr alone: one that a report also carries (a target an audit could not
+    /// read, an artifact `verify` refuses).
+    pub fn error(&self, e: &impl std::fmt::Display) {
         errln!("error: {e}");
     }
 
@@ -454,7 +479,7 @@ impl Output {
             }
         }
         if let Some(p) = r.verified.as_ref().and_then(|v| v.problem.as_ref()) {
-            errln!("error: {p}");
+            self.error(p);
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::baseline::{
 };
 use crate::check;
 use crate::deb;
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::image;
 use crate::layer::{self, Changes, Compression, Layered, Layering, Step};
 use crate::ops::{display_path, Context};
@@ -70,7 +70,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     let progress = &*ctx.progress;
     let (ws, mut recipe) = ctx.recipe(&opts.recipe)?;
     if let Some(v) = &opts.version {
-        recipe.version = Version::parse(v).map_err(|why| Error::Usage(format!("`--version {v}`: {why}")))?;
+        recipe.version = Version::parse(v).map_err(|why| Error::usage(format!("`--version {v}`: {why}")))?;
     }
     let limits = ctx.limits(&recipe)?;
     let out_dir = match &opts.out {
@@ -100,6 +100,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
                     "version {} of `{}` is lower than the newest recorded one, {newest}",
                     recipe.version, recipe.name
                 ),
+                causes: Vec::new(),
                 recipe: display_path(&recipe.path, &ws.root),
             });
         }
@@ -129,6 +130,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
                     "version {} of `{}` is already recorded with another tree (recorded {}, built {tree_hash})",
                     recipe.version, recipe.name, record.tree
                 ),
+                causes: Vec::new(),
                 recipe: display_path(&recipe.path, &ws.root),
             });
         }
@@ -265,10 +267,13 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
 /// and records where the workspace does not say, and make "nothing partial" unprovable.
 fn refuse_symlink(dir: &Path) -> Result<(), Error> {
     match fs::symlink_metadata(dir) {
-        Ok(m) if m.file_type().is_symlink() => Err(Error::Usage(format!(
-            "`{}` is a symlink; gild writes images and baselines only into real directories\n  help: pass the real directory (`--out DIR` for images), or replace the symlink by a directory",
-            dir.display()
-        ))),
+        Ok(m) if m.file_type().is_symlink() => Err(Error::Usage(
+            Report::new(format!(
+                "`{}` is a symlink; gild writes images and baselines only into real directories",
+                dir.display()
+            ))
+            .help("pass the real directory (`--out DIR` for images), or replace the symlink by a directory"),
+        )),
         _ => Ok(()),
     }
 }
@@ -289,8 +294,9 @@ fn source_date_epoch() -> Option<i64> {
 fn read_record(dir: &Path) -> Result<Record, Error> {
     let path = dir.join("baseline.toml");
     let text = fs::read_to_string(&path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
-    Record::from_toml(&text)
-        .map_err(|e| Error::Usage(format!("`{}` is not a baseline record\n  cause: {}", path.display(), e.message())))
+    Record::from_toml(&text).map_err(|e| {
+        Error::Corrupt(Report::new(format!("`{}` is not a baseline record", path.display())).cause(e.message()))
+    })
 }
 
 /// The layered tree, what each patch changed, and the base's top-level symlinks.

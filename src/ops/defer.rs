@@ -54,10 +54,11 @@ pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<Defer
         editor.undefer(&opts.id)?;
         (Action::Restored, "undefer")
     } else {
-        let reason =
-            opts.reason.clone().filter(|r| !r.trim().is_empty()).ok_or_else(|| {
-                Error::Usage("a deferral needs `--reason`: the rationale is what auditors read".into())
-            })?;
+        let reason = opts
+            .reason
+            .clone()
+            .filter(|r| !r.trim().is_empty())
+            .ok_or_else(|| Error::usage("a deferral needs `--reason`: the rationale is what auditors read"))?;
         let decision = Decision { reason, mitigation: opts.mitigation.clone(), review_by };
         (Action::Deferred(editor.defer(&opts.id, &decision)?), "defer")
     };

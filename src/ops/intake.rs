@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Map};
 use sha2::{Digest, Sha256};
 
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::ops::build::Notify;
 use crate::ops::{date_arg, display_path, relative_to, today, Context, RecipeEdit};
 use crate::recipe::edit::{EditError, NewPatch};
@@ -90,14 +90,13 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
     for name in &signed_by {
         let i = recipe.keys.iter().position(|k| k.name == *name).ok_or_else(|| {
             let known: Vec<String> = recipe.keys.iter().map(|k| format!("`{}`", k.name)).collect();
-            Error::Usage(format!(
-                "`--signed-by {name}`: `[keys]` of `{}` has no key `{name}`\n  help: the keys are {}",
-                path.display(),
-                known.join(", ")
-            ))
+            Error::Usage(
+                Report::new(format!("`--signed-by {name}`: `[keys]` of `{}` has no key `{name}`", path.display()))
+                    .help(format!("the keys are {}", known.join(", "))),
+            )
         })?;
         if indices.contains(&i) {
-            return Err(Error::Usage(format!("`--signed-by {name}` is given twice")));
+            return Err(Error::usage(format!("`--signed-by {name}` is given twice")));
         }
         indices.push(i);
     }
@@ -203,7 +202,7 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
 
 fn check_id(id: &str) -> Result<(), Error> {
     if id.trim().is_empty() || id.chars().any(char::is_control) {
-        return Err(Error::Usage(format!("`--id {id:?}` is not a patch id")));
+        return Err(Error::usage(format!("`--id {id:?}` is not a patch id")));
     }
     Ok(())
 }
@@ -232,12 +231,14 @@ fn package_defaults(
         let id = opts
             .id
             .clone()
-            .ok_or_else(|| Error::Usage("`--id` is required for a patch that is not a Debian package".to_string()))?;
+            .ok_or_else(|| Error::usage("`--id` is required for a patch that is not a Debian package"))?;
         return Ok((id, opts.fixes.clone()));
     }
     let limits = ctx.limits(recipe)?;
     let info = crate::layer::inspect(verified, &limits).map_err(|why| {
-        Error::Usage(format!("`{}` is not a Debian package gild can install\n  cause: {why}", opts.artifact.display()))
+        Error::Usage(
+            Report::new(format!("`{}` is not a Debian package gild can install", opts.artifact.display())).cause(why),
+        )
     })?;
     let id = match &opts.id {
         Some(id) => id.clone(),
@@ -296,7 +297,7 @@ fn canonical(path: &Path, what: &str) -> Result<PathBuf, Error> {
 fn written(recipe_dir: &Path, path: &Path) -> Result<String, Error> {
     let rel = relative_to(recipe_dir, path);
     rel.to_str().map(str::to_string).ok_or_else(|| {
-        Error::Usage(format!("`{}` is not valid UTF-8; a recipe can only name UTF-8 paths", path.display()))
+        Error::usage(format!("`{}` is not valid UTF-8; a recipe can only name UTF-8 paths", path.display()))
     })
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::baseline::{self, Record};
 use crate::date::Date;
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::ops::{date_arg, display_path, today, Context};
 use crate::plan::{self, Pending, Review};
 use crate::recipe::{self, Recipe};
@@ -127,7 +127,9 @@ fn pending(
 
 fn date_of(dt: &toml::value::Datetime, recipe: &str, id: &str, key: &str) -> Result<Date, Error> {
     Date::from_toml(dt).ok_or_else(|| {
-        Error::Usage(format!("`{recipe}`: `{id}`: `{key} = {dt}` is not a date\n  help: write it as YYYY-MM-DD"))
+        Error::Usage(
+            Report::new(format!("`{recipe}`: `{id}`: `{key} = {dt}` is not a date")).help("write it as YYYY-MM-DD"),
+        )
     })
 }
 
@@ -146,6 +148,7 @@ fn all_recipes(dir: &std::path::Path) -> Result<Vec<PathBuf>, Error> {
 
 fn read_record(path: &std::path::Path) -> Result<Record, Error> {
     let text = std::fs::read_to_string(path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
-    Record::from_toml(&text)
-        .map_err(|e| Error::Usage(format!("`{}` is not a baseline record\n  cause: {}", path.display(), e.message())))
+    Record::from_toml(&text).map_err(|e| {
+        Error::Corrupt(Report::new(format!("`{}` is not a baseline record", path.display())).cause(e.message()))
+    })
 }

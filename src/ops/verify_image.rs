@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::baseline::mtree;
 use crate::diff::{self, Attribution};
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::ops::diff::{path_changes, PathChange, SourceInfo};
 use crate::ops::{sources, Context};
 use crate::tree::source::SourceKind;
@@ -56,19 +56,17 @@ pub fn verify_image(ctx: &Context, opts: &VerifyImageOptions) -> Result<VerifyIm
     let record = baseline.record().expect("a recorded baseline");
     let image = locator.open(&opts.image)?;
     let SourceKind::Tarball { sha256, .. } = &image.kind else {
-        return Err(Error::Usage(format!(
-            "`{}` is a {}, not an image file\n  help: give the image tarball, e.g. out/{}-{}.tar.zst",
-            opts.image,
-            image.kind.word(),
-            record.name,
-            record.version
-        )));
+        return Err(Error::Usage(
+            Report::new(format!("`{}` is a {}, not an image file", opts.image, image.kind.word()))
+                .help(format!("give the image tarball, e.g. out/{}-{}.tar.zst", record.name, record.version)),
+        ));
     };
     let sha256 = hex(sha256);
     let spec = mtree::render_with(&image.tree, |p| image.lacks(p));
     let tree = hex(&Sha256::digest(spec.as_bytes()));
-    let attribution = Attribution::of(record)
-        .map_err(|why| Error::Usage(format!("the record of `{}` is not valid\n  cause: {why}", baseline.label)))?;
+    let attribution = Attribution::of(record).map_err(|why| {
+        Error::Corrupt(Report::new(format!("the record of `{}` is not valid", baseline.label)).cause(why))
+    })?;
     let (changes, _) = path_changes(&baseline, &image, diff::Options { xattrs: true }, &[&attribution]);
     Ok(VerifyImageReport {
         image: opts.image.clone(),

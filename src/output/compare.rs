@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::Output;
 use crate::diff::{Aspect, Status, Unchecked};
+use crate::error::Report;
 use crate::ops::audit::{AuditReport, MissingPatch, Question, Standing, TargetReport};
 use crate::ops::diff::{DiffReport, EntryState, PathChange, RecordChanges, SourceInfo};
 use crate::ops::scan::ScanReport;
@@ -314,14 +315,16 @@ impl Output {
             }
         }
         if !r.ok() {
-            let mut why = Vec::new();
+            let mut report =
+                Report::new(format!("image `{}` is not the one recorded in {}", r.image, r.baseline.title()));
             if r.recorded_as.is_none() {
-                why.push(format!("  cause: its sha256 {} is not one the baseline records", r.sha256));
+                report = report.cause(format!("its sha256 {} is not one the baseline records", r.sha256));
             }
             if !r.tree_matches {
-                why.push(format!("  cause: its tree differs from files.mtree in {} path(s)", r.changes.len().max(1)));
+                report =
+                    report.cause(format!("its tree differs from files.mtree in {} path(s)", r.changes.len().max(1)));
             }
-            errln!("error: image `{}` is not the one recorded in {}\n{}", r.image, r.baseline.title(), why.join("\n"));
+            self.error(&report);
         }
     }
 }
@@ -361,7 +364,7 @@ fn target_json(t: &TargetReport) -> Value {
         "missing": t.missing.iter().map(missing_json).collect::<Vec<_>>(),
         "unchecked": t.unchecked.iter().map(unchecked_json).collect::<Vec<_>>(),
         "needs": t.needs,
-        "error": t.error.as_ref().map(|e| &e.0),
+        "error": t.error.as_ref().map(|e| super::report_json(&e.0)),
         "warnings": t.warnings,
     })
 }
@@ -373,7 +376,7 @@ impl Output {
                 self.warning(&format!("{}: {w}", t.target));
             }
             if let Some((e, _)) = &t.error {
-                errln!("error: {e}");
+                self.error(e);
             }
         }
         let question = match &r.question {

@@ -8,21 +8,48 @@
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
 
 use crate::date::Date;
+use crate::error::Report;
 use crate::recipe::Severity;
 
 /// Why an edit cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
-    #[error("`{key}` in the recipe is not written as `[[{key}]]` tables\n  help: write each entry as a `[[{key}]]` table so gild can edit it")]
     Shape { key: &'static str },
-    #[error("patch id `{id}` is already used in the recipe by a `[[{section}]]`{}", if *section == "deferred" { "\n  help: `gild defer --undo` brings a deferred patch back" } else { "" })]
     DuplicateId { id: String, section: &'static str },
-    #[error("artifact `{artifact}` is already pinned in the recipe, as `{id}`\n  cause: sha256 {sha256}")]
     DuplicateDigest { artifact: String, id: String, sha256: String },
-    #[error("`{id}` is not deferred in the recipe")]
     NotDeferred { id: String },
-    #[error("`{id}` was deferred without its pin, so there is no patch to restore\n  help: run `gild intake` with the artifact to add it")]
     NoPin { id: String },
+}
+
+crate::error::display_report!(EditError);
+
+impl EditError {
+    pub fn report(&self) -> Report {
+        match self {
+            EditError::Shape { key } => {
+                Report::new(format!("`{key}` in the recipe is not written as `[[{key}]]` tables"))
+                    .help(format!("write each entry as a `[[{key}]]` table so gild can edit it"))
+            }
+            EditError::DuplicateId { id, section } => {
+                let r = Report::new(format!("patch id `{id}` is already used in the recipe by a `[[{section}]]`"));
+                match *section {
+                    "deferred" => {
+                        r.help("`gild defer --undo` brings a deferred patch back; `gild defer --drop` removes it")
+                    }
+                    _ => r,
+                }
+            }
+            EditError::DuplicateDigest { artifact, id, sha256 } => {
+                Report::new(format!("artifact `{artifact}` is already pinned in the recipe, as `{id}`"))
+                    .cause(format!("sha256 {sha256}"))
+            }
+            EditError::NotDeferred { id } => Report::new(format!("`{id}` is not deferred in the recipe")),
+            EditError::NoPin { id } => {
+                Report::new(format!("`{id}` was deferred without its pin, so there is no patch to restore"))
+                    .help("run `gild intake` with the artifact to add it")
+            }
+        }
+    }
 }
 
 /// A patch to append, as it will be written.

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::spec::{self, Form};
 use super::{archive, walk, Kind, Lacks, Tree};
 use crate::baseline::{self, Record};
+use crate::error::Report;
 use crate::layer::decompress::Compression;
 use crate::layer::tar::TarError;
 use crate::layer::RELEASE_PATH;
@@ -25,23 +26,47 @@ use crate::workspace::Workspace;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("invalid mtree spec `{file}`\n  cause: {file}:{line}: {why}{}", help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
     Spec { file: String, line: usize, why: String, help: Option<String> },
-    #[error("`{file}` is not a valid tarball\n  cause: {source}")]
     Archive { file: String, source: TarError },
-    #[error("`{file}`, entry `{entry}`: {why}")]
     Entry { file: String, entry: String, why: String },
-    #[error("{what}\n  cause: {source}")]
     Io { what: String, source: io::Error },
-    #[error("no tree source `{arg}`\n  cause: {cause}\n  help: {help}")]
     NotFound { arg: String, cause: String, help: String },
-    #[error("`{path}` is not a baseline record\n  cause: {why}")]
     Record { path: String, why: String },
-    #[error("baseline `{dir}` was altered after it was recorded\n  cause: `files.mtree` has sha256 {found}\n  cause: `baseline.toml` records {expected}\n  help: restore the baseline from version control or a backup")]
     Tampered { dir: String, expected: String, found: String },
 }
 
+crate::error::display_report!(SourceError);
+
 impl SourceError {
+    pub fn report(&self) -> Report {
+        match self {
+            SourceError::Spec { file, line, why, help } => Report::new(format!("invalid mtree spec `{file}`"))
+                .cause(format!("{file}:{line}: {why}"))
+                .maybe_help(help.clone()),
+            SourceError::Archive { file, source } => {
+                Report::new(format!("`{file}` is not a valid tarball")).because(source.report())
+            }
+            SourceError::Entry { file, entry, why } => Report::new(format!("`{file}`, entry `{entry}`: {why}")),
+            SourceError::Io { what, source } => {
+                let r = Report::new(what).because_io(source);
+                if source.kind() == io::ErrorKind::PermissionDenied {
+                    return r.help("run gild as a user who can read the whole tree");
+                }
+                r
+            }
+            SourceError::NotFound { arg, cause, help } => {
+                Report::new(format!("no tree source `{arg}`")).cause(cause).help(help)
+            }
+            SourceError::Record { path, why } => Report::new(format!("`{path}` is not a baseline record")).cause(why),
+            SourceError::Tampered { dir, expected, found } => {
+                Report::new(format!("baseline `{dir}` was altered after it was recorded"))
+                    .cause(format!("`files.mtree` has sha256 {found}"))
+                    .cause(format!("`baseline.toml` records {expected}"))
+                    .help("restore the baseline from version control or a backup")
+            }
+        }
+    }
+
     /// Context for an I/O error where it happened.
     pub fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> SourceError {
         let what = what.into();

@@ -10,6 +10,7 @@ mod compare;
 mod deb;
 mod debfix;
 mod defer;
+mod errors;
 mod hardening;
 mod install;
 mod intake;
