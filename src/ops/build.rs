@@ -85,6 +85,8 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         .lock(&recipe.name, || notify(&format!("waiting for another gild working on `{}`…", recipe.name)))
         .map_err(Error::io(format!("cannot lock `{}`", records_dir.display())))?;
     clean_leftovers(&records_dir, &out_dir, &recipe.name)?;
+    // The build's journal line must not be dated before the last one: refuse before any work.
+    crate::journal::now(&ws.journal(&recipe.name)).map_err(Error::Usage)?;
 
     let recorded = baseline::recorded_versions(&records_dir)
         .map_err(Error::io(format!("cannot read `{}`", records_dir.display())))?;

@@ -132,7 +132,7 @@ pub fn date_arg(flag: &str, value: &str) -> Result<crate::date::Date, Error> {
 
 /// Today, from `GILD_NOW` or the clock.
 pub fn today() -> Result<crate::date::Date, Error> {
-    crate::date::Date::today().map_err(Error::usage)
+    crate::date::Date::today().map_err(Error::Usage)
 }
 
 /// A recipe opened for editing (intake, defer): the image's lock held, temporaries a killed
@@ -155,6 +155,8 @@ impl RecipeEdit {
         let lock = ws
             .lock(&stem, || notify(&format!("waiting for another gild working on `{stem}`…")))
             .map_err(Error::io(format!("cannot lock `{}`", records.display())))?;
+        // The journal line this edit makes must not be dated before the last one.
+        crate::journal::now(&ws.journal(&stem)).map_err(Error::Usage)?;
         crate::workspace::remove_stale_beside(&path)
             .map_err(Error::io(format!("cannot clean beside `{}`", path.display())))?;
         let text = std::fs::read_to_string(&path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;

@@ -70,7 +70,7 @@ pub fn promote(ctx: &Context, opts: &PromoteOptions, notify: Notify) -> Result<P
     let _lock = lock(&ws, &name, notify)?;
     let dir = recorded(&ws, &name, &version)?;
     let (mut state, old) = load(&ws, &name)?;
-    let now = crate::date::now().map_err(Error::usage)?;
+    let now = journal::now(&ws.journal(&name)).map_err(Error::Usage)?;
     let (from, soaked) = state.check_promote(&rollout, &version, &opts.channel, now, opts.emergency)?;
     let k = rollout.channels.iter().position(|c| *c == opts.channel).expect("checked");
     let soaked = soaked.map(|s| (rollout.channels[k.saturating_sub(1)].clone(), s));
@@ -116,7 +116,7 @@ pub fn rollback(ctx: &Context, name: &str, channel: &str, notify: Notify) -> Res
     let _lock = lock(&ws, &name, notify)?;
     let (mut state, old) = load(&ws, &name)?;
     let (from, to) = state.rollback_target(channel)?;
-    let now = crate::date::now().map_err(Error::usage)?;
+    let now = journal::now(&ws.journal(&name)).map_err(Error::Usage)?;
     state.history.push(Change {
         channel: channel.to_string(),
         version: to.clone(),
@@ -154,7 +154,7 @@ pub fn revoke(ctx: &Context, target: &str, reason: &str, notify: Notify) -> Resu
         }
         .into());
     }
-    let now = crate::date::now().map_err(Error::usage)?;
+    let now = journal::now(&ws.journal(&name)).map_err(Error::Usage)?;
     let channels = state.holding(&version);
     state.revoked.push(Revocation {
         version: dir.clone(),

@@ -6,6 +6,7 @@ mod harness;
 
 mod build;
 mod checks;
+mod clock;
 mod compare;
 mod deb;
 mod debfix;
