@@ -417,6 +417,10 @@ impl Checker<'_> {
                     loc.at(c, format!("channel `{}`: a channel name is [a-z0-9][a-z0-9._-]{{0,63}}", c.get_ref()))
                 );
             }
+            if Version::parse(c.get_ref()).is_ok() {
+                // `NAME@CHANNEL` and `NAME@VERSION` share a form: a channel never reads as a version.
+                return Err(loc.at(c, format!("channel `{}` reads as a version; name it with a letter", c.get_ref())));
+            }
             if channels.contains(c.get_ref()) {
                 return Err(loc.at(c, format!("channel `{}` is listed twice", c.get_ref())));
             }

@@ -18,6 +18,7 @@ use crate::recipe::{Rollout, Version};
 #[derive(Debug, thiserror::Error)]
 pub enum RolloutError {
     State { path: PathBuf, name: String, cause: String },
+    Read { path: PathBuf, source: std::io::Error },
     NoRollout { name: String, recipe: String },
     UnknownChannel { name: String, channel: String, channels: Vec<String> },
     NotRecorded { name: String, version: String, dir: PathBuf },
@@ -38,6 +39,9 @@ impl RolloutError {
                 Report::new(format!("`{}` is not a valid channels file", path.display()))
                     .cause(cause)
                     .help(format!("restore it from version control; `gild log {name}` lists every change"))
+            }
+            RolloutError::Read { path, source } => {
+                Report::new(format!("cannot read `{}`", path.display())).because_io(source)
             }
             RolloutError::NoRollout { name, recipe } => Report::new(format!("`{name}` has no `[rollout]`"))
                 .cause(format!("`{recipe}` lists no channels"))
@@ -325,6 +329,51 @@ impl Channels {
             &format!("it had no version before `{from}` that is not revoked"),
             Some("promote a newer, fixed version to it instead"),
         ))
+    }
+}
+
+/// An image's recorded versions with what `channels.toml` says of them: which are revoked and
+/// which version each channel runs. "Newest" everywhere is [`Versions::newest`]: the newest
+/// recorded version that is not revoked.
+#[derive(Debug, Clone, Default)]
+pub struct Versions {
+    /// Oldest first, with their baseline directories.
+    pub recorded: Vec<(Version, PathBuf)>,
+    pub channels: Channels,
+}
+
+impl Versions {
+    /// Reads `baselines/NAME/` (a missing directory has no versions).
+    pub fn load(records: &Path, name: &str) -> Result<Versions, RolloutError> {
+        let recorded = crate::baseline::recorded_versions(records)
+            .map_err(|source| RolloutError::Read { path: records.to_path_buf(), source })?;
+        let channels = load(&records.join("channels.toml"), name)?;
+        Ok(Versions { recorded, channels })
+    }
+
+    pub fn is_revoked(&self, v: &Version) -> bool {
+        self.channels.revocation(v).is_some()
+    }
+
+    /// The newest recorded version that is not revoked.
+    pub fn newest(&self) -> Option<&(Version, PathBuf)> {
+        self.recorded.iter().rev().find(|(v, _)| !self.is_revoked(v))
+    }
+
+    pub fn get(&self, v: &Version) -> Option<&(Version, PathBuf)> {
+        self.recorded.iter().find(|(r, _)| r == v)
+    }
+
+    /// The version `channel` runs, when it has run one.
+    pub fn channel(&self, channel: &str) -> Option<Version> {
+        self.channels.current(channel).and_then(|v| Version::parse(v).ok())
+    }
+
+    /// The recorded versions above `v`, when every one of them is revoked (so `v` may be
+    /// recorded past them); `None` when one above it is not revoked.
+    pub fn revoked_above(&self, v: &Version) -> Option<Vec<Version>> {
+        let above: Vec<Version> = self.recorded.iter().filter(|(r, _)| r > v).map(|(r, _)| r.clone()).collect();
+        above.iter().all(|r| self.is_revoked(r)).then_some(above)
     }
 }
 

@@ -88,18 +88,24 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     // The build's journal line must not be dated before the last one: refuse before any work.
     crate::journal::now(&ws.journal(&recipe.name)).map_err(Error::Usage)?;
 
-    let recorded = baseline::recorded_versions(&records_dir)
-        .map_err(Error::io(format!("cannot read `{}`", records_dir.display())))?;
-    let existing = match recorded.iter().find(|(v, _)| *v == recipe.version) {
+    // "Newest" is the newest version not revoked: a mistyped version is revoked, not deleted,
+    // and the versions after it may be recorded below it.
+    let versions = crate::rollout::Versions::load(&records_dir, &recipe.name)?;
+    let existing = match versions.get(&recipe.version) {
         Some((_, dir)) => Some(read_record(dir)?),
         None => None,
     };
-    let newest = recorded.last().map(|(v, _)| v.clone());
+    let newest = versions.newest().cloned();
+    let below_revoked = match &existing {
+        Some(_) => Vec::new(),
+        None => versions.revoked_above(&recipe.version).unwrap_or_default(),
+    };
+    let newest = newest.map(|(v, _)| v);
     if existing.is_none() {
         if let Some(newest) = newest.as_ref().filter(|n| **n > recipe.version) {
             return Err(Error::Version {
                 message: format!(
-                    "version {} of `{}` is lower than the newest recorded one, {newest}",
+                    "version {} of `{}` is lower than {newest}, the newest recorded version that is not revoked",
                     recipe.version, recipe.name
                 ),
                 causes: Vec::new(),
@@ -199,11 +205,14 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     // Stage the baseline, put the images in place, then commit by renaming the baseline.
     let final_dir = records_dir.join(&record.version);
     write_synced(&staged.path().join("baseline.toml"), record.to_toml().as_bytes())?;
-    let parent_record = match recorded.last() {
+    let parent_record = match versions.newest() {
         Some((_, dir)) => Some(read_record(dir)?),
         None => None,
     };
-    write_synced(&staged.path().join("RELEASE.md"), release::render(&record, parent_record.as_ref()).as_bytes())?;
+    let revoked: Vec<String> =
+        versions.recorded.iter().filter(|(v, _)| versions.is_revoked(v)).map(|(v, _)| v.to_string()).collect();
+    let release = release::render(&record, parent_record.as_ref(), &revoked);
+    write_synced(&staged.path().join("RELEASE.md"), release.as_bytes())?;
     if let Some(p) = &packages {
         write_synced(&staged.path().join("sbom.cdx.json"), sbom(&record, p).as_bytes())?;
     }
@@ -237,6 +246,12 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     details.insert("name".into(), json!(record.name));
     details.insert("version".into(), json!(record.version));
     details.insert("tree".into(), json!(record.tree));
+    if !below_revoked.is_empty() {
+        // The history says why a version lower than a recorded one could be recorded.
+        let revoked: Vec<String> = below_revoked.iter().map(ToString::to_string).collect();
+        details.insert("below-revoked".into(), json!(revoked));
+        warnings.push(format!("recorded below revoked version(s) {}", revoked.join(", ")));
+    }
     details.insert(
         "images".into(),
         json!(record.image.iter().map(|i| json!({"file": i.file, "sha256": i.sha256})).collect::<Vec<_>>()),

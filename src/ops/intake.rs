@@ -266,11 +266,10 @@ fn package_defaults(
     Ok((id, fixes))
 }
 
-/// The version of `package` the newest recorded baseline holds.
+/// The version of `package` the newest baseline that is not revoked holds.
 fn newest_package_version(ws: &crate::workspace::Workspace, recipe: &Recipe, package: &str) -> Option<String> {
-    let dir = ws.baselines(&recipe.name);
-    let recorded = crate::baseline::recorded_versions(&dir).ok()?;
-    let (_, newest) = recorded.last()?;
+    let versions = crate::rollout::Versions::load(&ws.baselines(&recipe.name), &recipe.name).ok()?;
+    let (_, newest) = versions.newest()?;
     let text = std::fs::read_to_string(newest.join("baseline.toml")).ok()?;
     let record = crate::baseline::Record::from_toml(&text).ok()?;
     record

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crate::baseline::{self, Record};
+use crate::baseline::Record;
 use crate::date::Date;
 use crate::error::{Error, Report};
 use crate::ops::{date_arg, display_path, today, Context};
@@ -64,15 +64,16 @@ pub fn plan(ctx: &Context, opts: &PlanOptions) -> Result<PlanReport, Error> {
         let recipe = recipe::load(&path)?;
         let shown = display_path(&ws.root.join(&path), &ws.root);
         let records = ws.baselines(&recipe.name);
-        let versions =
-            baseline::recorded_versions(&records).map_err(Error::io(format!("cannot read `{}`", records.display())))?;
-        let built: BTreeSet<(String, String)> = match versions.last() {
+        // A patch counts as built when the newest version that is not revoked has it.
+        let versions = crate::rollout::Versions::load(&records, &recipe.name)?;
+        let newest = versions.newest();
+        let built: BTreeSet<(String, String)> = match newest {
             Some((_, dir)) => {
                 read_record(&dir.join("baseline.toml"))?.patch.into_iter().map(|p| (p.id, p.sha256)).collect()
             }
             None => BTreeSet::new(),
         };
-        report.images.push((recipe.name.clone(), versions.last().map(|(v, _)| v.to_string())));
+        report.images.push((recipe.name.clone(), newest.map(|(v, _)| v.to_string())));
         pending(&recipe, &shown, &built, &mut report.patches)?;
         for d in &recipe.deferred {
             let Some(review_by) = &d.review_by else { continue };

@@ -26,3 +26,4 @@ mod recipe;
 mod reproducible;
 mod rollout;
 mod trust;
+mod versions;
