@@ -109,11 +109,10 @@ pub fn render(record: &Record, parent: Option<&Record>, revoked: &[String]) -> S
         }
     }
     if !revoked.is_empty() {
-        let list: Vec<String> = revoked.iter().map(|v| format!("{v}")).collect();
         let _ = writeln!(
             s,
             "\nNever roll back to a revoked version: {} (`gild log {}` says why).",
-            list.join(", "),
+            revoked.join(", "),
             record.name
         );
     }
