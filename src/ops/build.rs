@@ -113,6 +113,9 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
             });
         }
     }
+    if let Some(record) = &existing {
+        refuse_other_inputs(&ws, &recipe, record, newest.as_ref())?;
+    }
     let epoch = match &existing {
         Some(r) => r.epoch,
         None => recipe.epoch.or_else(source_date_epoch),
@@ -277,6 +280,33 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         notable: record.notable.clone(),
         checks: record.check.clone(),
         warnings,
+    })
+}
+
+/// A recorded version is rebuilt only from the inputs it was recorded with: anything else is
+/// refused here, before an artifact is read, rather than after minutes of layering.
+fn refuse_other_inputs(
+    ws: &Workspace,
+    recipe: &Recipe,
+    record: &Record,
+    newest: Option<&Version>,
+) -> Result<(), Error> {
+    let inputs = baseline::Inputs {
+        base: hex(&recipe.base.sha256),
+        patches: recipe.patches.iter().map(|p| (p.artifact.id.clone(), hex(&p.artifact.sha256))).collect(),
+        epoch: recipe.epoch,
+    };
+    let mut causes = record.input_differences(&inputs);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    if let Some(newest) = newest.filter(|n| **n > recipe.version) {
+        causes.push(format!("the newest recorded version is {newest} (`--version` does not change the recipe)"));
+    }
+    Err(Error::Version {
+        message: format!("version {} of `{}` is recorded with other inputs", recipe.version, recipe.name),
+        causes,
+        recipe: display_path(&recipe.path, &ws.root),
     })
 }
 

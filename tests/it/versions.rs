@@ -98,3 +98,27 @@ fn plan_counts_what_the_newest_version_not_revoked_has() {
     ws.gild_at(T0, &["revoke", "demo@2.0.0", "--reason", "broke ssh"]).success();
     assert_eq!(pending(&ws), ["P-2"], "2.0.0 is revoked: P-2 is in no baseline that counts");
 }
+
+/// Issue 13: `build --version` leaves the recipe as it was; the next plain build is of a
+/// version recorded with other inputs, and fails at once — before an artifact is read — naming
+/// what differs and the fix.
+#[test]
+fn a_version_recorded_with_other_inputs_is_refused_before_anything_is_read() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").patch("P-1", Layer::new().file("etc/motd", b"one\n")).write();
+    ws.gild_at(T0, &["build", &recipe]).success();
+    let art = ws.signed_artifact("p2.tar", &Layer::new().file("opt/two", b"2\n"), &["vendor"]);
+    let intake = ["intake", &recipe, &art, "--id", "P-2", "--severity", "low", "--change", "C", "--approved-by", "me"];
+    ws.gild_at(T0, &intake).success();
+    ws.gild_at(T0, &["build", &recipe, "--version", "1.1.0"]).success();
+    // Were any artifact read, this would be a trust failure (exit 3), journaled.
+    ws.write("artifacts/demo-base.tar", b"not the pinned base");
+    let journal = ws.read_string("baselines/demo/journal.jsonl");
+    let doc = ws.gild_at(T0, &["--json", "build", &recipe]).exit(2).json();
+    assert_eq!(doc["error"]["message"], "version 1.0.0 of `demo` is recorded with other inputs", "{doc}");
+    let causes: Vec<&str> = doc["error"]["causes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert!(causes.contains(&"patch `P-2` is not in the record"), "{doc}");
+    assert!(causes.iter().any(|c| c.starts_with("the newest recorded version is 1.1.0")), "{doc}");
+    assert_eq!(doc["error"]["help"], "bump `[image] version` in `recipes/demo.toml` (or pass `--version`)");
+    assert_eq!(ws.read_string("baselines/demo/journal.jsonl"), journal, "nothing journaled");
+}
