@@ -141,7 +141,7 @@ pub enum Command {
         recipe: String,
         /// The patch id
         id: String,
-        /// Why it is not applied (required unless --undo)
+        /// Why it is not applied, or dropped (required unless --undo)
         #[arg(long, required_unless_present = "undo")]
         reason: Option<String>,
         /// What limits the risk meanwhile
@@ -153,6 +153,10 @@ pub enum Command {
         /// Move a deferred patch back to the end of the patch list
         #[arg(long)]
         undo: bool,
+        /// Remove the patch (listed or deferred) from the recipe: the way back from an intake,
+        /// leaving its id and artifact free to take again (the journal keeps both)
+        #[arg(long, conflicts_with_all = ["undo", "mitigation", "review_by"])]
+        drop: bool,
     },
     /// Approved patches not yet in a recorded baseline, by priority, with due dates (exit 1 when overdue)
     Plan {
@@ -386,8 +390,8 @@ fn run(cli: Cli) -> u8 {
                 0
             })
         }
-        Command::Defer { recipe, id, reason, mitigation, review_by, undo } => {
-            let opts = DeferOptions { recipe, id, reason, mitigation, review_by, undo };
+        Command::Defer { recipe, id, reason, mitigation, review_by, undo, drop } => {
+            let opts = DeferOptions { recipe, id, reason, mitigation, review_by, undo, drop };
             report(&out, ops::defer::defer(&ctx, &opts, &|msg| out.note(msg)), |r| {
                 out.defer(r);
                 0

@@ -6,6 +6,7 @@
 //! its parents. Whiteouts act on the tree as it was before their layer: a node remembers which
 //! layer set it, and a whiteout spares what its own layer set, wherever it stands in the tar.
 
+mod check;
 pub(crate) mod decompress;
 mod dpkg;
 mod resolve;
@@ -20,6 +21,7 @@ use crate::progress::Progress;
 use crate::spool::{Spool, SpoolReader};
 use crate::tree::{self, Kind, Node, Origin, Tree, GILD};
 use crate::trust::{TrustError, Verified};
+pub use check::check_layer;
 pub use decompress::{Compression, Sink, Spill};
 pub use dpkg::{inspect, Applied, Inspected, Packages, SCRIPTS};
 use resolve::Resolver;

@@ -253,6 +253,7 @@ impl Output {
             Action::Deferred(Deferral::Updated) => "updated",
             Action::Deferred(Deferral::Recorded) => "recorded",
             Action::Restored => "restored",
+            Action::Dropped(_) => "dropped",
         };
         if self.json {
             let doc = json!({
@@ -278,6 +279,9 @@ impl Output {
             Action::Deferred(Deferral::Recorded) => outln!("deferred {} {}: recorded in {}", r.name, r.id, r.recipe),
             Action::Restored => {
                 outln!("restored {} {}: back at the end of [[patch]] in {}", r.name, r.id, r.recipe)
+            }
+            Action::Dropped(section) => {
+                outln!("dropped {} {}: removed from [[{section}]] in {}", r.name, r.id, r.recipe)
             }
         }
         if let (Some(reason), false) = (&r.reason, r.action == Action::Restored) {

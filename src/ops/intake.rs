@@ -127,6 +127,21 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
     details.insert("command".into(), json!("intake"));
     let verified = super::verify_or_refuse(&ws, &recipe, &spec, details)?;
     let (id, fixes) = package_defaults(ctx, &ws, &recipe, &verified, opts)?;
+    if !verified.is_deb() {
+        // A file gild cannot layer never enters the recipe: it is read to its end first.
+        crate::layer::check_layer(&verified, &ctx.limits(&recipe)?, true, recipe.allow_devices).map_err(
+            |e| match e {
+                crate::layer::LayerError::Trust(t) => Error::from(t),
+                e => Error::Usage(
+                    Report::new(format!(
+                        "`{}` is not a layer gild can apply; the recipe is unchanged",
+                        opts.artifact.display()
+                    ))
+                    .because(e.report()),
+                ),
+            },
+        )?;
+    }
 
     let default_sig = spec.signatures.len() == 1 && spec.signatures[0].written == format!("{written}.minisig");
     let new = NewPatch {

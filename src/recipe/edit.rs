@@ -19,6 +19,7 @@ pub enum EditError {
     DuplicateDigest { artifact: String, id: String, sha256: String },
     NotDeferred { id: String },
     NoPin { id: String },
+    NotListed { id: String },
 }
 
 crate::error::display_report!(EditError);
@@ -42,8 +43,12 @@ impl EditError {
             EditError::DuplicateDigest { artifact, id, sha256 } => {
                 Report::new(format!("artifact `{artifact}` is already pinned in the recipe, as `{id}`"))
                     .cause(format!("sha256 {sha256}"))
+                    .help(format!("`gild defer RECIPE {id} --drop --reason …` removes `{id}` from the recipe"))
             }
             EditError::NotDeferred { id } => Report::new(format!("`{id}` is not deferred in the recipe")),
+            EditError::NotListed { id } => {
+                Report::new(format!("`{id}` is neither a `[[patch]]` nor a `[[deferred]]` of the recipe"))
+            }
             EditError::NoPin { id } => {
                 Report::new(format!("`{id}` was deferred without its pin, so there is no patch to restore"))
                     .help("run `gild intake` with the artifact to add it")
@@ -198,6 +203,19 @@ impl Editor {
             }
         }
         self.push("patch", &["patch"], t)
+    }
+
+    /// Removes `id` from the recipe, listed or deferred: the way back from an intake, which
+    /// leaves the id and the artifact free to take again (the journal keeps the history).
+    /// Returns the section it was in and its pin, when it had one.
+    pub fn drop(&mut self, id: &str) -> Result<(&'static str, Option<String>), EditError> {
+        for key in ["patch", "deferred"] {
+            if let Some(i) = find(self.tables(key)?, id) {
+                let t = self.take(key, i)?;
+                return Ok((key, t.get("sha256").and_then(|v| v.as_str()).map(str::to_string)));
+            }
+        }
+        Err(EditError::NotListed { id: id.to_string() })
     }
 
     pub fn to_text(&self) -> String {
