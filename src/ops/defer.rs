@@ -60,7 +60,7 @@ pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<Defer
         editor.undefer(&opts.id)?;
         (Action::Restored, "undefer")
     } else if opts.drop {
-        if opts.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        if opts.reason.as_deref().map_or(true, |r| r.trim().is_empty()) {
             return Err(Error::usage("`--drop` needs `--reason`: the journal keeps why a patch left the recipe"));
         }
         let (section, sha256) = editor.drop(&opts.id)?;
