@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::ops::{
-    self, audit::AuditOptions, build::BuildOptions, defer::DeferOptions, diff::DiffOptions, intake::IntakeOptions,
-    log::LogOptions, plan::PlanOptions, rollout::PromoteOptions, scan::ScanOptions, verify_image::VerifyImageOptions,
-    Context,
+    self, audit::AuditOptions, build::BuildOptions, defer::DeferOptions, diff::DiffOptions, init::InitOptions,
+    intake::IntakeOptions, log::LogOptions, plan::PlanOptions, prune::PruneOptions, rollout::PromoteOptions,
+    scan::ScanOptions, verify_image::VerifyImageOptions, Context,
 };
 use crate::output::Output;
 use crate::recipe::Severity;
@@ -201,6 +201,51 @@ pub enum Command {
         #[arg(long)]
         verify: bool,
     },
+    /// What a baseline holds: parent, patches and CVEs, packages changed, images, channels,
+    /// revocation, signature
+    Show {
+        /// NAME (its newest version not revoked), NAME@VERSION or NAME@CHANNEL
+        target: String,
+    },
+    /// Every image of the workspace: versions, revoked ones, channels; one line each
+    List,
+    /// Remove images in out/ that no channel runs and that are not among the newest N
+    /// versions not revoked; baselines are never removed
+    Prune {
+        /// The image NAME
+        name: String,
+        /// How many of the newest versions not revoked keep their images
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        keep: usize,
+        /// Where the images are (default: out/ in the workspace)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Start a workspace: a commented recipe, recipes/keys/, and with --key a new minisign key
+    /// pair (the secret half outside the workspace)
+    Init {
+        /// The workspace directory (default: the current one)
+        #[arg(value_name = "DIR")]
+        path: Option<PathBuf>,
+        /// The image name (default: the directory's name)
+        #[arg(long)]
+        name: Option<String>,
+        /// Make a minisign key pair of this name: recipes/keys/NAME.pub, and the secret half in
+        /// $XDG_CONFIG_HOME/gild/keys/ (else ~/.config/gild/keys/)
+        #[arg(long, value_name = "NAME")]
+        key: Option<String>,
+    },
+    /// Print shell completions, generated from this command line's definition
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (gild.1 and one per command) into DIR
+    Man {
+        /// Where the pages go (created when missing)
+        #[arg(value_name = "DIR")]
+        path: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -262,6 +307,12 @@ impl Command {
             Command::Rollback { .. } => "rollback",
             Command::Revoke { .. } => "revoke",
             Command::Log { .. } => "log",
+            Command::Show { .. } => "show",
+            Command::List => "list",
+            Command::Prune { .. } => "prune",
+            Command::Init { .. } => "init",
+            Command::Completions { .. } => "completions",
+            Command::Man { .. } => "man",
         }
     }
 }
@@ -424,7 +475,58 @@ fn run(cli: Cli) -> u8 {
             out.log(r);
             r.exit_code()
         }),
+        Command::Show { target } => report(&out, ops::show::show(&ctx, &target), |r| {
+            out.show(r);
+            0
+        }),
+        Command::List => report(&out, ops::list::list(&ctx), |r| {
+            out.list(r);
+            0
+        }),
+        Command::Prune { name, keep, out: dir } => {
+            let opts = PruneOptions { name, keep, out: dir };
+            report(&out, ops::prune::prune(&ctx, &opts, &|msg| out.note(msg)), |r| {
+                out.prune(r);
+                0
+            })
+        }
+        Command::Init { path, name, key } => {
+            report(&out, ops::init::init(&ctx, &InitOptions { dir: path, name, key }), |r| {
+                out.init(r);
+                0
+            })
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "gild", &mut script);
+            out.completions(&String::from_utf8_lossy(&script));
+            0
+        }
+        Command::Man { path } => report(&out, ops::man::install(&ctx, &path, &man_pages()), |r| {
+            out.man(r);
+            0
+        }),
     }
+}
+
+/// The man pages, generated from the command line's definition: `gild.1` and one page per
+/// command (`gild-build.1`, …), as (file name, roff).
+pub fn man_pages() -> Vec<(String, Vec<u8>)> {
+    fn render(cmd: &clap::Command, pages: &mut Vec<(String, Vec<u8>)>) {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            render(sub, pages);
+        }
+        let man = clap_mangen::Man::new(cmd.clone());
+        let mut roff = Vec::new();
+        man.render(&mut roff).expect("rendering into memory cannot fail");
+        pages.push((man.get_filename(), roff));
+    }
+    let mut cmd = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = Vec::new();
+    render(&cmd, &mut pages);
+    pages.sort();
+    pages
 }
 
 /// Prints a report (returning its exit code) or the failure (its exit code, or 130 after an

@@ -22,6 +22,7 @@ macro_rules! errln {
 
 mod compare;
 pub mod progress;
+mod workspace;
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -5,11 +5,16 @@ pub mod audit;
 pub mod build;
 pub mod defer;
 pub mod diff;
+pub mod init;
 pub mod intake;
+pub mod list;
 pub mod log;
+pub mod man;
 pub mod plan;
+pub mod prune;
 pub mod rollout;
 pub mod scan;
+pub mod show;
 mod sources;
 pub mod verify;
 pub mod verify_image;
@@ -100,6 +105,14 @@ impl Context {
         }
         Ok(limits)
     }
+}
+
+/// Reads a `baseline.toml`.
+pub(crate) fn read_record(path: &Path) -> Result<crate::baseline::Record, Error> {
+    let text = std::fs::read_to_string(path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
+    crate::baseline::Record::from_toml(&text).map_err(|e| {
+        Error::Corrupt(Report::new(format!("`{}` is not a baseline record", path.display())).cause(e.message()))
+    })
 }
 
 /// `path` relative to `base` when it is inside it, for messages and reports.

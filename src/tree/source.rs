@@ -247,7 +247,7 @@ impl Locator {
 
     /// The directory of `NAME` (its newest version that is not revoked), `NAME@VERSION` or
     /// `NAME@CHANNEL` (the version that channel runs) in the workspace.
-    fn reference_dir(&self, arg: &str) -> Result<PathBuf, SourceError> {
+    pub fn reference_dir(&self, arg: &str) -> Result<PathBuf, SourceError> {
         let not_found = |cause: String, help: String| SourceError::NotFound { arg: arg.to_string(), cause, help };
         let (name, version) = match arg.split_once('@') {
             Some((n, v)) => (n, Some(v)),

@@ -7,6 +7,7 @@ mod harness;
 mod build;
 mod checks;
 mod clock;
+mod commands;
 mod compare;
 mod deb;
 mod debfix;
