@@ -15,32 +15,46 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::error::Report;
 use crate::recipe::Check;
 use crate::spool::SpoolReader;
 use crate::tree::{Kind, Tree};
 
 /// A check that did not pass.
 #[derive(Debug, thiserror::Error)]
-#[error("check `{name}` {how}{}", output_lines(output))]
 pub struct CheckFailed {
     pub name: String,
     pub how: String,
     pub output: String,
 }
 
-fn output_lines(output: &str) -> String {
-    if output.trim().is_empty() {
-        return "\n  cause: it printed nothing".into();
-    }
-    output.lines().map(|l| format!("\n  | {l}")).collect()
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    #[error(transparent)]
     Failed(#[from] CheckFailed),
-    #[error("cannot prepare the checks: {what}\n  cause: {source}")]
     Io { what: String, source: io::Error },
+}
+
+crate::error::display_report!(CheckFailed, CheckError);
+
+impl CheckFailed {
+    pub fn report(&self) -> Report {
+        let r = Report::new(format!("check `{}` {}", self.name, self.how));
+        if self.output.trim().is_empty() {
+            return r.cause("it printed nothing");
+        }
+        r.cause(format!("it printed:\n{}", self.output.trim_end()))
+    }
+}
+
+impl CheckError {
+    pub fn report(&self) -> Report {
+        match self {
+            CheckError::Failed(f) => f.report(),
+            CheckError::Io { what, source } => {
+                Report::new(format!("cannot prepare the checks: {what}")).because_io(source)
+            }
+        }
+    }
 }
 
 /// The checks' environment.

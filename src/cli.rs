@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::ops::{
-    self, audit::AuditOptions, build::BuildOptions, defer::DeferOptions, diff::DiffOptions, intake::IntakeOptions,
-    log::LogOptions, plan::PlanOptions, rollout::PromoteOptions, scan::ScanOptions, verify_image::VerifyImageOptions,
-    Context,
+    self, audit::AuditOptions, build::BuildOptions, defer::DeferOptions, diff::DiffOptions, init::InitOptions,
+    intake::IntakeOptions, log::LogOptions, plan::PlanOptions, prune::PruneOptions, rollout::PromoteOptions,
+    scan::ScanOptions, verify_image::VerifyImageOptions, Context,
 };
 use crate::output::Output;
 use crate::recipe::Severity;
@@ -143,7 +143,7 @@ pub enum Command {
         recipe: String,
         /// The patch id
         id: String,
-        /// Why it is not applied (required unless --undo)
+        /// Why it is not applied, or dropped (required unless --undo)
         #[arg(long, required_unless_present = "undo")]
         reason: Option<String>,
         /// What limits the risk meanwhile
@@ -155,6 +155,10 @@ pub enum Command {
         /// Move a deferred patch back to the end of the patch list
         #[arg(long)]
         undo: bool,
+        /// Remove the patch (listed or deferred) from the recipe: the way back from an intake,
+        /// leaving its id and artifact free to take again (the journal keeps both)
+        #[arg(long, conflicts_with_all = ["undo", "mitigation", "review_by"])]
+        drop: bool,
     },
     /// Approved patches not yet in a recorded baseline, by priority, with due dates (exit 1 when overdue)
     Plan {
@@ -198,6 +202,51 @@ pub enum Command {
         /// Check the hash chain and the heads recorded in baselines and channels.toml (exit 3 when tampered)
         #[arg(long)]
         verify: bool,
+    },
+    /// What a baseline holds: parent, patches and CVEs, packages changed, images, channels,
+    /// revocation, signature
+    Show {
+        /// NAME (its newest version not revoked), NAME@VERSION or NAME@CHANNEL
+        target: String,
+    },
+    /// Every image of the workspace: versions, revoked ones, channels; one line each
+    List,
+    /// Remove images in out/ that no channel runs and that are not among the newest N
+    /// versions not revoked; baselines are never removed
+    Prune {
+        /// The image NAME
+        name: String,
+        /// How many of the newest versions not revoked keep their images
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        keep: usize,
+        /// Where the images are (default: out/ in the workspace)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Start a workspace: a commented recipe, recipes/keys/, and with --key a new minisign key
+    /// pair (the secret half outside the workspace)
+    Init {
+        /// The workspace directory (default: the current one)
+        #[arg(value_name = "DIR")]
+        path: Option<PathBuf>,
+        /// The image name (default: the directory's name)
+        #[arg(long)]
+        name: Option<String>,
+        /// Make a minisign key pair of this name: recipes/keys/NAME.pub, and the secret half in
+        /// $XDG_CONFIG_HOME/gild/keys/ (else ~/.config/gild/keys/)
+        #[arg(long, value_name = "NAME")]
+        key: Option<String>,
+    },
+    /// Print shell completions, generated from this command line's definition
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (gild.1 and one per command) into DIR
+    Man {
+        /// Where the pages go (created when missing)
+        #[arg(value_name = "DIR")]
+        path: PathBuf,
     },
 }
 
@@ -244,81 +293,126 @@ fn finished<T>(ctx: &Context, result: T) -> T {
     result
 }
 
+impl Command {
+    /// The name `--json` documents carry.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Build { .. } => "build",
+            Command::Verify { .. } => "verify",
+            Command::Diff { .. } => "diff",
+            Command::Scan { .. } => "scan",
+            Command::Audit { .. } => "audit",
+            Command::Intake { .. } => "intake",
+            Command::Defer { .. } => "defer",
+            Command::Plan { .. } => "plan",
+            Command::Promote { .. } => "promote",
+            Command::Rollback { .. } => "rollback",
+            Command::Revoke { .. } => "revoke",
+            Command::Log { .. } => "log",
+            Command::Show { .. } => "show",
+            Command::List => "list",
+            Command::Prune { .. } => "prune",
+            Command::Init { .. } => "init",
+            Command::Completions { .. } => "completions",
+            Command::Man { .. } => "man",
+        }
+    }
+}
+
 /// Runs the command line; returns the exit code.
 pub fn main() -> u8 {
-    let cli = Cli::parse();
+    let code = match Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(e) => bad_call(&e),
+    };
+    crate::output::finish(code)
+}
+
+/// What clap says about a command line it cannot take (or `--help`, `--version`), through
+/// `output`: as text, and with `--json` as the failure document too.
+fn bad_call(e: &clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    let text = e.render().to_string();
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        crate::output::write(crate::output::Stream::Out, format_args!("{text}"));
+        return 0;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let names: Vec<String> =
+        <Cli as clap::CommandFactory>::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
+    let command = args.iter().find(|a| names.contains(a)).cloned().unwrap_or_else(|| "gild".into());
+    let out = Output { json: args.iter().any(|a| a == "--json"), command };
+    let code = e.exit_code().clamp(0, 255) as u8;
+    if !matches!(e.kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) && out.json {
+        // clap renders `error: WHAT`, a blank line, usage and a hint: WHAT is the message.
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_string();
+        let help = lines.map(str::trim).collect::<Vec<_>>().join("; ");
+        let report = crate::error::Report::new(message).maybe_help((!help.is_empty()).then_some(help));
+        crate::output::write(crate::output::Stream::Err, format_args!("{text}"));
+        crate::output::write(
+            crate::output::Stream::Out,
+            format_args!(
+                "{}\n",
+                serde_json::json!({"command": out.command, "exit": code, "error": crate::output::report_json(&report)})
+            ),
+        );
+        return code;
+    }
+    crate::output::write(crate::output::Stream::Err, format_args!("{text}"));
+    code
+}
+
+fn run(cli: Cli) -> u8 {
     crate::interrupt::install();
-    let out = Output { json: cli.json };
+    let out = Output { json: cli.json, command: cli.command.name().to_string() };
     let progress = crate::output::progress::for_run(cli.json);
     let ctx = Context { dir: cli.dir, limits: cli.limits, progress };
     match cli.command {
         Command::Build { recipe, out: out_dir, version } => {
             let opts = BuildOptions { recipe, out: out_dir, version };
-            match finished(&ctx, ops::build::build(&ctx, &opts, &|msg| out.note(msg))) {
-                Ok(report) => {
-                    out.build(&report);
-                    0
-                }
-                Err(_) if crate::interrupt::requested() => interrupted(&out),
-                Err(e) => {
-                    out.error(&e);
-                    e.exit_code()
-                }
-            }
+            let result = finished(&ctx, ops::build::build(&ctx, &opts, &|msg| out.note(msg)));
+            report(&out, result, |r| {
+                out.build(r);
+                0
+            })
         }
         Command::Verify { recipe: image, baseline: Some(baseline) } => {
-            match finished(&ctx, ops::verify_image::verify_image(&ctx, &VerifyImageOptions { image, baseline })) {
-                Ok(report) => {
-                    out.verify_image(&report);
-                    report.exit_code()
-                }
-                Err(e) => failed(&out, &e),
-            }
+            let result = finished(&ctx, ops::verify_image::verify_image(&ctx, &VerifyImageOptions { image, baseline }));
+            report(&out, result, |r| {
+                out.verify_image(r);
+                r.exit_code()
+            })
         }
         Command::Verify { recipe, baseline: None } if ops::verify_baseline::is_baseline(&ctx, &recipe) => {
-            match ops::verify_baseline::verify_baseline(&ctx, &recipe) {
-                Ok(report) => {
-                    out.verify_baseline(&report);
-                    0
-                }
-                Err(e) => failed(&out, &e),
-            }
+            report(&out, ops::verify_baseline::verify_baseline(&ctx, &recipe), |r| {
+                out.verify_baseline(r);
+                0
+            })
         }
-        Command::Verify { recipe, baseline: None } => match ops::verify::verify(&ctx, &recipe) {
-            Ok(report) => {
-                out.verify(&report);
-                report.exit_code()
-            }
-            Err(e) => {
-                out.error(&e);
-                e.exit_code()
-            }
-        },
-        Command::Diff { a, b, stat } => match finished(&ctx, ops::diff::diff(&ctx, &DiffOptions { a, b })) {
-            Ok(report) => {
-                out.diff(&report, stat);
-                report.exit_code()
-            }
-            Err(e) => failed(&out, &e),
-        },
+        Command::Verify { recipe, baseline: None } => report(&out, ops::verify::verify(&ctx, &recipe), |r| {
+            out.verify(r);
+            r.exit_code()
+        }),
+        Command::Diff { a, b, stat } => {
+            report(&out, finished(&ctx, ops::diff::diff(&ctx, &DiffOptions { a, b })), |r| {
+                out.diff(r, stat);
+                r.exit_code()
+            })
+        }
         Command::Scan { source, output, reach } => {
-            match finished(&ctx, ops::scan::scan(&ctx, &ScanOptions { source, output, reach: reach.into() })) {
-                Ok(report) => {
-                    out.scan(&report);
-                    0
-                }
-                Err(e) => failed(&out, &e),
-            }
+            let result = finished(&ctx, ops::scan::scan(&ctx, &ScanOptions { source, output, reach: reach.into() }));
+            report(&out, result, |r| {
+                out.scan(r);
+                0
+            })
         }
         Command::Audit { baseline, targets, patch, fixes, ignore, strict, reach } => {
             let opts = AuditOptions { baseline, targets, patch, fixes, ignore, strict, reach: reach.into() };
-            match finished(&ctx, ops::audit::audit(&ctx, &opts)) {
-                Ok(report) => {
-                    out.audit(&report);
-                    report.exit_code()
-                }
-                Err(e) => failed(&out, &e),
-            }
+            report(&out, finished(&ctx, ops::audit::audit(&ctx, &opts)), |r| {
+                out.audit(r);
+                r.exit_code()
+            })
         }
         Command::Intake {
             recipe,
@@ -355,8 +449,8 @@ pub fn main() -> u8 {
                 0
             })
         }
-        Command::Defer { recipe, id, reason, mitigation, review_by, undo } => {
-            let opts = DeferOptions { recipe, id, reason, mitigation, review_by, undo };
+        Command::Defer { recipe, id, reason, mitigation, review_by, undo, drop } => {
+            let opts = DeferOptions { recipe, id, reason, mitigation, review_by, undo, drop };
             report(&out, ops::defer::defer(&ctx, &opts, &|msg| out.note(msg)), |r| {
                 out.defer(r);
                 0
@@ -389,31 +483,69 @@ pub fn main() -> u8 {
             out.log(r);
             r.exit_code()
         }),
+        Command::Show { target } => report(&out, ops::show::show(&ctx, &target), |r| {
+            out.show(r);
+            0
+        }),
+        Command::List => report(&out, ops::list::list(&ctx), |r| {
+            out.list(r);
+            0
+        }),
+        Command::Prune { name, keep, out: dir } => {
+            let opts = PruneOptions { name, keep, out: dir };
+            report(&out, ops::prune::prune(&ctx, &opts, &|msg| out.note(msg)), |r| {
+                out.prune(r);
+                0
+            })
+        }
+        Command::Init { path, name, key } => {
+            report(&out, ops::init::init(&ctx, &InitOptions { dir: path, name, key }), |r| {
+                out.init(r);
+                0
+            })
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "gild", &mut script);
+            out.completions(&String::from_utf8_lossy(&script));
+            0
+        }
+        Command::Man { path } => report(&out, ops::man::install(&ctx, &path, &man_pages()), |r| {
+            out.man(r);
+            0
+        }),
     }
 }
 
-/// Prints a report (returning its exit code) or the error.
+/// The man pages, generated from the command line's definition: `gild.1` and one page per
+/// command (`gild-build.1`, …), as (file name, roff).
+pub fn man_pages() -> Vec<(String, Vec<u8>)> {
+    fn render(cmd: &clap::Command, pages: &mut Vec<(String, Vec<u8>)>) {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            render(sub, pages);
+        }
+        let man = clap_mangen::Man::new(cmd.clone());
+        let mut roff = Vec::new();
+        man.render(&mut roff).expect("rendering into memory cannot fail");
+        pages.push((man.get_filename(), roff));
+    }
+    let mut cmd = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = Vec::new();
+    render(&cmd, &mut pages);
+    pages.sort();
+    pages
+}
+
+/// Prints a report (returning its exit code) or the failure (its exit code, or 130 after an
+/// interruption).
 fn report<R>(out: &Output, result: Result<R, crate::Error>, print: impl FnOnce(&R) -> u8) -> u8 {
     match result {
         Ok(r) => print(&r),
-        Err(e) => {
-            out.error(&e);
-            e.exit_code()
+        Err(_) if crate::interrupt::requested() => {
+            out.failed(&crate::error::Report::new("interrupted: nothing was recorded"), 130);
+            130
         }
+        Err(e) => out.failure(&e),
     }
-}
-
-/// Prints the error; its exit code, or 130 after an interruption.
-fn failed(out: &Output, e: &crate::Error) -> u8 {
-    if crate::interrupt::requested() {
-        return interrupted(out);
-    }
-    out.error(e);
-    e.exit_code()
-}
-
-/// Exit code 130, as a shell reports a process ended by SIGINT.
-fn interrupted(out: &Output) -> u8 {
-    out.note("interrupted: nothing was recorded");
-    130
 }

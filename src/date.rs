@@ -1,9 +1,13 @@
 //! Calendar dates and UTC timestamps, without a time-zone database: what `plan` (due dates),
 //! the rollout (soak) and the journal (`time`) need.
 //!
-//! "Now" is the clock, or `GILD_NOW` (`YYYY-MM-DDTHH:MM:SSZ`) so tests can move time.
+//! "Now" is the clock, or `GILD_NOW` (`YYYY-MM-DDTHH:MM:SSZ`) to replay the past: never a time
+//! later than the clock, so no one can satisfy a soak by setting it (the journal adds that a
+//! replay never goes before its last line; see [`crate::journal::now`]).
 
 use std::fmt;
+
+use crate::error::Report;
 
 /// A proleptic Gregorian calendar date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -57,7 +61,7 @@ impl Date {
     }
 
     /// Today in UTC (or the date of `GILD_NOW`).
-    pub fn today() -> Result<Date, String> {
+    pub fn today() -> Result<Date, Report> {
         Ok(Date { days: now()?.div_euclid(86400) })
     }
 }
@@ -69,14 +73,18 @@ impl fmt::Display for Date {
     }
 }
 
-/// Seconds since the epoch: `GILD_NOW` when set, else the clock.
-pub fn now() -> Result<i64, String> {
-    match std::env::var("GILD_NOW") {
-        Ok(s) => parse_timestamp(&s).ok_or_else(|| format!("`GILD_NOW={s}` is not a time like 2026-11-20T09:30:00Z")),
-        Err(_) => {
-            Ok(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64))
-        }
+/// Seconds since the epoch: `GILD_NOW` when set (never later than the clock), else the clock.
+pub fn now() -> Result<i64, Report> {
+    let clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let Ok(s) = std::env::var("GILD_NOW") else { return Ok(clock) };
+    let t = parse_timestamp(&s).ok_or_else(|| {
+        Report::new(format!("`GILD_NOW={s}` is not a time")).help("write it as 2026-11-20T09:30:00Z, or unset it")
+    })?;
+    if t > clock {
+        return Err(Report::new(format!("`GILD_NOW={s}` is later than the clock ({})", format_timestamp(clock)))
+            .help("`GILD_NOW` replays the past; it cannot move time forward (unset it to use the clock)"));
     }
+    Ok(t)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (what the journal and `channels.toml` write).

@@ -237,8 +237,10 @@ fn compare(
         (Kind::Symlink(ta), Kind::Symlink(tb)) if known(Aspect::Link, Lacks::LINK) && ta != tb => {
             out.push(Aspect::Link);
         }
+        // Stock tools leave `device` out by default: compared only where both sides have it,
+        // and its absence is no check left unmade.
         (Kind::Char(..), Kind::Char(..)) | (Kind::Block(..), Kind::Block(..))
-            if known(Aspect::Device, Lacks::DEVICE) && na.kind != nb.kind =>
+            if !(la | lb).has(Lacks::DEVICE) && na.kind != nb.kind =>
         {
             out.push(Aspect::Device);
         }

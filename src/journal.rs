@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::baseline::JournalHead;
+use crate::error::Report;
 use crate::hex;
 
 /// The `prev` of the first line.
@@ -23,12 +24,21 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// The journal does not verify (exit 3).
 #[derive(Debug, thiserror::Error)]
-#[error("journal `{}` is tampered with at line {line}\n  cause: {cause}\n  help: compare it with a copy you trust (version control, a backup); gild cannot repair it", path.display())]
 pub struct Tampered {
     pub path: PathBuf,
     /// 1-based.
     pub line: usize,
     pub cause: String,
+}
+
+crate::error::display_report!(Tampered);
+
+impl Tampered {
+    pub fn report(&self) -> crate::error::Report {
+        crate::error::Report::new(format!("journal `{}` is tampered with at line {}", self.path.display(), self.line))
+            .cause(&self.cause)
+            .help("compare it with a copy you trust (version control, a backup); gild cannot repair it")
+    }
 }
 
 /// One line as it is in the file.
@@ -114,6 +124,22 @@ pub fn verify(path: &Path, lines: &[Line], anchors: &[Anchor]) -> Result<(), Tam
             }
             None => return Err(bad(n, format!("line {n} has no `seq`"))),
         }
+        if i > 0 {
+            let time = |l: &Line| l.value.as_ref()?.get("time")?.as_str().and_then(crate::date::parse_timestamp);
+            if let (Some(before), Some(t)) = (time(&lines[i - 1]), time(line)) {
+                if t < before {
+                    return Err(bad(
+                        n,
+                        format!(
+                            "line {n} is dated {}, earlier than line {} before it ({})",
+                            crate::date::format_timestamp(t),
+                            n - 1,
+                            crate::date::format_timestamp(before)
+                        ),
+                    ));
+                }
+            }
+        }
         let expected = if i == 0 { GENESIS.to_string() } else { lines[i - 1].hash() };
         match value.get("prev").and_then(Value::as_str) {
             Some(prev) if prev == expected => {}
@@ -196,16 +222,50 @@ pub struct Pending {
     pub head: JournalHead,
 }
 
+/// The time of the next line of the journal at `path`: [`crate::date::now`], which a replay
+/// (`GILD_NOW`) may set earlier than the clock but never earlier than the journal's last line,
+/// since a line dated before its predecessor is tampering. Commands that will append call it
+/// before they change anything.
+pub fn now(path: &Path) -> Result<i64, Report> {
+    let now = crate::date::now()?;
+    not_before_last(path, now)?;
+    Ok(now)
+}
+
+fn not_before_last(path: &Path, time: i64) -> Result<(), Report> {
+    let last = last_time(path).map_err(|e| Report::new(format!("cannot read `{}`", path.display())).because_io(&e))?;
+    match last {
+        Some((seq, t)) if time < t => Err(Report::new(format!(
+            "the time {} is earlier than line {seq} of the journal `{}` ({})",
+            crate::date::format_timestamp(time),
+            path.display(),
+            crate::date::format_timestamp(t)
+        ))
+        .help("a replay (`GILD_NOW`) may go back only as far as the journal's last line")),
+        _ => Ok(()),
+    }
+}
+
+/// The sequence number and time of the journal's last line.
+fn last_time(path: &Path) -> io::Result<Option<(u64, i64)>> {
+    let lines = read(path)?;
+    Ok(lines.last().and_then(|l| {
+        let v = l.value.as_ref()?;
+        Some((v.get("seq")?.as_u64()?, crate::date::parse_timestamp(v.get("time")?.as_str()?)?))
+    }))
+}
+
 /// Prepares the next event with its details, so a caller can record the head it will make
 /// (in `channels.toml`) before appending it. Call with the image's lock held.
 pub fn prepare(path: &Path, event: &str, details: Map<String, Value>) -> io::Result<Pending> {
-    let time = crate::date::now().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let time = now(path).map_err(|r| r.into_io(io::ErrorKind::InvalidInput))?;
     prepare_at(path, time, event, details)
 }
 
-/// [`prepare`] at a given time (seconds since the epoch), so a record written beside the
-/// journal can carry the very same time.
+/// [`prepare`] at a given time (seconds since the epoch, from [`now`]), so a record written
+/// beside the journal can carry the very same time.
 pub fn prepare_at(path: &Path, time: i64, event: &str, details: Map<String, Value>) -> io::Result<Pending> {
+    not_before_last(path, time).map_err(|r| r.into_io(io::ErrorKind::InvalidInput))?;
     let prev = head(path)?;
     let seq = prev.as_ref().map_or(0, |h| h.seq) + 1;
     let mut line = Map::new();
@@ -240,9 +300,9 @@ pub fn append(path: &Path, event: &str, details: Map<String, Value>) -> io::Resu
     prepare(path, event, details)?.append(path)
 }
 
-/// `GILD_ACTOR`, else the user name.
+/// `GILD_ACTOR`, else `SUDO_USER` (who ran `sudo gild …`), else the user name.
 pub fn actor() -> String {
-    ["GILD_ACTOR", "USER", "LOGNAME"]
+    ["GILD_ACTOR", "SUDO_USER", "USER", "LOGNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
         .or_else(user_name)

@@ -6,6 +6,7 @@
 //! its parents. Whiteouts act on the tree as it was before their layer: a node remembers which
 //! layer set it, and a whiteout spares what its own layer set, wherever it stands in the tar.
 
+mod check;
 pub(crate) mod decompress;
 mod dpkg;
 mod resolve;
@@ -14,11 +15,13 @@ pub mod tar;
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader};
 
+use crate::error::Report;
 use crate::limits::{Limit, Limits};
 use crate::progress::Progress;
 use crate::spool::{Spool, SpoolReader};
 use crate::tree::{self, Kind, Node, Origin, Tree, GILD};
 use crate::trust::{TrustError, Verified};
+pub use check::check_layer;
 pub use decompress::{Compression, Sink, Spill};
 pub use dpkg::{inspect, Applied, InspectError, Inspected, Packages, SCRIPTS};
 use resolve::Resolver;
@@ -35,19 +38,70 @@ pub fn release_text(name: &str, version: &str) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
-    #[error("layer `{layer}` ({id}) is not a valid archive\n  cause: {source}")]
     Archive { layer: String, id: String, source: TarError },
-    #[error("layer `{layer}` ({id}), entry `{entry}`: {why}")]
-    Entry { layer: String, id: String, entry: String, why: String },
-    #[error("the package database is not consistent after the last patch{}\n  help: add the packages these relations need as patches (or drop the patch that broke them)", problems.iter().map(|p| format!("\n  cause: {p}")).collect::<String>())]
+    Entry { layer: String, id: String, entry: String, why: Refusal },
     Packages { problems: Vec<String> },
-    #[error(transparent)]
     Trust(#[from] TrustError),
-    #[error("cannot write the spool file (file contents in flight)\n  cause: {0}\n  help: set TMPDIR to a directory with room")]
     Spool(io::Error),
 }
 
+crate::error::display_report!(LayerError);
+
+/// Why an entry is refused, and the fix when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub why: String,
+    pub help: Option<String>,
+}
+
+impl Refusal {
+    pub fn help(mut self, help: impl Into<String>) -> Refusal {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(why: String) -> Refusal {
+        Refusal { why, help: None }
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(why: &str) -> Refusal {
+        Refusal::from(why.to_string())
+    }
+}
+
+/// The reason alone, for messages that embed it.
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
 impl LayerError {
+    pub fn report(&self) -> Report {
+        match self {
+            LayerError::Archive { layer, id, source } => {
+                Report::new(format!("layer `{layer}` ({id}) is not a valid archive")).because(source.report())
+            }
+            LayerError::Entry { layer, id, entry, why } => {
+                Report::new(format!("layer `{layer}` ({id}), entry `{entry}`: {}", why.why))
+                    .maybe_help(why.help.clone())
+            }
+            LayerError::Packages { problems } => {
+                Report::new("the package database is not consistent after the last patch")
+                    .causes(problems.iter().cloned())
+                    .help("add the packages these relations need as patches (or drop the patch that broke them)")
+            }
+            LayerError::Trust(e) => e.report(),
+            LayerError::Spool(e) => Report::new("cannot write the spool file (file contents in flight)")
+                .cause(e.to_string())
+                .help("set TMPDIR to a directory with room"),
+        }
+    }
+
     /// A layer's stream failed; when the temporary directory is at fault, not the layer, the
     /// error says so.
     fn archive(layer: &str, id: &str, source: TarError) -> LayerError {
@@ -129,6 +183,20 @@ fn decode_tar(pinned: &mut impl io::Read, limits: &Limits, sink: &mut impl Sink)
 pub struct Ahead {
     stream: Spill,
     finished: std::sync::mpsc::Receiver<Decoded>,
+}
+
+impl TarError {
+    pub fn report(&self) -> Report {
+        match self {
+            TarError::Io(e) => match e.get_ref().and_then(|inner| inner.downcast_ref::<TarError>()) {
+                Some(inner) => inner.report(),
+                None => Report::of_io(e),
+            },
+            TarError::Limit { limit, .. } => Report::new(self.to_string())
+                .help(format!("raise it with `[image.limits] {limit} = …` in the recipe or `--limit {limit}=…`")),
+            other => Report::new(other.to_string()),
+        }
+    }
 }
 
 impl Ahead {
@@ -462,7 +530,8 @@ impl Layering {
             tar::Kind::Char | tar::Kind::Block | tar::Kind::Fifo => {
                 if pass.index > 0 && !self.allow_devices {
                     return Err(EntryError::Refused(
-                        "a patch may not add device nodes or fifos\n  help: set `allow-devices = true` in `[image]` if this patch must".into(),
+                        Refusal::from("a patch may not add device nodes or fifos")
+                            .help("set `allow-devices = true` in `[image]` if this patch must"),
                     ));
                 }
                 match h.kind {
@@ -513,17 +582,17 @@ impl Layering {
         };
         let parent = Resolver::new(&self.limits)
             .dir(&mut self.tree, parents, None)
-            .map_err(|why| EntryError::Refused(format!("hard link target `{}`: {why}", lossy(&h.link))))?;
+            .map_err(|why| EntryError::from(format!("hard link target `{}`: {why}", lossy(&h.link))))?;
         let target = parent.map(|p| tree::join(&p, name));
         let node = match target.as_ref().and_then(|t| self.tree.get(t)) {
             None => {
-                return Err(EntryError::Refused(format!(
+                return Err(EntryError::from(format!(
                     "hard link to `{}`, which is not in the tree at this point",
                     lossy(&h.link)
                 )))
             }
             Some(n) if !matches!(n.kind, Kind::File(_)) => {
-                return Err(EntryError::Refused(format!(
+                return Err(EntryError::from(format!(
                     "hard link to `{}`, which is a {}, not a file",
                     lossy(&h.link),
                     n.kind.mtree_type()
@@ -544,7 +613,7 @@ impl Layering {
     fn whiteout(&mut self, pass: &mut Pass, parents: &[&[u8]], target: &[u8]) -> Result<(), EntryError> {
         let opaque = target == b".wh..opq";
         if !opaque && (target.is_empty() || target == b"." || target == b".." || target.starts_with(b".wh.")) {
-            return Err(EntryError::Refused(format!("whiteout of `{}` names no entry", lossy(target))));
+            return Err(EntryError::from(format!("whiteout of `{}` names no entry", lossy(target))));
         }
         let Some(dir) = Resolver::new(&self.limits).dir(&mut self.tree, parents, None).map_err(EntryError::Refused)?
         else {
@@ -662,14 +731,20 @@ impl Pass {
 }
 
 enum EntryError {
-    Refused(String),
+    Refused(Refusal),
     Tar(TarError),
     Spool(io::Error),
 }
 
 impl From<String> for EntryError {
     fn from(s: String) -> Self {
-        EntryError::Refused(s)
+        EntryError::Refused(s.into())
+    }
+}
+
+impl From<Refusal> for EntryError {
+    fn from(r: Refusal) -> Self {
+        EntryError::Refused(r)
     }
 }
 
@@ -711,10 +786,11 @@ pub(crate) fn notable(node: &Node) -> Vec<&'static str> {
 
 fn with_window_help(e: TarError) -> TarError {
     match e {
-        TarError::Io(io) if io.to_string().contains("memory") || io.to_string().contains("Memory") => TarError::Io(io::Error::other(format!(
-            "{io}: the decoder window is over the `{}` limit\n  help: raise it with `[image.limits] window = …` or `--limit window=…`",
-            Limit::Window
-        ))),
+        TarError::Io(io) if io.to_string().contains("memory") || io.to_string().contains("Memory") => TarError::Io(
+            Report::new(format!("{io}: the decoder window is over the `{}` limit", Limit::Window))
+                .help("raise it with `[image.limits] window = …` or `--limit window=…`")
+                .into_io(io::ErrorKind::Other),
+        ),
         other => other,
     }
 }

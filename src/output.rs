@@ -1,11 +1,36 @@
 //! The only writer to stdout and stderr: human text, or one JSON document with `--json`.
+//!
+//! Every line goes through [`write`]: a stream whose reader has gone (`gild build | head -1`)
+//! is dropped quietly and the command ends with its own exit code; any other failure to write
+//! stdout is reported once at the end and makes the exit code at least 2.
+
+/// Prints a line (or with `outln!()`, an empty one) on stdout.
+macro_rules! outln {
+    () => { $crate::output::write($crate::output::Stream::Out, format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::output::write($crate::output::Stream::Out, format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Prints on stdout without a newline.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write($crate::output::Stream::Out, format_args!($($arg)*)) };
+}
+
+/// Prints a line on stderr.
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::output::write($crate::output::Stream::Err, format_args!("{}\n", format_args!($($arg)*))) };
+}
 
 mod compare;
 pub mod progress;
+mod workspace;
+
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::ops::build::{BuildReport, Status};
 use crate::ops::defer::{Action, DeferReport};
 use crate::ops::intake::IntakeReport;
@@ -16,21 +41,100 @@ use crate::ops::verify::VerifyReport;
 use crate::recipe::edit::Deferral;
 use crate::rollout::duration;
 
+/// Which stream a line goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Out,
+    Err,
+}
+
+/// Set once a stream's reader has gone (or a write to it failed): nothing more is written.
+static CLOSED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+/// A failure to write stdout other than a closed pipe (a full disk), reported at the end.
+static FAILED: Mutex<Option<String>> = Mutex::new(None);
+
+/// Writes to a stream; a closed pipe or a failed write stops further writes to it instead of
+/// panicking as `println!` would.
+pub fn write(stream: Stream, args: std::fmt::Arguments) {
+    let closed = &CLOSED[stream as usize];
+    if closed.load(Ordering::Relaxed) {
+        return;
+    }
+    let result = match stream {
+        Stream::Out => std::io::stdout().lock().write_fmt(args),
+        Stream::Err => std::io::stderr().lock().write_fmt(args),
+    };
+    if let Err(e) = result {
+        failed(stream, e);
+    }
+}
+
+fn failed(stream: Stream, e: std::io::Error) {
+    CLOSED[stream as usize].store(true, Ordering::Relaxed);
+    if stream == Stream::Out && e.kind() != std::io::ErrorKind::BrokenPipe {
+        let mut failed = FAILED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        failed.get_or_insert_with(|| e.to_string());
+    }
+}
+
+/// The exit code once everything is printed: stdout flushed, and at least 2 when it could not
+/// be written for another reason than a reader that has gone.
+pub fn finish(code: u8) -> u8 {
+    if !CLOSED[Stream::Out as usize].load(Ordering::Relaxed) {
+        if let Err(e) = std::io::stdout().lock().flush() {
+            failed(Stream::Out, e);
+        }
+    }
+    let failed = FAILED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    match failed {
+        Some(e) => {
+            errln!("error: {}", Report::new("cannot write the output").cause(e));
+            code.max(2)
+        }
+        None => code,
+    }
+}
+
 pub struct Output {
     pub json: bool,
+    /// The command's name, as `--json` documents carry it.
+    pub command: String,
+}
+
+/// An error as `--json` writes it: `{"message": …, "causes": […], "help": … or null}`.
+pub fn report_json(r: &Report) -> Value {
+    json!({"message": r.message, "causes": r.causes, "help": r.help})
 }
 
 impl Output {
-    pub fn error(&self, e: &Error) {
-        eprintln!("error: {e}");
+    /// The command failed: the error on stderr and, with `--json`, as the one document on
+    /// stdout. Returns the exit code.
+    pub fn failure(&self, e: &Error) -> u8 {
+        let code = e.exit_code();
+        self.failed(&e.report(), code);
+        code
+    }
+
+    /// The command failed with `code` for the reason `r`.
+    pub fn failed(&self, r: &Report, code: u8) {
+        self.error(r);
+        if self.json {
+            outln!("{}", json!({"command": self.command, "exit": code, "error": report_json(r)}));
+        }
+    }
+
+    /// An error on stderr alone: one that a report also carries (a target an audit could not
+    /// read, an artifact `verify` refuses).
+    pub fn error(&self, e: &impl std::fmt::Display) {
+        errln!("error: {e}");
     }
 
     pub fn warning(&self, msg: &str) {
-        eprintln!("warning: {msg}");
+        errln!("warning: {msg}");
     }
 
     pub fn note(&self, msg: &str) {
-        eprintln!("{msg}");
+        errln!("{msg}");
     }
 
     pub fn build(&self, r: &BuildReport) {
@@ -58,38 +162,38 @@ impl Output {
                 "checks": r.checks.iter().map(|c| json!({"name": c.name, "result": c.result})).collect::<Vec<_>>(),
                 "warnings": r.warnings,
             });
-            println!("{doc}");
+            outln!("{doc}");
             return;
         }
         let parent = r.parent.as_ref().map(|p| format!(" (parent {p})")).unwrap_or_default();
         match r.status {
-            Status::Built => println!("built {} {}{parent}", r.name, r.version),
+            Status::Built => outln!("built {} {}{parent}", r.name, r.version),
             Status::Unchanged => {
-                println!("unchanged {} {}: the tree is the one recorded in {}", r.name, r.version, r.baseline)
+                outln!("unchanged {} {}: the tree is the one recorded in {}", r.name, r.version, r.baseline)
             }
         }
         for (image, path) in &r.images {
             let note = if r.rewritten.contains(path) { "  (written again; matches the record)" } else { "" };
-            println!("  image     {path}  {} bytes  sha256 {}{note}", image.size, image.sha256);
+            outln!("  image     {path}  {} bytes  sha256 {}{note}", image.size, image.sha256);
         }
         if let Some((o, path)) = &r.oci {
             let note = if r.rewritten.contains(path) { "  (written again; matches the record)" } else { "" };
-            println!("  oci       {path}  {}  manifest {}  layer {}{note}", o.platform, o.manifest, o.layer);
+            outln!("  oci       {path}  {}  manifest {}  layer {}{note}", o.platform, o.manifest, o.layer);
         }
-        println!("  baseline  {}  {} entries  tree sha256 {}", r.baseline, r.entries, r.tree);
+        outln!("  baseline  {}  {} entries  tree sha256 {}", r.baseline, r.entries, r.tree);
         for p in &r.patches {
-            println!("  patch     {}  +{} ~{} -{}", p.id, p.added.len(), p.changed.len(), p.removed.len());
+            outln!("  patch     {}  +{} ~{} -{}", p.id, p.added.len(), p.changed.len(), p.removed.len());
             if let Some(d) = &p.deb {
                 let from = d.previous.as_ref().map(|v| format!("{v} → ")).unwrap_or_default();
                 let fixes = if p.fixes.is_empty() { String::new() } else { format!("  fixes {}", p.fixes.join(", ")) };
-                println!("  package   {} {from}{}{fixes}", d.package, d.version);
+                outln!("  package   {} {from}{}{fixes}", d.package, d.version);
             }
         }
         for c in &r.checks {
-            println!("  check     {}: {}", c.name, c.result);
+            outln!("  check     {}: {}", c.name, c.result);
         }
         for n in &r.notable {
-            println!("  notable   {} is {} (from {})", n.path, n.why, n.patch);
+            outln!("  notable   {} is {} (from {})", n.path, n.why, n.patch);
         }
     }
 
@@ -114,14 +218,14 @@ impl Output {
                 })
                 .collect();
             let failures: Vec<String> = r.failures.iter().map(|e| e.to_string()).collect();
-            println!(
+            outln!(
                 "{}",
                 json!({"command": "verify", "name": r.name, "version": r.version, "ok": r.failures.is_empty(), "artifacts": artifacts, "failures": failures})
             );
         } else {
             for a in &r.artifacts {
                 let signers: Vec<String> = a.signers.iter().map(|s| format!("{} ({})", s.key, s.key_id)).collect();
-                println!("ok  {}  {}  signed by {}", a.id, a.artifact, signers.join(", "));
+                outln!("ok  {}  {}  signed by {}", a.id, a.artifact, signers.join(", "));
             }
         }
         for e in &r.failures {
@@ -144,18 +248,18 @@ impl Output {
                 "unchecked": r.unchecked,
                 "warnings": r.warnings,
             });
-            println!("{doc}");
+            outln!("{doc}");
             return;
         }
         match &r.signed {
-            Some((key, comment)) => println!("ok  {}  signed by `{key}`: \"{comment}\"", crate::sign::SUMS_SIG),
-            None => println!("--  {}  no signature required (the recipe has no `[sign]`)", crate::sign::SUMS_SIG),
+            Some((key, comment)) => outln!("ok  {}  signed by `{key}`: \"{comment}\"", crate::sign::SUMS_SIG),
+            None => outln!("--  {}  no signature required (the recipe has no `[sign]`)", crate::sign::SUMS_SIG),
         }
         for f in &r.checked {
-            println!("ok  {f}");
+            outln!("ok  {f}");
         }
         for f in &r.unchecked {
-            println!("--  {f}  not found: unchecked");
+            outln!("--  {f}  not found: unchecked");
         }
     }
 
@@ -177,14 +281,14 @@ impl Output {
                 "signers": r.signers.iter().map(|s| json!({"key": s.key, "key-id": s.key_id.to_string(), "trusted-comment": s.trusted_comment})).collect::<Vec<_>>(),
                 "approval": {"change": r.approval.change, "by": r.approval.by, "date": r.approval.date.to_string()},
             });
-            println!("{doc}");
+            outln!("{doc}");
             return;
         }
-        println!("intake {} {}: appended to {}", r.name, r.id, r.recipe);
-        println!("  artifact  {}  sha256 {}", r.artifact, r.sha256);
+        outln!("intake {} {}: appended to {}", r.name, r.id, r.recipe);
+        outln!("  artifact  {}  sha256 {}", r.artifact, r.sha256);
         let signers: Vec<String> = r.signers.iter().map(|s| format!("{} ({})", s.key, s.key_id)).collect();
-        println!("  signed    by {}  (threshold {})", signers.join(", "), r.threshold);
-        println!("  approval  {} by {} on {}", r.approval.change, r.approval.by, r.approval.date);
+        outln!("  signed    by {}  (threshold {})", signers.join(", "), r.threshold);
+        outln!("  approval  {} by {} on {}", r.approval.change, r.approval.by, r.approval.date);
     }
 
     pub fn defer(&self, r: &DeferReport) {
@@ -193,6 +297,7 @@ impl Output {
             Action::Deferred(Deferral::Updated) => "updated",
             Action::Deferred(Deferral::Recorded) => "recorded",
             Action::Restored => "restored",
+            Action::Dropped(_) => "dropped",
         };
         if self.json {
             let doc = json!({
@@ -205,29 +310,32 @@ impl Output {
                 "mitigation": r.mitigation,
                 "review-by": r.review_by,
             });
-            println!("{doc}");
+            outln!("{doc}");
             return;
         }
         match r.action {
             Action::Deferred(Deferral::Moved) => {
-                println!("deferred {} {}: moved from [[patch]] to [[deferred]] in {}", r.name, r.id, r.recipe)
+                outln!("deferred {} {}: moved from [[patch]] to [[deferred]] in {}", r.name, r.id, r.recipe)
             }
             Action::Deferred(Deferral::Updated) => {
-                println!("deferred {} {}: decision updated in {}", r.name, r.id, r.recipe)
+                outln!("deferred {} {}: decision updated in {}", r.name, r.id, r.recipe)
             }
-            Action::Deferred(Deferral::Recorded) => println!("deferred {} {}: recorded in {}", r.name, r.id, r.recipe),
+            Action::Deferred(Deferral::Recorded) => outln!("deferred {} {}: recorded in {}", r.name, r.id, r.recipe),
             Action::Restored => {
-                println!("restored {} {}: back at the end of [[patch]] in {}", r.name, r.id, r.recipe)
+                outln!("restored {} {}: back at the end of [[patch]] in {}", r.name, r.id, r.recipe)
+            }
+            Action::Dropped(section) => {
+                outln!("dropped {} {}: removed from [[{section}]] in {}", r.name, r.id, r.recipe)
             }
         }
         if let (Some(reason), false) = (&r.reason, r.action == Action::Restored) {
-            println!("  reason      {reason}");
+            outln!("  reason      {reason}");
         }
         if let Some(m) = &r.mitigation {
-            println!("  mitigation  {m}");
+            outln!("  mitigation  {m}");
         }
         if let Some(d) = &r.review_by {
-            println!("  review by   {d}");
+            outln!("  review by   {d}");
         }
     }
 
@@ -273,16 +381,16 @@ impl Output {
                 })
                 .collect();
             let images: Vec<Value> = r.images.iter().map(|(n, v)| json!({"name": n, "baseline": v})).collect();
-            println!(
+            outln!(
                 "{}",
                 json!({"command": "plan", "today": today.to_string(), "overdue": r.overdue(), "images": images, "patches": patches, "reviews": reviews})
             );
             return;
         }
         if r.patches.is_empty() {
-            println!("plan on {today}: every approved patch is in a recorded baseline");
+            outln!("plan on {today}: every approved patch is in a recorded baseline");
         } else {
-            println!(
+            outln!(
                 "plan on {today}: {} patch(es) not yet in a recorded baseline, {} overdue",
                 r.patches.len(),
                 r.overdue()
@@ -304,12 +412,12 @@ impl Output {
                 _ => "no due date ([policy] sets none)".to_string(),
             };
             let fixes = if p.fixes.is_empty() { String::new() } else { format!("  fixes {}", p.fixes.join(", ")) };
-            println!("  {:>2}. {}  {}  {what}  {since}  {due}{fixes}", i + 1, p.image, p.id);
+            outln!("  {:>2}. {}  {}  {what}  {since}  {due}{fixes}", i + 1, p.image, p.id);
         }
         if !r.reviews.is_empty() {
-            println!("deferrals past their review date:");
+            outln!("deferrals past their review date:");
             for v in &r.reviews {
-                println!(
+                outln!(
                     "  {}  {}  review by {} ({} day(s) ago): {}",
                     v.image,
                     v.id,
@@ -334,47 +442,43 @@ impl Output {
                 "soaked": r.soaked.as_ref().map(|(c, s)| json!({"channel": c, "seconds": s})),
                 "soak-seconds": r.soak,
             });
-            println!("{doc}");
+            outln!("{doc}");
             return;
         }
         let was = r.from.as_ref().map(|f| format!(" (was {f})")).unwrap_or_default();
-        println!("promoted {} {} to {}{was}", r.name, r.version, r.channel);
+        outln!("promoted {} {} to {}{was}", r.name, r.version, r.channel);
         if let Some((channel, secs)) = &r.soaked {
-            println!("  soaked    {} in {channel} (soak {})", duration(*secs), duration(r.soak));
+            outln!("  soaked    {} in {channel} (soak {})", duration(*secs), duration(r.soak));
         }
         if r.emergency {
-            println!("  EMERGENCY under {}: the soak was not required", r.change.as_deref().unwrap_or_default());
+            outln!("  EMERGENCY under {}: the soak was not required", r.change.as_deref().unwrap_or_default());
         }
     }
 
     pub fn rollback(&self, r: &RollbackReport) {
         if self.json {
-            println!(
+            outln!(
                 "{}",
                 json!({"command": "rollback", "name": r.name, "channel": r.channel, "from": r.from, "to": r.to})
             );
             return;
         }
-        println!("rolled back {} {}: {} -> {}", r.name, r.channel, r.from, r.to);
+        outln!("rolled back {} {}: {} -> {}", r.name, r.channel, r.from, r.to);
     }
 
     pub fn revoke(&self, r: &RevokeReport) {
         if self.json {
-            println!(
+            outln!(
                 "{}",
                 json!({"command": "revoke", "name": r.name, "version": r.version, "reason": r.reason, "channels": r.channels})
             );
             return;
         }
-        println!("revoked {} {}: {}", r.name, r.version, r.reason);
+        outln!("revoked {} {}: {}", r.name, r.version, r.reason);
         if r.channels.is_empty() {
-            println!("  no channel holds it");
+            outln!("  no channel holds it");
         } else {
-            println!(
-                "  still current in: {}  (roll them back: gild rollback {} CHANNEL)",
-                r.channels.join(", "),
-                r.name
-            );
+            outln!("  still current in: {}  (roll them back: gild rollback {} CHANNEL)", r.channels.join(", "), r.name);
         }
     }
 
@@ -397,13 +501,13 @@ impl Output {
                     "problem": v.problem.as_ref().map(|p| json!({"line": p.line, "cause": p.cause})),
                 })
             });
-            println!(
+            outln!(
                 "{}",
                 json!({"command": "log", "name": r.name, "journal": r.path, "entries": entries, "verified": verified})
             );
         } else {
             for line in &r.lines {
-                println!("{}", log_line(line));
+                outln!("{}", log_line(line));
             }
             if let Some(v) = &r.verified {
                 if v.problem.is_none() {
@@ -412,9 +516,9 @@ impl Output {
                     } else {
                         format!("{} recorded head(s) match", v.anchors.len())
                     };
-                    println!("verified: {} line(s), chain intact, {heads}", r.lines.len());
+                    outln!("verified: {} line(s), chain intact, {heads}", r.lines.len());
                     if v.unanchored > 0 {
-                        println!(
+                        outln!(
                             "note: the last {} line(s) come after the newest recorded head; a change to the last of them, or a cut there, would not show",
                             v.unanchored
                         );
@@ -423,7 +527,7 @@ impl Output {
             }
         }
         if let Some(p) = r.verified.as_ref().and_then(|v| v.problem.as_ref()) {
-            eprintln!("error: {p}");
+            self.error(p);
         }
     }
 }

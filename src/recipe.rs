@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use crate::error::Report;
 use crate::limits::{Limit, Limits};
 use crate::trust::{KeyId, PublicKey};
 pub use version::Version;
@@ -26,10 +27,25 @@ pub use version::Version;
 /// A recipe mistake, located in its file.
 #[derive(Debug, thiserror::Error)]
 pub enum RecipeError {
-    #[error("cannot read recipe `{}`\n  cause: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("invalid recipe `{}`\n  cause: {}:{line}:{col}: {message}{}", path.display(), path.display(), help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
     Invalid { path: PathBuf, line: usize, col: usize, message: String, help: Option<String> },
+}
+
+crate::error::display_report!(RecipeError);
+
+impl RecipeError {
+    pub fn report(&self) -> Report {
+        match self {
+            RecipeError::Read { path, source } => {
+                Report::new(format!("cannot read recipe `{}`", path.display())).because_io(source)
+            }
+            RecipeError::Invalid { path, line, col, message, help } => {
+                Report::new(format!("invalid recipe `{}`", path.display()))
+                    .cause(format!("{}:{line}:{col}: {message}", path.display()))
+                    .maybe_help(help.clone())
+            }
+        }
+    }
 }
 
 /// An output format of the image.
@@ -540,6 +556,10 @@ impl Checker<'_> {
                 return Err(
                     loc.at(c, format!("channel `{}`: a channel name is [a-z0-9][a-z0-9._-]{{0,63}}", c.get_ref()))
                 );
+            }
+            if Version::parse(c.get_ref()).is_ok() {
+                // `NAME@CHANNEL` and `NAME@VERSION` share a form: a channel never reads as a version.
+                return Err(loc.at(c, format!("channel `{}` reads as a version; name it with a letter", c.get_ref())));
             }
             if channels.contains(c.get_ref()) {
                 return Err(loc.at(c, format!("channel `{}` is listed twice", c.get_ref())));

@@ -11,31 +11,79 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::JournalHead;
+use crate::error::Report;
 use crate::recipe::{Rollout, Version};
 
 /// Why a rollout change is refused (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum RolloutError {
-    #[error("`{}` is not a valid channels file\n  cause: {cause}\n  help: restore it from version control; `gild log {name}` lists every change", path.display())]
     State { path: PathBuf, name: String, cause: String },
-    #[error("`{name}` has no `[rollout]`\n  cause: `{recipe}` lists no channels\n  help: add `[rollout] channels = [\"test\", \"prod\"]` (in promotion order) to the recipe")]
+    Read { path: PathBuf, source: std::io::Error },
     NoRollout { name: String, recipe: String },
-    #[error("`{channel}` is not a channel of `{name}`\n  help: the channels are {}", channels.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "))]
     UnknownChannel { name: String, channel: String, channels: Vec<String> },
-    #[error("`{name}@{version}` is not recorded\n  cause: `{}` does not exist\n  help: build it first (`gild build`), or name a recorded version", dir.display())]
     NotRecorded { name: String, version: String, dir: PathBuf },
-    #[error("`{name}@{version}` is revoked and is never promoted\n  cause: revoked by {actor} at {time}: {reason}")]
     Revoked { name: String, version: String, reason: String, actor: String, time: String },
-    #[error("`{name}@{version}` is already revoked\n  cause: revoked by {actor} at {time}: {reason}")]
     AlreadyRevoked { name: String, version: String, reason: String, actor: String, time: String },
-    #[error("`{name}@{version}` cannot go to `{channel}` before `{previous}`\n  cause: channels are promoted in the order {order}, and `{version}` has never been the version of `{previous}`\n  help: `gild promote {name}@{version} {previous}` first")]
     OutOfOrder { name: String, version: String, channel: String, previous: String, order: String },
-    #[error("{0}")]
     Soak(Box<Unsoaked>),
-    #[error("`{name}@{version}` is not newer than `{channel}`'s current version {current}\n  help: promotions only go up; `gild rollback {name} {channel}` steps back")]
     NotNewer { name: String, version: String, channel: String, current: String },
-    #[error("`{name}` channel `{channel}` has nothing to roll back to\n  cause: {cause}")]
-    NoRollback { name: String, channel: String, cause: String },
+    NoRollback { name: String, channel: String, cause: String, help: Option<String> },
+}
+
+crate::error::display_report!(RolloutError);
+
+impl RolloutError {
+    pub fn report(&self) -> Report {
+        match self {
+            RolloutError::State { path, name, cause } => {
+                Report::new(format!("`{}` is not a valid channels file", path.display()))
+                    .cause(cause)
+                    .help(format!("restore it from version control; `gild log {name}` lists every change"))
+            }
+            RolloutError::Read { path, source } => {
+                Report::new(format!("cannot read `{}`", path.display())).because_io(source)
+            }
+            RolloutError::NoRollout { name, recipe } => Report::new(format!("`{name}` has no `[rollout]`"))
+                .cause(format!("`{recipe}` lists no channels"))
+                .help("add `[rollout] channels = [\"test\", \"prod\"]` (in promotion order) to the recipe"),
+            RolloutError::UnknownChannel { name, channel, channels } => {
+                Report::new(format!("`{channel}` is not a channel of `{name}`")).help(format!(
+                    "the channels are {}",
+                    channels.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                ))
+            }
+            RolloutError::NotRecorded { name, version, dir } => {
+                Report::new(format!("`{name}@{version}` is not recorded"))
+                    .cause(format!("`{}` does not exist", dir.display()))
+                    .help("build it first (`gild build`), or name a recorded version")
+            }
+            RolloutError::Revoked { name, version, reason, actor, time } => {
+                Report::new(format!("`{name}@{version}` is revoked and is never promoted"))
+                    .cause(format!("revoked by {actor} at {time}: {reason}"))
+            }
+            RolloutError::AlreadyRevoked { name, version, reason, actor, time } => {
+                Report::new(format!("`{name}@{version}` is already revoked"))
+                    .cause(format!("revoked by {actor} at {time}: {reason}"))
+            }
+            RolloutError::OutOfOrder { name, version, channel, previous, order } => {
+                Report::new(format!("`{name}@{version}` cannot go to `{channel}` before `{previous}`"))
+                    .cause(format!(
+                        "channels are promoted in the order {order}, and `{version}` has never been the version of `{previous}`"
+                    ))
+                    .help(format!("`gild promote {name}@{version} {previous}` first"))
+            }
+            RolloutError::Soak(u) => u.report(),
+            RolloutError::NotNewer { name, version, channel, current } => Report::new(format!(
+                "`{name}@{version}` is not newer than `{channel}`'s current version {current}"
+            ))
+            .help(format!("promotions only go up; `gild rollback {name} {channel}` steps back")),
+            RolloutError::NoRollback { name, channel, cause, help } => {
+                Report::new(format!("`{name}` channel `{channel}` has nothing to roll back to"))
+                    .cause(cause)
+                    .maybe_help(help.clone())
+            }
+        }
+    }
 }
 
 /// A promotion asked before the version soaked long enough in the channel before.
@@ -50,13 +98,12 @@ pub struct Unsoaked {
     pub ready: String,
 }
 
-impl std::fmt::Display for Unsoaked {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Unsoaked {
+    pub fn report(&self) -> Report {
         let Unsoaked { name, version, channel, previous, soaked, soak, ready } = self;
-        write!(
-            f,
-            "`{name}@{version}` has not soaked in `{previous}` long enough for `{channel}`\n  cause: it has been there {soaked}, the soak is {soak}\n  help: promote it at {ready} or later, or with `--emergency --change CHG` under a change record"
-        )
+        Report::new(format!("`{name}@{version}` has not soaked in `{previous}` long enough for `{channel}`"))
+            .cause(format!("it has been there {soaked}, the soak is {soak}"))
+            .help(format!("promote it at {ready} or later, or with `--emergency --change CHG` under a change record"))
     }
 }
 
@@ -250,10 +297,11 @@ impl Channels {
     /// channel's history (rollbacks pop, so a second rollback goes further back), skipping
     /// revoked versions. Returns (from, to).
     pub fn rollback_target(&self, channel: &str) -> Result<(String, String), RolloutError> {
-        let none = |cause: &str| RolloutError::NoRollback {
+        let none = |cause: &str, help: Option<&str>| RolloutError::NoRollback {
             name: self.name.clone(),
             channel: channel.to_string(),
             cause: cause.to_string(),
+            help: help.map(str::to_string),
         };
         let mut stack: Vec<&str> = Vec::new();
         for c in self.history.iter().filter(|c| c.channel == channel) {
@@ -269,7 +317,7 @@ impl Channels {
                 }
             }
         }
-        let from = stack.pop().ok_or_else(|| none("the channel has never had a version"))?;
+        let from = stack.pop().ok_or_else(|| none("the channel has never had a version", None))?;
         while let Some(v) = stack.last() {
             let revoked = Version::parse(v).is_ok_and(|v| self.revocation(&v).is_some());
             if *v != from && !revoked {
@@ -277,7 +325,55 @@ impl Channels {
             }
             stack.pop();
         }
-        Err(none(&format!("it had no version before `{from}` that is not revoked\n  help: promote a newer, fixed version to it instead")))
+        Err(none(
+            &format!("it had no version before `{from}` that is not revoked"),
+            Some("promote a newer, fixed version to it instead"),
+        ))
+    }
+}
+
+/// An image's recorded versions with what `channels.toml` says of them: which are revoked and
+/// which version each channel runs. "Newest" everywhere is [`Versions::newest`]: the newest
+/// recorded version that is not revoked.
+#[derive(Debug, Clone, Default)]
+pub struct Versions {
+    /// Oldest first, with their baseline directories.
+    pub recorded: Vec<(Version, PathBuf)>,
+    pub channels: Channels,
+}
+
+impl Versions {
+    /// Reads `baselines/NAME/` (a missing directory has no versions).
+    pub fn load(records: &Path, name: &str) -> Result<Versions, RolloutError> {
+        let recorded = crate::baseline::recorded_versions(records)
+            .map_err(|source| RolloutError::Read { path: records.to_path_buf(), source })?;
+        let channels = load(&records.join("channels.toml"), name)?;
+        Ok(Versions { recorded, channels })
+    }
+
+    pub fn is_revoked(&self, v: &Version) -> bool {
+        self.channels.revocation(v).is_some()
+    }
+
+    /// The newest recorded version that is not revoked.
+    pub fn newest(&self) -> Option<&(Version, PathBuf)> {
+        self.recorded.iter().rev().find(|(v, _)| !self.is_revoked(v))
+    }
+
+    pub fn get(&self, v: &Version) -> Option<&(Version, PathBuf)> {
+        self.recorded.iter().find(|(r, _)| r == v)
+    }
+
+    /// The version `channel` runs, when it has run one.
+    pub fn channel(&self, channel: &str) -> Option<Version> {
+        self.channels.current(channel).and_then(|v| Version::parse(v).ok())
+    }
+
+    /// The recorded versions above `v`, when every one of them is revoked (so `v` may be
+    /// recorded past them); `None` when one above it is not revoked.
+    pub fn revoked_above(&self, v: &Version) -> Option<Vec<Version>> {
+        let above: Vec<Version> = self.recorded.iter().filter(|(r, _)| r > v).map(|(r, _)| r.clone()).collect();
+        above.iter().all(|r| self.is_revoked(r)).then_some(above)
     }
 }
 

@@ -13,6 +13,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::error::Report;
 use crate::recipe::{ArtifactSpec, Key, SignatureFile};
 
 /// A minisign key ID: 8 bytes, shown as minisign shows it (hex of the little-endian integer).
@@ -92,16 +93,41 @@ impl PublicKey {
 /// Why an artifact is not trusted. Every variant is exit 3 except `Missing` (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
-    #[error("cannot read artifact `{artifact}` ({id})\n  cause: {source}")]
     Missing { id: String, artifact: String, source: io::Error },
-    #[error("artifact `{artifact}` ({id}) does not match its pin\n  cause: expected sha256 {expected}\n  cause: found sha256    {found}\n  help: if this is the artifact that was approved, update `sha256` in the recipe; otherwise do not use it")]
     Pin { id: String, artifact: String, expected: String, found: String },
-    #[error("signature `{signature}` of artifact `{artifact}` ({id}) is unusable\n  cause: {why}")]
     Signature { id: String, artifact: String, signature: String, why: String },
-    #[error("artifact `{artifact}` ({id}) has {found} of the {threshold} signature(s) it needs{}", reasons.iter().map(|r| format!("\n  cause: {r}")).collect::<String>())]
     Threshold { id: String, artifact: String, threshold: usize, found: usize, reasons: Vec<String> },
-    #[error("artifact `{artifact}` ({id}) changed while gild was reading it\n  cause: expected sha256 {expected}\n  cause: read sha256     {found}")]
     Changed { id: String, artifact: String, expected: String, found: String },
+}
+
+crate::error::display_report!(TrustError);
+
+impl TrustError {
+    pub fn report(&self) -> Report {
+        match self {
+            TrustError::Missing { id, artifact, source } => {
+                Report::new(format!("cannot read artifact `{artifact}` ({id})")).cause(source.to_string())
+            }
+            TrustError::Pin { id, artifact, expected, found } => Report::new(format!(
+                "artifact `{artifact}` ({id}) does not match its pin"
+            ))
+            .cause(format!("expected sha256 {expected}"))
+            .cause(format!("found sha256    {found}"))
+            .help("if this is the artifact that was approved, update `sha256` in the recipe; otherwise do not use it"),
+            TrustError::Signature { id, artifact, signature, why } => {
+                Report::new(format!("signature `{signature}` of artifact `{artifact}` ({id}) is unusable")).cause(why)
+            }
+            TrustError::Threshold { id, artifact, threshold, found, reasons } => Report::new(format!(
+                "artifact `{artifact}` ({id}) has {found} of the {threshold} signature(s) it needs"
+            ))
+            .causes(reasons.iter().cloned()),
+            TrustError::Changed { id, artifact, expected, found } => {
+                Report::new(format!("artifact `{artifact}` ({id}) changed while gild was reading it"))
+                    .cause(format!("expected sha256 {expected}"))
+                    .cause(format!("read sha256     {found}"))
+            }
+        }
+    }
 }
 
 /// A signature that counted: recorded in the baseline.
@@ -227,12 +253,13 @@ fn read_signature(spec: &ArtifactSpec, file: &SignatureFile) -> Result<SigFile, 
 /// Prehashed signatures are verified as the file streams past; legacy ones sign the whole
 /// message, so their artifact is held in memory (minisign itself does the same).
 pub fn verify(spec: &ArtifactSpec, keys: &[Key]) -> Result<Verified, TrustError> {
-    let sigs = spec.signatures.iter().map(|p| read_signature(spec, p)).collect::<Result<Vec<_>, _>>()?;
+    // A missing artifact is a mistake in the input (exit 2), whatever its signatures say.
     let mut file = File::open(&spec.path).map_err(|source| TrustError::Missing {
         id: spec.id.clone(),
         artifact: spec.written.clone(),
         source,
     })?;
+    let sigs = spec.signatures.iter().map(|p| read_signature(spec, p)).collect::<Result<Vec<_>, _>>()?;
 
     // Each signature is matched with the listed, unrevoked key that carries its key ID.
     let mut ignored = Vec::new();

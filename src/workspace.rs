@@ -7,6 +7,8 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::error::Report;
+
 #[derive(Debug, Clone)]
 pub struct Workspace {
     pub root: PathBuf,
@@ -61,15 +63,16 @@ impl Workspace {
                 return Err(e);
             }
             if started.elapsed() >= timeout {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "another gild has held `{}` for {} s\n  help: let it finish, or wait longer with `{LOCK_TIMEOUT}=SECONDS` (default {})",
-                        path.display(),
-                        timeout.as_secs(),
-                        DEFAULT_LOCK_TIMEOUT.as_secs()
-                    ),
-                ));
+                return Err(Report::new(format!(
+                    "another gild has held `{}` for {} s",
+                    path.display(),
+                    timeout.as_secs()
+                ))
+                .help(format!(
+                    "let it finish, or wait longer with `{LOCK_TIMEOUT}=SECONDS` (default {})",
+                    DEFAULT_LOCK_TIMEOUT.as_secs()
+                ))
+                .into_io(io::ErrorKind::TimedOut));
             }
             if let Some(say) = waiting.take() {
                 say();
@@ -90,10 +93,9 @@ fn lock_timeout() -> io::Result<Duration> {
     match std::env::var(LOCK_TIMEOUT) {
         Err(_) => Ok(DEFAULT_LOCK_TIMEOUT),
         Ok(v) => v.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("`{LOCK_TIMEOUT}={v}` is not a number of seconds\n  help: for example `{LOCK_TIMEOUT}=60`; 0 gives up at once"),
-            )
+            Report::new(format!("`{LOCK_TIMEOUT}={v}` is not a number of seconds"))
+                .help(format!("for example `{LOCK_TIMEOUT}=60`; 0 gives up at once"))
+                .into_io(io::ErrorKind::InvalidInput)
         }),
     }
 }

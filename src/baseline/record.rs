@@ -47,6 +47,55 @@ pub struct Record {
     pub package: Vec<PackageRecord>,
 }
 
+/// What a build is made of, as a recipe states it: compared with a record before anything is
+/// read, so a version recorded with other inputs is refused at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inputs {
+    /// The base artifact's sha256 (hex).
+    pub base: String,
+    /// Each patch's id and artifact sha256 (hex), in order.
+    pub patches: Vec<(String, String)>,
+    /// The epoch the recipe sets; `None` (the recipe sets none) takes the recorded one, as
+    /// does a rebuild under any `SOURCE_DATE_EPOCH`.
+    pub epoch: Option<i64>,
+}
+
+impl Record {
+    /// How `inputs` differ from what this record was built from, one line each; empty when
+    /// they are the same.
+    pub fn input_differences(&self, inputs: &Inputs) -> Vec<String> {
+        let mut out = Vec::new();
+        if inputs.base != self.base.sha256 {
+            out.push(format!("the base is sha256 {}, recorded {}", inputs.base, self.base.sha256));
+        }
+        let recorded: Vec<(&str, &str)> = self.patch.iter().map(|p| (p.id.as_str(), p.sha256.as_str())).collect();
+        let now: Vec<(&str, &str)> = inputs.patches.iter().map(|(i, s)| (i.as_str(), s.as_str())).collect();
+        for (id, sha) in &now {
+            match recorded.iter().find(|(r, _)| r == id) {
+                None => out.push(format!("patch `{id}` is not in the record")),
+                Some((_, r)) if r != sha => out.push(format!("patch `{id}` is sha256 {sha}, recorded {r}")),
+                Some(_) => {}
+            }
+        }
+        for (id, _) in recorded.iter().filter(|(r, _)| !now.iter().any(|(n, _)| n == r)) {
+            out.push(format!("the recorded patch `{id}` is no longer in the recipe"));
+        }
+        // The patches both lists have, in each one's order.
+        let common = |list: &[(&str, &str)], other: &[(&str, &str)]| -> Vec<String> {
+            list.iter().filter(|(i, _)| other.iter().any(|(o, _)| o == i)).map(|(i, _)| i.to_string()).collect()
+        };
+        let (a, b) = (common(&now, &recorded), common(&recorded, &now));
+        if a != b {
+            out.push(format!("the patches apply in the order {}, recorded {}", a.join(", "), b.join(", ")));
+        }
+        if let Some(epoch) = inputs.epoch.filter(|e| Some(*e) != self.epoch) {
+            let recorded = self.epoch.map_or_else(|| "none".to_string(), |e| e.to_string());
+            out.push(format!("the epoch is {epoch}, recorded {recorded}"));
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub struct JournalHead {
@@ -203,5 +252,53 @@ impl Record {
 
     pub fn from_toml(text: &str) -> Result<Record, toml::de::Error> {
         toml::from_str(text)
+    }
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::*;
+
+    fn record(patches: &[(&str, &str)], epoch: Option<i64>) -> Record {
+        let text = format!(
+            "gild = \"0\"\nname = \"web\"\nversion = \"1.0.0\"\ntree = \"t\"\nrecipe = \"r\"\nentries = 1\n{}[base]\nartifact = \"b\"\nsha256 = \"bb\"\n{}",
+            epoch.map(|e| format!("epoch = {e}\n")).unwrap_or_default(),
+            patches
+                .iter()
+                .map(|(id, sha)| format!("[[patch]]\nid = \"{id}\"\nartifact = \"a\"\nsha256 = \"{sha}\"\nseverity = \"low\"\napproval = {{ change = \"C\", by = \"b\", date = 2026-11-01 }}\n"))
+                .collect::<String>()
+        );
+        Record::from_toml(&text).unwrap()
+    }
+
+    fn inputs(patches: &[(&str, &str)], epoch: Option<i64>) -> Inputs {
+        Inputs {
+            base: "bb".into(),
+            patches: patches.iter().map(|(i, s)| (i.to_string(), s.to_string())).collect(),
+            epoch,
+        }
+    }
+
+    #[test]
+    fn inputs_differ_by_digest_order_membership_and_epoch() {
+        let r = record(&[("A", "aa"), ("B", "bb")], Some(5));
+        assert!(r.input_differences(&inputs(&[("A", "aa"), ("B", "bb")], Some(5))).is_empty());
+        assert!(
+            r.input_differences(&inputs(&[("A", "aa"), ("B", "bb")], None)).is_empty(),
+            "no epoch: the recorded one"
+        );
+        assert_eq!(r.input_differences(&inputs(&[("A", "aa"), ("B", "bb")], Some(6))), ["the epoch is 6, recorded 5"]);
+        assert_eq!(
+            r.input_differences(&inputs(&[("B", "bb"), ("A", "aa")], None)),
+            ["the patches apply in the order B, A, recorded A, B"]
+        );
+        assert_eq!(
+            r.input_differences(&inputs(&[("A", "a2"), ("B", "bb")], None)),
+            ["patch `A` is sha256 a2, recorded aa"]
+        );
+        assert_eq!(
+            r.input_differences(&inputs(&[("A", "aa"), ("C", "cc")], None)),
+            ["patch `C` is not in the record", "the recorded patch `B` is no longer in the recipe"]
+        );
     }
 }

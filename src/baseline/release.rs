@@ -7,16 +7,25 @@ use std::fmt::Write as _;
 
 use super::record::{PatchRecord, Record};
 
-/// Renders RELEASE.md for `record`, whose parent (when it has one) is `parent`.
-pub fn render(record: &Record, parent: Option<&Record>) -> String {
+/// Renders RELEASE.md for `record`, whose parent (the newest version not revoked, when there
+/// is one) is `parent`; `revoked` are the recorded versions revoked when it was built, which
+/// the rollback advice warns off.
+pub fn render(record: &Record, parent: Option<&Record>, revoked: &[String]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# {} {}\n", record.name, record.version);
     match &record.parent {
         Some(p) => {
             let _ = writeln!(s, "Parent version: {p}. Built from the recipe with sha256 `{}`.\n", record.recipe);
         }
-        None => {
+        None if revoked.is_empty() => {
             let _ = writeln!(s, "First recorded version. Built from the recipe with sha256 `{}`.\n", record.recipe);
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "No parent version: every version recorded before it is revoked. Built from the recipe with sha256 `{}`.\n",
+                record.recipe
+            );
         }
     }
 
@@ -106,9 +115,22 @@ pub fn render(record: &Record, parent: Option<&Record>) -> String {
                 record.name, record.name
             );
         }
-        None => {
+        None if revoked.is_empty() => {
             s.push_str("This is the first recorded version: there is no earlier baseline to return to. Each patch's backout plan is above.\n");
         }
+        None => {
+            s.push_str(
+                "There is no earlier version that is not revoked to return to. Each patch's backout plan is above.\n",
+            );
+        }
+    }
+    if !revoked.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nNever roll back to a revoked version: {} (`gild log {}` says why).",
+            revoked.join(", "),
+            record.name
+        );
     }
     s
 }

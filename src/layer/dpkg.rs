@@ -16,7 +16,7 @@ use md5::{Digest, Md5};
 use super::decompress::{self, Compression, Sink};
 use super::resolve::Resolver;
 use super::tar::{self, Archive, TarError};
-use super::{components, EntryError, LayerError, Layering, Pass};
+use super::{components, EntryError, LayerError, Layering, Pass, Refusal};
 use crate::deb::ar::Deb;
 use crate::deb::control::{Stanza, Status};
 use crate::deb::installed;
@@ -148,8 +148,13 @@ fn parse_control_tar(bytes: &[u8], limits: &Limits) -> Result<Control, String> {
 }
 
 /// Errors of one package's application; each names the package.
-fn refused(why: impl Into<String>) -> EntryError {
+fn refused(why: impl Into<Refusal>) -> EntryError {
     EntryError::Refused(why.into())
+}
+
+/// A refusal with its fix.
+fn refused_help(why: impl Into<String>, help: impl Into<String>) -> EntryError {
+    EntryError::Refused(Refusal::from(why.into()).help(help))
 }
 
 /// `/usr/bin/x` as `info/*.list` spells the archive entry `./usr/bin/x/` (`/.` for the root).
@@ -232,13 +237,19 @@ impl Layering {
 
     fn read_db(&mut self) -> Result<Db, EntryError> {
         let admin = ADMIN.to_vec();
-        let status_bytes = self
-            .read_tree_file(&tree::join(&admin, b"status"))?
-            .ok_or_else(|| refused("not a dpkg-managed tree: the layers below have no `var/lib/dpkg/status`\n  help: a Debian package needs a Debian base; use a tar layer for other trees"))?;
+        let status_bytes = self.read_tree_file(&tree::join(&admin, b"status"))?.ok_or_else(|| {
+            refused_help(
+                "not a dpkg-managed tree: the layers below have no `var/lib/dpkg/status`",
+                "a Debian package needs a Debian base; use a tar layer for other trees",
+            )
+        })?;
         let updates = self.resolve_existing(&tree::join(&admin, b"updates"));
         if let Some(dir) = updates {
             if self.tree.descendants(&dir).any(|(p, _)| !p.ends_with(b"/tmp.i")) {
-                return Err(refused("the base has pending records in `var/lib/dpkg/updates/`\n  help: finish `dpkg --configure -a` in the base first"));
+                return Err(refused_help(
+                    "the base has pending records in `var/lib/dpkg/updates/`",
+                    "finish `dpkg --configure -a` in the base first",
+                ));
             }
         }
         let status = Status::parse(&status_bytes).map_err(|e| refused(format!("`var/lib/dpkg/status`: {e}")))?;
@@ -370,10 +381,10 @@ fn installed_version(stanza: Option<&Stanza>) -> Result<Option<Version>, EntryEr
     match state.as_str() {
         "installed" => Ok(s.get("Version").and_then(|v| Version::parse(v).ok())),
         "not-installed" | "config-files" => Ok(None),
-        other => Err(refused(format!(
-            "the installed `{}` is in state `{other}`\n  help: finish `dpkg --configure -a` in the base first",
-            s.get("Package").unwrap_or("?")
-        ))),
+        other => Err(refused_help(
+            format!("the installed `{}` is in state `{other}`", s.get("Package").unwrap_or("?")),
+            "finish `dpkg --configure -a` in the base first",
+        )),
     }
 }
 
@@ -438,10 +449,10 @@ impl Layering {
         let previous = installed_version(old.as_ref()).map_err(here)?;
         if let Some(prev) = &previous {
             if pkg.version < *prev && !downgrade {
-                return Err(here(refused(format!(
-                    "{} would downgrade the installed {prev}\n  help: set `downgrade = true` on this patch if the downgrade is intended",
-                    pkg.version
-                ))));
+                return Err(here(refused_help(
+                    format!("{} would downgrade the installed {prev}", pkg.version),
+                    "set `downgrade = true` on this patch if the downgrade is intended",
+                )));
             }
         }
         // A package removed but not purged (`config-files`) still has its conffiles' md5s.
@@ -587,7 +598,10 @@ impl Layering {
             }
             _ => {
                 if !self.allow_devices {
-                    return Err(refused("a patch may not add device nodes or fifos\n  help: set `allow-devices = true` in `[image]` if this patch must"));
+                    return Err(refused_help(
+                        "a patch may not add device nodes or fifos",
+                        "set `allow-devices = true` in `[image]` if this patch must",
+                    ));
                 }
                 match h.kind {
                     tar::Kind::Char => Kind::Char(h.dev.0, h.dev.1),
@@ -627,10 +641,10 @@ impl Layering {
                 .flat_map(|r| &r.alternatives)
                 .any(|a| replaces(a, owner_name, version.as_ref()));
             if !replaced {
-                return Err(refused(format!(
-                    "`{}` is also in package `{owner}`\n  help: a package that takes another's file must declare `Replaces: {owner_name}`",
-                    String::from_utf8_lossy(listed)
-                )));
+                return Err(refused_help(
+                    format!("`{}` is also in package `{owner}`", String::from_utf8_lossy(listed)),
+                    format!("a package that takes another's file must declare `Replaces: {owner_name}`"),
+                ));
             }
             placing.taken.push((owner.clone(), listed.to_vec()));
         }
@@ -1086,7 +1100,7 @@ fn read_inspected(mut stream: impl BufRead, limits: &Limits) -> Result<Inspected
     (&mut stream).take(u64::from_le_bytes(len)).read_to_end(&mut control).map_err(|e| e.to_string())?;
     let control = parse_control_tar(&control, limits)?;
     let pkg = package(&control).map_err(|e| match e {
-        EntryError::Refused(why) => why,
+        EntryError::Refused(why) => why.why,
         EntryError::Tar(e) => e.to_string(),
         EntryError::Spool(e) => e.to_string(),
     })?;

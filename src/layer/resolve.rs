@@ -3,7 +3,7 @@
 use crate::limits::Limits;
 use crate::tree::{self, Kind, Node, Tree};
 
-use super::Pass;
+use super::{Pass, Refusal};
 
 pub struct Resolver<'a> {
     limits: &'a Limits,
@@ -24,7 +24,7 @@ impl<'a> Resolver<'a> {
         tree: &mut Tree,
         comps: &[&[u8]],
         mut create: Option<(&mut Pass, i64)>,
-    ) -> Result<Option<Vec<u8>>, String> {
+    ) -> Result<Option<Vec<u8>>, Refusal> {
         let mut stack: Vec<Vec<u8>> = comps.iter().rev().map(|c| c.to_vec()).collect();
         let mut cur: Vec<u8> = Vec::new();
         let mut hops = 0u64;
@@ -46,10 +46,11 @@ impl<'a> Resolver<'a> {
                 Some(Kind::Symlink(target)) => {
                     hops += 1;
                     if hops > self.limits.links {
-                        return Err(format!(
-                            "more than {} symlinks on the way (a loop?)\n  help: raise the `links` limit with `[image.limits] links = …` or `--limit links=…`",
+                        return Err(Refusal::from(format!(
+                            "more than {} symlinks on the way (a loop?)",
                             self.limits.links
-                        ));
+                        ))
+                        .help("raise the `links` limit with `[image.limits] links = …` or `--limit links=…`"));
                     }
                     if target.starts_with(b"/") {
                         cur.clear();
@@ -61,7 +62,8 @@ impl<'a> Resolver<'a> {
                         "`{}` is a {}, not a directory",
                         String::from_utf8_lossy(&candidate),
                         other.mtree_type()
-                    ));
+                    )
+                    .into());
                 }
                 None => match create.as_mut() {
                     Some((pass, mtime)) => {

@@ -116,7 +116,7 @@ pub enum TarError {
     Sparse(String),
     #[error("{entry}: entry type `{flag}` is not one gild keeps")]
     Type { entry: String, flag: String },
-    #[error("{entry}: exceeds the `{limit}` limit ({value} > {max})\n  help: raise it with `[image.limits] {limit} = …` in the recipe or `--limit {limit}=…`")]
+    #[error("{entry}: exceeds the `{limit}` limit ({value} > {max})")]
     Limit { entry: String, limit: Limit, value: u64, max: u64 },
     #[error("{entry}: the extension headers before it (PAX, GNU long names) hold {value} bytes, over the `header` limit ({max}); refused after reading {at} bytes of the layer\n  help: raise it with `[image.limits] header = …` in the recipe or `--limit header=…`")]
     Headers { entry: String, value: u64, max: u64, at: u64 },
@@ -434,7 +434,7 @@ impl<R: BufRead> BufRead for EntryData<'_, R> {
         // The cap is checked on what is about to be consumed, so `consume` cannot fail.
         if pos + n as u64 > max {
             let e = TarError::Limit { entry: current.clone(), limit: Limit::Unpacked, value: pos + n as u64, max };
-            return Err(io::Error::other(e.to_string()));
+            return Err(io::Error::other(e));
         }
         Ok(&buf[..n])
     }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::{self, Ignore};
 use crate::baseline::{self, Record};
 use crate::diff::{self, Attribution, Side, Unchecked};
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::layer::{release_text, RELEASE_PATH};
 use crate::ops::diff::{PathChange, SourceInfo};
 use crate::ops::{sources, Context};
@@ -108,7 +108,7 @@ pub struct TargetReport {
     /// The answer to `--patch` / `--fixes`.
     pub needs: Option<bool>,
     /// The target could not be read: the message and its exit code.
-    pub error: Option<(String, u8)>,
+    pub error: Option<(Report, u8)>,
 }
 
 impl TargetReport {
@@ -127,7 +127,7 @@ impl TargetReport {
             unchecked: Vec::new(),
             warnings: Vec::new(),
             needs: None,
-            error: Some((e.to_string(), e.exit_code())),
+            error: Some((e.report(), e.exit_code())),
         }
     }
 
@@ -199,8 +199,9 @@ pub fn audit(ctx: &Context, opts: &AuditOptions) -> Result<AuditReport, Error> {
         locator: &locator,
         baseline: &baseline,
         record,
-        version: Version::parse(&record.version)
-            .map_err(|why| Error::Usage(format!("`{}` records version `{}`: {why}", opts.baseline, record.version)))?,
+        version: Version::parse(&record.version).map_err(|why| {
+            Error::Corrupt(Report::new(format!("`{}` records version `{}`: {why}", opts.baseline, record.version)))
+        })?,
         recorded: baseline::recorded_versions(&images)
             .map_err(Error::io(format!("cannot read `{}`", images.display())))?,
         revoked: revocations(&images, &record.name)?,
@@ -231,12 +232,10 @@ fn question(record: &Record, opts: &AuditOptions) -> Result<Option<Question>, Er
     let ids = || record.patch.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ");
     if let Some(id) = &opts.patch {
         if !record.patch.iter().any(|p| &p.id == id) {
-            return Err(Error::Usage(format!(
-                "`{id}` is not a patch of {} {}\n  help: its patches are {}",
-                record.name,
-                record.version,
-                ids()
-            )));
+            return Err(Error::Usage(
+                Report::new(format!("`{id}` is not a patch of {} {}", record.name, record.version))
+                    .help(format!("its patches are {}", ids())),
+            ));
         }
         return Ok(Some(Question::Patch(id.clone())));
     }
@@ -244,10 +243,10 @@ fn question(record: &Record, opts: &AuditOptions) -> Result<Option<Question>, Er
         let patches: Vec<String> =
             record.patch.iter().filter(|p| p.fixes.iter().any(|f| f == cve)).map(|p| p.id.clone()).collect();
         if patches.is_empty() {
-            return Err(Error::Usage(format!(
-                "no patch of {} {} fixes `{cve}`\n  help: audit against a baseline whose patches fix it",
-                record.name, record.version
-            )));
+            return Err(Error::Usage(
+                Report::new(format!("no patch of {} {} fixes `{cve}`", record.name, record.version))
+                    .help("audit against a baseline whose patches fix it"),
+            ));
         }
         return Ok(Some(Question::Fixes { cve: cve.clone(), patches }));
     }
@@ -272,7 +271,7 @@ fn ignores(locator: &Locator, images: &Path, name: &str, extra: &[String]) -> Re
             patterns.push(p.clone());
         }
     }
-    Ignore::new(&patterns).map_err(|(i, why)| Error::Usage(format!("`--ignore {}`: {why}", patterns[i])))
+    Ignore::new(&patterns).map_err(|(i, why)| Error::usage(format!("`--ignore {}`: {why}", patterns[i])))
 }
 
 /// Revoked versions and why, from `channels.toml` (written by `gild revoke`).
@@ -320,8 +319,9 @@ impl Audit<'_> {
         }
         let compared = other.as_ref().and_then(|(v, _)| cache.get(v)).unwrap_or(self.baseline);
         let compared_record = compared.record().expect("a recorded baseline");
-        let attribution = Attribution::of(compared_record)
-            .map_err(|why| Error::Usage(format!("the record of {} is not valid\n  cause: {why}", compared.title())))?;
+        let attribution = Attribution::of(compared_record).map_err(|why| {
+            Error::Corrupt(Report::new(format!("the record of {} is not valid", compared.title())).cause(why))
+        })?;
         let d = diff::trees(Side::from(compared), Side::from(&target), diff::Options { xattrs: false });
         let verdict = audit::judge(&d.changes, &attribution, self.ignore, self.strict);
         let owned = |i: usize| PathChange::of(&d.changes[i], compared, &target, &[&attribution]);

@@ -24,7 +24,7 @@ use crate::baseline::{
 };
 use crate::check;
 use crate::deb;
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::hex;
 use crate::image;
 use crate::layer::{self, Changes, Compression, Layered, Layering, Step};
@@ -79,7 +79,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     let progress = &*ctx.progress;
     let (ws, mut recipe) = ctx.recipe(&opts.recipe)?;
     if let Some(v) = &opts.version {
-        recipe.version = Version::parse(v).map_err(|why| Error::Usage(format!("`--version {v}`: {why}")))?;
+        recipe.version = Version::parse(v).map_err(|why| Error::usage(format!("`--version {v}`: {why}")))?;
     }
     let limits = ctx.limits(&recipe)?;
     let out_dir = match &opts.out {
@@ -96,21 +96,30 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     let recorded = |version: &str, file: &str, sha: Option<&str>| records_image(&records_dir, version, file, sha);
     let cleaned = claim::clean(&records_dir, &out_dir, &recipe.name, &recorded)
         .map_err(Error::io(format!("cannot clean up after a killed build in `{}`", records_dir.display())))?;
+    // The build's journal line must not be dated before the last one: refuse before any work.
+    crate::journal::now(&ws.journal(&recipe.name)).map_err(Error::Usage)?;
 
-    let recorded = baseline::recorded_versions(&records_dir)
-        .map_err(Error::io(format!("cannot read `{}`", records_dir.display())))?;
-    let existing = match recorded.iter().find(|(v, _)| *v == recipe.version) {
+    // "Newest" is the newest version not revoked: a mistyped version is revoked, not deleted,
+    // and the versions after it may be recorded below it.
+    let versions = crate::rollout::Versions::load(&records_dir, &recipe.name)?;
+    let existing = match versions.get(&recipe.version) {
         Some((_, dir)) => Some(read_record(dir)?),
         None => None,
     };
-    let newest = recorded.last().map(|(v, _)| v.clone());
+    let newest = versions.newest().cloned();
+    let below_revoked = match &existing {
+        Some(_) => Vec::new(),
+        None => versions.revoked_above(&recipe.version).unwrap_or_default(),
+    };
+    let newest = newest.map(|(v, _)| v);
     if existing.is_none() {
         if let Some(newest) = newest.as_ref().filter(|n| **n > recipe.version) {
             return Err(Error::Version {
                 message: format!(
-                    "version {} of `{}` is lower than the newest recorded one, {newest}",
+                    "version {} of `{}` is lower than {newest}, the newest recorded version that is not revoked",
                     recipe.version, recipe.name
                 ),
+                causes: Vec::new(),
                 recipe: display_path(&recipe.path, &ws.root),
             });
         }
@@ -120,6 +129,9 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         Some(policy) => Some(load_build_key(policy, &ws)?),
         None => None,
     };
+    if let Some(record) = &existing {
+        refuse_other_inputs(&ws, &recipe, record, newest.as_ref())?;
+    }
     let epoch = match &existing {
         Some(r) => r.epoch,
         None => recipe.epoch.or_else(source_date_epoch),
@@ -145,6 +157,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
                     "version {} of `{}` is already recorded with another tree (recorded {}, built {tree_hash})",
                     recipe.version, recipe.name, record.tree
                 ),
+                causes: Vec::new(),
                 recipe: display_path(&recipe.path, &ws.root),
             });
         }
@@ -212,11 +225,13 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     // Stage the baseline, put the images in place, then commit by renaming the baseline.
     let final_dir = records_dir.join(&record.version);
     write_synced(&staged.path().join("baseline.toml"), record.to_toml().as_bytes())?;
-    let parent_record = match recorded.last() {
+    let parent_record = match versions.newest() {
         Some((_, dir)) => Some(read_record(dir)?),
         None => None,
     };
-    let mut release_text = release::render(&record, parent_record.as_ref());
+    let revoked: Vec<String> =
+        versions.recorded.iter().filter(|(v, _)| versions.is_revoked(v)).map(|(v, _)| v.to_string()).collect();
+    let mut release_text = release::render(&record, parent_record.as_ref(), &revoked);
     if let Some(policy) = &recipe.sign {
         release_text.push_str(&release::checking(&record, policy));
     }
@@ -269,6 +284,12 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     details.insert("name".into(), json!(record.name));
     details.insert("version".into(), json!(record.version));
     details.insert("tree".into(), json!(record.tree));
+    if !below_revoked.is_empty() {
+        // The history says why a version lower than a recorded one could be recorded.
+        let revoked: Vec<String> = below_revoked.iter().map(ToString::to_string).collect();
+        details.insert("below-revoked".into(), json!(revoked));
+        warnings.push(format!("recorded below revoked version(s) {}", revoked.join(", ")));
+    }
     details.insert(
         "images".into(),
         json!(record.image.iter().map(|i| json!({"file": i.file, "sha256": i.sha256})).collect::<Vec<_>>()),
@@ -302,14 +323,44 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     })
 }
 
+/// A recorded version is rebuilt only from the inputs it was recorded with: anything else is
+/// refused here, before an artifact is read, rather than after minutes of layering.
+fn refuse_other_inputs(
+    ws: &Workspace,
+    recipe: &Recipe,
+    record: &Record,
+    newest: Option<&Version>,
+) -> Result<(), Error> {
+    let inputs = baseline::Inputs {
+        base: hex::encode(&recipe.base.sha256),
+        patches: recipe.patches.iter().map(|p| (p.artifact.id.clone(), hex::encode(&p.artifact.sha256))).collect(),
+        epoch: recipe.epoch,
+    };
+    let mut causes = record.input_differences(&inputs);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    if let Some(newest) = newest.filter(|n| **n > recipe.version) {
+        causes.push(format!("the newest recorded version is {newest} (`--version` does not change the recipe)"));
+    }
+    Err(Error::Version {
+        message: format!("version {} of `{}` is recorded with other inputs", recipe.version, recipe.name),
+        causes,
+        recipe: display_path(&recipe.path, &ws.root),
+    })
+}
+
 /// Outputs go only into real directories: a symlinked `out/` or `baselines/` would put images
 /// and records where the workspace does not say, and make "nothing partial" unprovable.
 fn refuse_symlink(dir: &Path) -> Result<(), Error> {
     match fs::symlink_metadata(dir) {
-        Ok(m) if m.file_type().is_symlink() => Err(Error::Usage(format!(
-            "`{}` is a symlink; gild writes images and baselines only into real directories\n  help: pass the real directory (`--out DIR` for images), or replace the symlink by a directory",
-            dir.display()
-        ))),
+        Ok(m) if m.file_type().is_symlink() => Err(Error::Usage(
+            Report::new(format!(
+                "`{}` is a symlink; gild writes images and baselines only into real directories",
+                dir.display()
+            ))
+            .help("pass the real directory (`--out DIR` for images), or replace the symlink by a directory"),
+        )),
         _ => Ok(()),
     }
 }
@@ -362,7 +413,7 @@ fn publish(tmp: NamedTempFile, dest: &Path, file: &ImageFile, claim: &mut Claim)
             if hex::encode(&found) == file.sha256 {
                 return Ok(None);
             }
-            Err(Error::Usage(format!(
+            Err(Error::usage_text(format!(
                 "`{}` already exists and holds other bytes than the image built (sha256 {}, built {})\n  cause: no baseline records that file, so gild cannot tell it wrote it, and never replaces a file it did not write\n  help: move it away (or remove it, if it is yours to remove) and build again",
                 dest.display(),
                 hex::encode(&found),
@@ -397,8 +448,9 @@ fn source_date_epoch() -> Option<i64> {
 fn read_record(dir: &Path) -> Result<Record, Error> {
     let path = dir.join("baseline.toml");
     let text = fs::read_to_string(&path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
-    Record::from_toml(&text)
-        .map_err(|e| Error::Usage(format!("`{}` is not a baseline record\n  cause: {}", path.display(), e.message())))
+    Record::from_toml(&text).map_err(|e| {
+        Error::Corrupt(Report::new(format!("`{}` is not a baseline record", path.display())).cause(e.message()))
+    })
 }
 
 /// The layered tree, what each patch changed, and the base's top-level symlinks.
@@ -576,7 +628,11 @@ fn unchanged(
         (Some(o), Some(r)) => {
             if let Some(message) = oci::recorded_otherwise(o, r) {
                 let message = format!("version {} of `{}` {message}", recipe.version, recipe.name);
-                return Err(Error::Version { message, recipe: display_path(&recipe.path, &ws.root) });
+                return Err(Error::Version {
+                    message,
+                    causes: Vec::new(),
+                    recipe: display_path(&recipe.path, &ws.root),
+                });
             }
             (!out_dir.join(&r.dir).exists()).then(|| o.clone())
         }

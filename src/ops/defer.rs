@@ -3,7 +3,9 @@
 //! A listed patch moves from `[[patch]]` to `[[deferred]]` with every key it had, so
 //! `--undo` can put it back (at the end of the list, verified again). A patch the recipe does
 //! not list gets a `[[deferred]]` of its own; deferring one already deferred updates the
-//! decision. Same lock, check and rename as `intake`.
+//! decision. `--drop` removes a patch (listed or deferred) from the recipe altogether: the way
+//! back from an intake that should not have been, with the id and the artifact free to take
+//! again; the journal keeps both events. Same lock, check and rename as `intake`.
 
 use serde_json::{json, Map};
 
@@ -24,6 +26,8 @@ pub struct DeferOptions {
     pub mitigation: Option<String>,
     pub review_by: Option<String>,
     pub undo: bool,
+    /// Remove the patch from the recipe (needs `reason`).
+    pub drop: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +35,8 @@ pub enum Action {
     Deferred(Deferral),
     /// Moved back to the end of `[[patch]]`.
     Restored,
+    /// Removed from the recipe; the section it was in.
+    Dropped(&'static str),
 }
 
 pub struct DeferReport {
@@ -52,11 +58,22 @@ pub fn defer(ctx: &Context, opts: &DeferOptions, notify: Notify) -> Result<Defer
     let (action, event) = if opts.undo {
         editor.undefer(&opts.id)?;
         (Action::Restored, "undefer")
+    } else if opts.drop {
+        if opts.reason.as_deref().map_or(true, |r| r.trim().is_empty()) {
+            return Err(Error::usage("`--drop` needs `--reason`: the journal keeps why a patch left the recipe"));
+        }
+        let (section, sha256) = editor.drop(&opts.id)?;
+        details.insert("section".into(), json!(section));
+        if let Some(sha) = sha256 {
+            details.insert("sha256".into(), json!(sha));
+        }
+        (Action::Dropped(section), "drop")
     } else {
-        let reason =
-            opts.reason.clone().filter(|r| !r.trim().is_empty()).ok_or_else(|| {
-                Error::Usage("a deferral needs `--reason`: the rationale is what auditors read".into())
-            })?;
+        let reason = opts
+            .reason
+            .clone()
+            .filter(|r| !r.trim().is_empty())
+            .ok_or_else(|| Error::usage("a deferral needs `--reason`: the rationale is what auditors read"))?;
         let decision = Decision { reason, mitigation: opts.mitigation.clone(), review_by };
         (Action::Deferred(editor.defer(&opts.id, &decision)?), "defer")
     };

@@ -3,7 +3,7 @@
 
 use crate::baseline::mtree;
 use crate::diff::{self, Aspect, Attribution, Side, Status, Unchecked};
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::hex;
 use crate::ops::{sources, Context};
 use crate::tree::source::Source;
@@ -177,8 +177,9 @@ pub fn diff(ctx: &Context, opts: &DiffOptions) -> Result<DiffReport, Error> {
     let mut attributions = Vec::new();
     for s in [&b, &a] {
         if let Some(r) = s.record() {
-            let at = Attribution::of(r)
-                .map_err(|why| Error::Usage(format!("the record of `{}` is not valid\n  cause: {why}", s.label)))?;
+            let at = Attribution::of(r).map_err(|why| {
+                Error::Corrupt(Report::new(format!("the record of `{}` is not valid", s.label)).cause(why))
+            })?;
             attributions.push(at);
         }
     }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Map};
 use sha2::{Digest, Sha256};
 
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::hex;
 use crate::ops::build::Notify;
 use crate::ops::{date_arg, display_path, relative_to, today, Context, RecipeEdit};
@@ -91,14 +91,13 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
     for name in &signed_by {
         let i = recipe.keys.iter().position(|k| k.name == *name).ok_or_else(|| {
             let known: Vec<String> = recipe.keys.iter().map(|k| format!("`{}`", k.name)).collect();
-            Error::Usage(format!(
-                "`--signed-by {name}`: `[keys]` of `{}` has no key `{name}`\n  help: the keys are {}",
-                path.display(),
-                known.join(", ")
-            ))
+            Error::Usage(
+                Report::new(format!("`--signed-by {name}`: `[keys]` of `{}` has no key `{name}`", path.display()))
+                    .help(format!("the keys are {}", known.join(", "))),
+            )
         })?;
         if indices.contains(&i) {
-            return Err(Error::Usage(format!("`--signed-by {name}` is given twice")));
+            return Err(Error::usage(format!("`--signed-by {name}` is given twice")));
         }
         indices.push(i);
     }
@@ -129,6 +128,21 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
     details.insert("command".into(), json!("intake"));
     let verified = super::verify_or_refuse(&ws, &recipe, &spec, details)?;
     let (id, fixes) = package_defaults(ctx, &ws, &recipe, &verified, opts)?;
+    if !verified.is_deb() {
+        // A file gild cannot layer never enters the recipe: it is read to its end first.
+        crate::layer::check_layer(&verified, &ctx.limits(&recipe)?, true, recipe.allow_devices).map_err(
+            |e| match e {
+                crate::layer::LayerError::Trust(t) => Error::from(t),
+                e => Error::Usage(
+                    Report::new(format!(
+                        "`{}` is not a layer gild can apply; the recipe is unchanged",
+                        opts.artifact.display()
+                    ))
+                    .because(e.report()),
+                ),
+            },
+        )?;
+    }
 
     let default_sig = spec.signatures.len() == 1 && spec.signatures[0].written == format!("{written}.minisig");
     let new = NewPatch {
@@ -198,7 +212,7 @@ pub fn intake(ctx: &Context, opts: &IntakeOptions, notify: Notify) -> Result<Int
 
 fn check_id(id: &str) -> Result<(), Error> {
     if id.trim().is_empty() || id.chars().any(char::is_control) {
-        return Err(Error::Usage(format!("`--id {id:?}` is not a patch id")));
+        return Err(Error::usage(format!("`--id {id:?}` is not a patch id")));
     }
     Ok(())
 }
@@ -227,16 +241,15 @@ fn package_defaults(
         let id = opts
             .id
             .clone()
-            .ok_or_else(|| Error::Usage("`--id` is required for a patch that is not a Debian package".to_string()))?;
+            .ok_or_else(|| Error::usage("`--id` is required for a patch that is not a Debian package"))?;
         return Ok((id, opts.fixes.clone()));
     }
     let limits = ctx.limits(recipe)?;
     let info = crate::layer::inspect(verified, &limits).map_err(|e| match e {
         crate::layer::InspectError::Changed(e) => Error::from(e),
-        crate::layer::InspectError::Invalid(why) => Error::Usage(format!(
-            "`{}` is not a Debian package gild can install\n  cause: {why}",
-            opts.artifact.display()
-        )),
+        crate::layer::InspectError::Invalid(why) => Error::Usage(
+            Report::new(format!("`{}` is not a Debian package gild can install", opts.artifact.display())).cause(why),
+        ),
     })?;
     let id = match &opts.id {
         Some(id) => id.clone(),
@@ -264,11 +277,10 @@ fn package_defaults(
     Ok((id, fixes))
 }
 
-/// The version of `package` the newest recorded baseline holds.
+/// The version of `package` the newest baseline that is not revoked holds.
 fn newest_package_version(ws: &crate::workspace::Workspace, recipe: &Recipe, package: &str) -> Option<String> {
-    let dir = ws.baselines(&recipe.name);
-    let recorded = crate::baseline::recorded_versions(&dir).ok()?;
-    let (_, newest) = recorded.last()?;
+    let versions = crate::rollout::Versions::load(&ws.baselines(&recipe.name), &recipe.name).ok()?;
+    let (_, newest) = versions.newest()?;
     let text = std::fs::read_to_string(newest.join("baseline.toml")).ok()?;
     let record = crate::baseline::Record::from_toml(&text).ok()?;
     record
@@ -295,7 +307,7 @@ fn canonical(path: &Path, what: &str) -> Result<PathBuf, Error> {
 fn written(recipe_dir: &Path, path: &Path) -> Result<String, Error> {
     let rel = relative_to(recipe_dir, path);
     rel.to_str().map(str::to_string).ok_or_else(|| {
-        Error::Usage(format!("`{}` is not valid UTF-8; a recipe can only name UTF-8 paths", path.display()))
+        Error::usage(format!("`{}` is not valid UTF-8; a recipe can only name UTF-8 paths", path.display()))
     })
 }
 

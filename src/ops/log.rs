@@ -1,7 +1,7 @@
 //! `gild log NAME [--verify]`: the journal, and whether its chain and recorded heads hold.
 
 use crate::baseline;
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::journal::{self, Anchor, Line, Tampered};
 use crate::ops::{display_path, Context};
 use crate::workspace::Workspace;
@@ -57,16 +57,17 @@ pub fn log(ctx: &Context, opts: &LogOptions) -> Result<LogReport, Error> {
 /// An image name that has records (or a recipe) in the workspace.
 pub fn image_name(ws: &Workspace, arg: &str) -> Result<String, Error> {
     if !crate::recipe::valid_name(arg) {
-        return Err(Error::Usage(format!(
-            "`{arg}` is not an image name\n  help: give the NAME of `recipes/NAME.toml` (a-z, 0-9, `.`, `_`, `-`)"
-        )));
+        return Err(Error::Usage(
+            Report::new(format!("`{arg}` is not an image name"))
+                .help("give the NAME of `recipes/NAME.toml` (a-z, 0-9, `.`, `_`, `-`)"),
+        ));
     }
     if !ws.baselines(arg).is_dir() && !ws.recipe_path(arg).is_file() {
-        return Err(Error::Usage(format!(
-            "no image `{arg}` in this workspace\n  cause: neither `{}` nor `{}` exists",
+        return Err(Error::Usage(Report::new(format!("no image `{arg}` in this workspace")).cause(format!(
+            "neither `{}` nor `{}` exists",
             display_path(&ws.recipe_path(arg), &ws.root),
             display_path(&ws.baselines(arg), &ws.root)
-        )));
+        ))));
     }
     Ok(arg.to_string())
 }
@@ -81,7 +82,7 @@ pub fn anchors(ws: &Workspace, name: &str) -> Result<Vec<Anchor>, Error> {
         let file = version_dir.join("baseline.toml");
         let text = std::fs::read_to_string(&file).map_err(Error::io(format!("cannot read `{}`", file.display())))?;
         let record = baseline::Record::from_toml(&text).map_err(|e| {
-            Error::Usage(format!("`{}` is not a baseline record\n  cause: {}", file.display(), e.message()))
+            Error::Corrupt(Report::new(format!("`{}` is not a baseline record", file.display())).cause(e.message()))
         })?;
         if let Some(head) = record.journal {
             out.push(Anchor { source: display_path(&file, &ws.root), head });

@@ -5,11 +5,16 @@ pub mod audit;
 pub mod build;
 pub mod defer;
 pub mod diff;
+pub mod init;
 pub mod intake;
+pub mod list;
 pub mod log;
+pub mod man;
 pub mod plan;
+pub mod prune;
 pub mod rollout;
 pub mod scan;
+pub mod show;
 mod sources;
 pub mod verify;
 pub mod verify_baseline;
@@ -17,7 +22,7 @@ pub mod verify_image;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::limits::Limits;
 use crate::progress::Reporter;
 use crate::recipe::{self, Recipe};
@@ -47,7 +52,9 @@ impl Context {
         let base = self.base()?;
         Workspace::find(self.dir.as_ref().map(|_| base.as_path()), &base).ok_or_else(|| {
             Error::Usage(
-                "no workspace here\n  cause: no directory holding `recipes/` from here upwards\n  help: run gild in the workspace, or pass `-C DIR`".into(),
+                Report::new("no workspace here")
+                    .cause("no directory holding `recipes/` from here upwards")
+                    .help("run gild in the workspace, or pass `-C DIR` (`gild init` starts one)"),
             )
         })
     }
@@ -68,16 +75,17 @@ impl Context {
             }
         };
         if !path.is_file() {
-            return Err(Error::Usage(format!(
-                "no recipe `{arg}`\n  cause: `{}` does not exist\n  help: give the path of a recipe file, or a NAME with `recipes/NAME.toml` in the workspace",
-                path.display()
-            )));
+            return Err(Error::Usage(
+                Report::new(format!("no recipe `{arg}`"))
+                    .cause(format!("`{}` does not exist", path.display()))
+                    .help("give the path of a recipe file, or a NAME with `recipes/NAME.toml` in the workspace"),
+            ));
         }
         let ws = found.or_else(|| Workspace::of_recipe(&path)).ok_or_else(|| {
-            Error::Usage(format!(
-                "no workspace for `{}`\n  help: run gild in the directory holding `recipes/`, or pass `-C DIR`",
-                path.display()
-            ))
+            Error::Usage(
+                Report::new(format!("no workspace for `{}`", path.display()))
+                    .help("run gild in the directory holding `recipes/`, or pass `-C DIR`"),
+            )
         })?;
         let cwd = std::env::current_dir().unwrap_or_default();
         let shown = path.strip_prefix(&cwd).map_or_else(|_| path.clone(), Path::to_path_buf);
@@ -94,10 +102,18 @@ impl Context {
     pub fn limits(&self, recipe: &Recipe) -> Result<Limits, Error> {
         let mut limits = recipe.limits;
         for arg in &self.limits {
-            limits.apply_arg(arg).map_err(Error::Usage)?;
+            limits.apply_arg(arg).map_err(Error::usage)?;
         }
         Ok(limits)
     }
+}
+
+/// Reads a `baseline.toml`.
+pub(crate) fn read_record(path: &Path) -> Result<crate::baseline::Record, Error> {
+    let text = std::fs::read_to_string(path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
+    crate::baseline::Record::from_toml(&text).map_err(|e| {
+        Error::Corrupt(Report::new(format!("`{}` is not a baseline record", path.display())).cause(e.message()))
+    })
 }
 
 /// `path` relative to `base` when it is inside it, for messages and reports.
@@ -123,8 +139,9 @@ pub fn relative_to(from: &Path, path: &Path) -> PathBuf {
 
 /// Parses a `YYYY-MM-DD` option.
 pub fn date_arg(flag: &str, value: &str) -> Result<crate::date::Date, Error> {
-    crate::date::Date::parse(value)
-        .ok_or_else(|| Error::Usage(format!("`{flag} {value}` is not a date\n  help: write it as YYYY-MM-DD")))
+    crate::date::Date::parse(value).ok_or_else(|| {
+        Error::Usage(Report::new(format!("`{flag} {value}` is not a date")).help("write it as YYYY-MM-DD"))
+    })
 }
 
 /// Today, from `GILD_NOW` or the clock.
@@ -152,12 +169,14 @@ impl RecipeEdit {
         let lock = ws
             .lock(&stem, || notify(&format!("waiting for another gild working on `{stem}`…")))
             .map_err(Error::io(format!("cannot lock `{}`", records.display())))?;
+        // The journal line this edit makes must not be dated before the last one.
+        crate::journal::now(&ws.journal(&stem)).map_err(Error::Usage)?;
         crate::workspace::remove_stale_beside(&path)
             .map_err(Error::io(format!("cannot clean beside `{}`", path.display())))?;
         let text = std::fs::read_to_string(&path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
         let recipe = recipe::parse(&path, &text)?;
         let editor = crate::recipe::edit::Editor::parse(&text)
-            .map_err(|e| Error::Usage(format!("cannot edit `{}`\n  cause: {e}", path.display())))?;
+            .map_err(|e| Error::Usage(Report::new(format!("cannot edit `{}`", path.display())).cause(e.to_string())))?;
         Ok(RecipeEdit { ws, path, text, recipe, editor, _lock: lock })
     }
 }

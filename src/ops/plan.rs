@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crate::baseline::{self, Record};
+use crate::baseline::Record;
 use crate::date::Date;
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::hex;
 use crate::ops::{date_arg, display_path, today, Context};
 use crate::plan::{self, Pending, Review};
@@ -64,15 +64,16 @@ pub fn plan(ctx: &Context, opts: &PlanOptions) -> Result<PlanReport, Error> {
         let recipe = recipe::load(&path)?;
         let shown = display_path(&ws.root.join(&path), &ws.root);
         let records = ws.baselines(&recipe.name);
-        let versions =
-            baseline::recorded_versions(&records).map_err(Error::io(format!("cannot read `{}`", records.display())))?;
-        let built: BTreeSet<(String, String)> = match versions.last() {
+        // A patch counts as built when the newest version that is not revoked has it.
+        let versions = crate::rollout::Versions::load(&records, &recipe.name)?;
+        let newest = versions.newest();
+        let built: BTreeSet<(String, String)> = match newest {
             Some((_, dir)) => {
                 read_record(&dir.join("baseline.toml"))?.patch.into_iter().map(|p| (p.id, p.sha256)).collect()
             }
             None => BTreeSet::new(),
         };
-        report.images.push((recipe.name.clone(), versions.last().map(|(v, _)| v.to_string())));
+        report.images.push((recipe.name.clone(), newest.map(|(v, _)| v.to_string())));
         pending(&recipe, &shown, &built, &mut report.patches)?;
         for d in &recipe.deferred {
             let Some(review_by) = &d.review_by else { continue };
@@ -127,7 +128,9 @@ fn pending(
 
 fn date_of(dt: &toml::value::Datetime, recipe: &str, id: &str, key: &str) -> Result<Date, Error> {
     Date::from_toml(dt).ok_or_else(|| {
-        Error::Usage(format!("`{recipe}`: `{id}`: `{key} = {dt}` is not a date\n  help: write it as YYYY-MM-DD"))
+        Error::Usage(
+            Report::new(format!("`{recipe}`: `{id}`: `{key} = {dt}` is not a date")).help("write it as YYYY-MM-DD"),
+        )
     })
 }
 
@@ -146,6 +149,7 @@ fn all_recipes(dir: &std::path::Path) -> Result<Vec<PathBuf>, Error> {
 
 fn read_record(path: &std::path::Path) -> Result<Record, Error> {
     let text = std::fs::read_to_string(path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
-    Record::from_toml(&text)
-        .map_err(|e| Error::Usage(format!("`{}` is not a baseline record\n  cause: {}", path.display(), e.message())))
+    Record::from_toml(&text).map_err(|e| {
+        Error::Corrupt(Report::new(format!("`{}` is not a baseline record", path.display())).cause(e.message()))
+    })
 }

@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::baseline;
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::journal;
 use crate::ops::build::Notify;
 use crate::ops::{display_path, Context};
@@ -57,7 +57,7 @@ pub fn promote(ctx: &Context, opts: &PromoteOptions, notify: Notify) -> Result<P
     let ws = ctx.workspace()?;
     let (name, version) = name_at_version(&ws, &opts.target)?;
     if opts.emergency && opts.change.as_deref().map_or(true, |c| c.trim().is_empty()) {
-        return Err(Error::Usage("`--emergency` needs `--change CHG`: the change record that allows it".into()));
+        return Err(Error::usage("`--emergency` needs `--change CHG`: the change record that allows it"));
     }
     let recipe_path = ws.recipe_path(&name);
     let shown = display_path(&recipe_path, &ws.root);
@@ -70,7 +70,7 @@ pub fn promote(ctx: &Context, opts: &PromoteOptions, notify: Notify) -> Result<P
     let _lock = lock(&ws, &name, notify)?;
     let dir = recorded(&ws, &name, &version)?;
     let (mut state, old) = load(&ws, &name)?;
-    let now = crate::date::now().map_err(Error::Usage)?;
+    let now = journal::now(&ws.journal(&name)).map_err(Error::Usage)?;
     let (from, soaked) = state.check_promote(&rollout, &version, &opts.channel, now, opts.emergency)?;
     let k = rollout.channels.iter().position(|c| *c == opts.channel).expect("checked");
     let soaked = soaked.map(|s| (rollout.channels[k.saturating_sub(1)].clone(), s));
@@ -116,7 +116,7 @@ pub fn rollback(ctx: &Context, name: &str, channel: &str, notify: Notify) -> Res
     let _lock = lock(&ws, &name, notify)?;
     let (mut state, old) = load(&ws, &name)?;
     let (from, to) = state.rollback_target(channel)?;
-    let now = crate::date::now().map_err(Error::Usage)?;
+    let now = journal::now(&ws.journal(&name)).map_err(Error::Usage)?;
     state.history.push(Change {
         channel: channel.to_string(),
         version: to.clone(),
@@ -139,7 +139,7 @@ pub fn revoke(ctx: &Context, target: &str, reason: &str, notify: Notify) -> Resu
     let ws = ctx.workspace()?;
     let (name, version) = name_at_version(&ws, target)?;
     if reason.trim().is_empty() {
-        return Err(Error::Usage("a revocation needs `--reason`: auditors and operators read it".into()));
+        return Err(Error::usage("a revocation needs `--reason`: auditors and operators read it"));
     }
     let _lock = lock(&ws, &name, notify)?;
     let dir = recorded(&ws, &name, &version)?;
@@ -154,7 +154,7 @@ pub fn revoke(ctx: &Context, target: &str, reason: &str, notify: Notify) -> Resu
         }
         .into());
     }
-    let now = crate::date::now().map_err(Error::Usage)?;
+    let now = journal::now(&ws.journal(&name)).map_err(Error::Usage)?;
     let channels = state.holding(&version);
     state.revoked.push(Revocation {
         version: dir.clone(),
@@ -174,10 +174,10 @@ pub fn revoke(ctx: &Context, target: &str, reason: &str, notify: Notify) -> Resu
 /// `NAME@VERSION`, with NAME an image of the workspace.
 fn name_at_version(ws: &Workspace, arg: &str) -> Result<(String, Version), Error> {
     let (name, version) = arg.split_once('@').ok_or_else(|| {
-        Error::Usage(format!("`{arg}` names no version\n  help: write NAME@VERSION, e.g. `web@2026.11.2`"))
+        Error::Usage(Report::new(format!("`{arg}` names no version")).help("write NAME@VERSION, e.g. `web@2026.11.2`"))
     })?;
     let name = crate::ops::log::image_name(ws, name)?;
-    let version = Version::parse(version).map_err(|why| Error::Usage(format!("`{arg}`: `{version}`: {why}")))?;
+    let version = Version::parse(version).map_err(|why| Error::usage(format!("`{arg}`: `{version}`: {why}")))?;
     Ok((name, version))
 }
 

@@ -12,7 +12,7 @@ pub(crate) fn locator(ctx: &Context) -> Result<Locator, Error> {
     let workspace = Workspace::find(ctx.dir.as_ref().map(|_| base.as_path()), &base);
     let mut limits = Limits::default();
     for arg in &ctx.limits {
-        limits.apply_arg(arg).map_err(Error::Usage)?;
+        limits.apply_arg(arg).map_err(Error::usage)?;
     }
     Ok(Locator { base, workspace, limits, progress: ctx.progress.clone(), reach: Default::default() })
 }

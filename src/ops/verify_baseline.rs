@@ -53,7 +53,7 @@ pub fn verify_baseline(ctx: &Context, arg: &str) -> Result<VerifyBaselineReport,
     let text =
         std::fs::read_to_string(&record_path).map_err(Error::io(format!("cannot read `{}`", record_path.display())))?;
     let record = Record::from_toml(&text).map_err(|e| {
-        Error::Usage(format!("`{}` is not a baseline record\n  cause: {}", record_path.display(), e.message()))
+        Error::usage_text(format!("`{}` is not a baseline record\n  cause: {}", record_path.display(), e.message()))
     })?;
     let mut report = VerifyBaselineReport {
         name: record.name.clone(),

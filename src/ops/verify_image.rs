@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::baseline::mtree;
 use crate::diff::{self, Attribution};
-use crate::error::Error;
+use crate::error::{Error, Report};
 use crate::hex;
 use crate::ops::diff::{path_changes, PathChange, SourceInfo};
 use crate::ops::{sources, Context};
@@ -70,19 +70,24 @@ pub fn verify_image(ctx: &Context, opts: &VerifyImageOptions) -> Result<VerifyIm
             (hex::encode(manifest), recorded_as)
         }
         _ => {
-            return Err(Error::Usage(format!(
-                "`{}` is {}, not an image file or OCI layout\n  help: give the image tarball or OCI layout, e.g. out/{}-{}.tar.zst",
-                opts.image,
-                image.kind.with_article(),
-                record.name,
-                record.version
-            )))
+            return Err(Error::Usage(
+                Report::new(format!(
+                    "`{}` is {}, not an image file or OCI layout",
+                    opts.image,
+                    image.kind.with_article()
+                ))
+                .help(format!(
+                    "give the image tarball or OCI layout, e.g. out/{}-{}.tar.zst",
+                    record.name, record.version
+                )),
+            ))
         }
     };
     let spec = mtree::render_with(&image.tree, |p| image.lacks(p));
     let tree = hex::encode(&Sha256::digest(spec.as_bytes()));
-    let attribution = Attribution::of(record)
-        .map_err(|why| Error::Usage(format!("the record of `{}` is not valid\n  cause: {why}", baseline.label)))?;
+    let attribution = Attribution::of(record).map_err(|why| {
+        Error::Corrupt(Report::new(format!("the record of `{}` is not valid", baseline.label)).cause(why))
+    })?;
     let (changes, _) = path_changes(&baseline, &image, diff::Options { xattrs: true }, &[&attribution]);
     Ok(VerifyImageReport {
         image: opts.image.clone(),

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::Output;
 use crate::diff::{Aspect, Status, Unchecked};
+use crate::error::Report;
 use crate::ops::audit::{AuditReport, MissingPatch, Question, Standing, TargetReport};
 use crate::ops::diff::{DiffReport, EntryState, PathChange, RecordChanges, SourceInfo};
 use crate::ops::scan::ScanReport;
@@ -143,24 +144,24 @@ fn print_records(r: &RecordChanges) {
         let fixes = if p.fixes.is_empty() { String::new() } else { format!("  fixes {}", p.fixes.join(", ")) };
         let patch = p.patch.as_ref().map(|id| format!("  ({id})")).unwrap_or_default();
         match (&p.before, &p.after) {
-            (Some(a), Some(b)) => println!("package ~ {} {a} → {b}{fixes}{patch}", p.name),
-            (None, Some(b)) => println!("package + {} {b}{fixes}{patch}", p.name),
-            (Some(a), None) => println!("package - {} {a}", p.name),
+            (Some(a), Some(b)) => outln!("package ~ {} {a} → {b}{fixes}{patch}", p.name),
+            (None, Some(b)) => outln!("package + {} {b}{fixes}{patch}", p.name),
+            (Some(a), None) => outln!("package - {} {a}", p.name),
             (None, None) => {}
         }
     }
     if let Some((a, b)) = &r.base {
-        println!("base      {} → {}", &a[..a.len().min(12)], &b[..b.len().min(12)]);
+        outln!("base      {} → {}", &a[..a.len().min(12)], &b[..b.len().min(12)]);
     }
     for p in &r.patches_added {
         let fixes = if p.fixes.is_empty() { String::new() } else { format!("  fixes {}", p.fixes.join(", ")) };
-        println!("patch   + {}  {}{fixes}", p.id, severity(p.severity));
+        outln!("patch   + {}  {}{fixes}", p.id, severity(p.severity));
     }
     for p in &r.patches_removed {
-        println!("patch   - {}", p.id);
+        outln!("patch   - {}", p.id);
     }
     for (a, b) in &r.patches_changed {
-        println!(
+        outln!(
             "patch   ~ {}  artifact sha256 {} → {}",
             b.id,
             &a.sha256[..12.min(a.sha256.len())],
@@ -168,19 +169,19 @@ fn print_records(r: &RecordChanges) {
         );
     }
     for d in &r.deferred_added {
-        println!("deferred + {}: {}", d.id, d.reason);
+        outln!("deferred + {}: {}", d.id, d.reason);
     }
     for d in &r.deferred_removed {
-        println!("deferred - {}", d.id);
+        outln!("deferred - {}", d.id);
     }
     for (_, d) in &r.deferred_changed {
-        println!("deferred ~ {}: {}", d.id, d.reason);
+        outln!("deferred ~ {}: {}", d.id, d.reason);
     }
     if !r.cves_fixed.is_empty() {
-        println!("fixed     {}", r.cves_fixed.join(", "));
+        outln!("fixed     {}", r.cves_fixed.join(", "));
     }
     if !r.cves_reverted.is_empty() {
-        println!("unfixed   {} (fixed in A, not in B)", r.cves_reverted.join(", "));
+        outln!("unfixed   {} (fixed in A, not in B)", r.cves_reverted.join(", "));
     }
 }
 
@@ -208,17 +209,17 @@ impl Output {
             if !stat {
                 doc["changes"] = r.changes.iter().map(change_json).collect();
             }
-            println!("{doc}");
+            outln!("{doc}");
             return;
         }
-        println!("--- {}", r.a.title());
-        println!("+++ {}", r.b.title());
+        outln!("--- {}", r.a.title());
+        outln!("+++ {}", r.b.title());
         if let Some(records) = &r.records {
             print_records(records);
         }
         if !stat {
             for c in &r.changes {
-                println!("{}", change_line(c));
+                outln!("{}", change_line(c));
             }
         } else {
             let mut by_patch: std::collections::BTreeMap<&str, [usize; 3]> = Default::default();
@@ -227,17 +228,17 @@ impl Output {
                 slot[c.status as usize] += 1;
             }
             for (patch, [added, removed, changed]) in by_patch {
-                println!("  {patch}  +{added} -{removed} ~{changed}");
+                outln!("  {patch}  +{added} -{removed} ~{changed}");
             }
         }
-        println!(
+        outln!(
             "{} added, {} removed, {} changed",
             r.count(Status::Added),
             r.count(Status::Removed),
             r.count(Status::Changed)
         );
         for u in &r.unchecked {
-            println!("not checked: {}", unchecked_line(u));
+            outln!("not checked: {}", unchecked_line(u));
         }
     }
 }
@@ -263,14 +264,14 @@ impl Output {
                 "lacking": r.lacking.iter().map(|(k, n)| json!({"keyword": k, "entries": n})).collect::<Vec<_>>(),
                 "warnings": r.warnings,
             });
-            println!("{doc}");
+            outln!("{doc}");
             return;
         }
         match (&r.output, &r.spec) {
             (Some(file), _) => {
-                println!("scanned {}: {} entries → {file} (sha256 {})", r.source.label, r.source.entries, r.sha256)
+                outln!("scanned {}: {} entries → {file} (sha256 {})", r.source.label, r.source.entries, r.sha256)
             }
-            (None, Some(spec)) => print!("{spec}"),
+            (None, Some(spec)) => out!("{spec}"),
             (None, None) => {}
         }
     }
@@ -290,43 +291,40 @@ impl Output {
                 "tree-matches": r.tree_matches,
                 "changes": r.changes.iter().map(change_json).collect::<Vec<_>>(),
             });
-            println!("{doc}");
+            outln!("{doc}");
         } else {
-            println!("image     {}", r.image);
-            println!("baseline  {}", r.baseline.title());
+            outln!("image     {}", r.image);
+            outln!("baseline  {}", r.baseline.title());
             match &r.recorded_as {
-                Some(file) => println!("sha256    {}  recorded as {file}", r.sha256),
+                Some(file) => outln!("sha256    {}  recorded as {file}", r.sha256),
                 None => {
                     let files: Vec<&str> = r.recorded.iter().map(|(f, _)| f.as_str()).collect();
-                    println!("sha256    {}  not recorded (the baseline records {})", r.sha256, files.join(", "))
+                    outln!("sha256    {}  not recorded (the baseline records {})", r.sha256, files.join(", "))
                 }
             }
             if r.tree_matches {
-                println!("tree      {}  matches files.mtree", r.tree);
+                outln!("tree      {}  matches files.mtree", r.tree);
             } else {
-                println!("tree      {}  differs from files.mtree:", r.tree);
+                outln!("tree      {}  differs from files.mtree:", r.tree);
                 for c in &r.changes {
-                    println!("  {}", change_line(c));
+                    outln!("  {}", change_line(c));
                 }
             }
             if r.ok() {
-                println!("ok");
+                outln!("ok");
             }
         }
         if !r.ok() {
-            let mut why = Vec::new();
+            let mut report =
+                Report::new(format!("image `{}` is not the one recorded in {}", r.image, r.baseline.title()));
             if r.recorded_as.is_none() {
-                why.push(format!("  cause: its sha256 {} is not one the baseline records", r.sha256));
+                report = report.cause(format!("its sha256 {} is not one the baseline records", r.sha256));
             }
             if !r.tree_matches {
-                why.push(format!("  cause: its tree differs from files.mtree in {} path(s)", r.changes.len().max(1)));
+                report =
+                    report.cause(format!("its tree differs from files.mtree in {} path(s)", r.changes.len().max(1)));
             }
-            eprintln!(
-                "error: image `{}` is not the one recorded in {}\n{}",
-                r.image,
-                r.baseline.title(),
-                why.join("\n")
-            );
+            self.error(&report);
         }
     }
 }
@@ -366,7 +364,7 @@ fn target_json(t: &TargetReport) -> Value {
         "missing": t.missing.iter().map(missing_json).collect::<Vec<_>>(),
         "unchecked": t.unchecked.iter().map(unchecked_json).collect::<Vec<_>>(),
         "needs": t.needs,
-        "error": t.error.as_ref().map(|e| &e.0),
+        "error": t.error.as_ref().map(|e| super::report_json(&e.0)),
         "warnings": t.warnings,
     })
 }
@@ -378,7 +376,7 @@ impl Output {
                 self.warning(&format!("{}: {w}", t.target));
             }
             if let Some((e, _)) = &t.error {
-                eprintln!("error: {e}");
+                self.error(e);
             }
         }
         let question = match &r.question {
@@ -396,7 +394,7 @@ impl Output {
                 "compliant": r.targets.iter().all(TargetReport::compliant),
                 "targets": r.targets.iter().map(target_json).collect::<Vec<_>>(),
             });
-            println!("{doc}");
+            outln!("{doc}");
             return;
         }
         let asked = match &r.question {
@@ -406,14 +404,14 @@ impl Output {
             }
             None => String::new(),
         };
-        println!("audit against {}{asked}", r.baseline.title());
+        outln!("audit against {}{asked}", r.baseline.title());
         if !r.ignore.is_empty() {
-            println!("ignoring {}", r.ignore.join(", "));
+            outln!("ignoring {}", r.ignore.join(", "));
         }
         for t in &r.targets {
             print_target(t, r.strict);
         }
-        println!();
+        outln!();
         print_table(r);
     }
 }
@@ -432,33 +430,33 @@ fn print_target(t: &TargetReport, strict: bool) {
         (Some(c), _) => format!(" (compared with {c})"),
         _ => String::new(),
     };
-    println!("== {}{kind}: {}{on}{compared}", t.target, t.verdict());
+    outln!("== {}{kind}: {}{on}{compared}", t.target, t.verdict());
     if let Some(reason) = &t.revoked {
-        println!("  revoked: {reason}");
+        outln!("  revoked: {reason}");
     }
     for c in &t.drift {
-        println!("  {}", change_line(c));
+        outln!("  {}", change_line(c));
     }
     for (c, counts) in &t.extra {
         let note = match (counts, strict) {
             (true, _) => "  extra",
             (false, _) => "  extra (counts with --strict)",
         };
-        println!("  {}{note}", change_line(c));
+        outln!("  {}{note}", change_line(c));
     }
     for m in &t.missing {
         let sev = m.severity.map(severity).unwrap_or_default();
         let fixes = if m.fixes.is_empty() { String::new() } else { format!("  {}", m.fixes.join(", ")) };
-        println!("  missing  {}  {sev}{fixes}  ({})", m.id, m.why);
+        outln!("  missing  {}  {sev}{fixes}  ({})", m.id, m.why);
     }
     for u in &t.unchecked {
-        println!("  not checked: {}", audit_unchecked_line(u));
+        outln!("  not checked: {}", audit_unchecked_line(u));
     }
     if t.ignored > 0 {
-        println!("  {} differing path(s) ignored", t.ignored);
+        outln!("  {} differing path(s) ignored", t.ignored);
     }
     if let Some(needs) = t.needs {
-        println!("  {}", if needs { "needs it" } else { "does not need it" });
+        outln!("  {}", if needs { "needs it" } else { "does not need it" });
     }
 }
 
@@ -466,9 +464,13 @@ fn print_table(r: &AuditReport) {
     let width = r.targets.iter().map(|t| t.target.chars().count()).max().unwrap_or(6).max(6);
     let needs_col = r.question.is_some();
     let needs_head = if needs_col { "NEEDS  " } else { "" };
-    println!(
+    outln!(
         "{:<width$}  {:<10}  {:<15}  {:>5}  {:>5}  {needs_head}MISSING",
-        "TARGET", "VERSION", "VERDICT", "DRIFT", "EXTRA"
+        "TARGET",
+        "VERSION",
+        "VERDICT",
+        "DRIFT",
+        "EXTRA"
     );
     for t in &r.targets {
         let missing: Vec<&str> = t.missing.iter().map(|m| m.id.as_str()).collect();
@@ -478,7 +480,7 @@ fn print_table(r: &AuditReport) {
             None if needs_col => "?      ",
             None => "",
         };
-        println!(
+        outln!(
             "{:<width$}  {:<10}  {:<15}  {:>5}  {:>5}  {needs}{}",
             t.target,
             t.version.as_deref().unwrap_or("-"),
@@ -492,11 +494,11 @@ fn print_table(r: &AuditReport) {
     match &r.question {
         Some(_) => {
             let n = r.targets.iter().filter(|t| t.needs == Some(true)).count();
-            println!("{n} of {total} target(s) need it");
+            outln!("{n} of {total} target(s) need it");
         }
         None => {
             let n = r.targets.iter().filter(|t| !t.compliant()).count();
-            println!("{} of {total} target(s) compliant", total - n);
+            outln!("{} of {total} target(s) compliant", total - n);
         }
     }
 }

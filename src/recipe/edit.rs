@@ -8,21 +8,53 @@
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
 
 use crate::date::Date;
+use crate::error::Report;
 use crate::recipe::Severity;
 
 /// Why an edit cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
-    #[error("`{key}` in the recipe is not written as `[[{key}]]` tables\n  help: write each entry as a `[[{key}]]` table so gild can edit it")]
     Shape { key: &'static str },
-    #[error("patch id `{id}` is already used in the recipe by a `[[{section}]]`{}", if *section == "deferred" { "\n  help: `gild defer --undo` brings a deferred patch back" } else { "" })]
     DuplicateId { id: String, section: &'static str },
-    #[error("artifact `{artifact}` is already pinned in the recipe, as `{id}`\n  cause: sha256 {sha256}")]
     DuplicateDigest { artifact: String, id: String, sha256: String },
-    #[error("`{id}` is not deferred in the recipe")]
     NotDeferred { id: String },
-    #[error("`{id}` was deferred without its pin, so there is no patch to restore\n  help: run `gild intake` with the artifact to add it")]
     NoPin { id: String },
+    NotListed { id: String },
+}
+
+crate::error::display_report!(EditError);
+
+impl EditError {
+    pub fn report(&self) -> Report {
+        match self {
+            EditError::Shape { key } => {
+                Report::new(format!("`{key}` in the recipe is not written as `[[{key}]]` tables"))
+                    .help(format!("write each entry as a `[[{key}]]` table so gild can edit it"))
+            }
+            EditError::DuplicateId { id, section } => {
+                let r = Report::new(format!("patch id `{id}` is already used in the recipe by a `[[{section}]]`"));
+                match *section {
+                    "deferred" => {
+                        r.help("`gild defer --undo` brings a deferred patch back; `gild defer --drop` removes it")
+                    }
+                    _ => r,
+                }
+            }
+            EditError::DuplicateDigest { artifact, id, sha256 } => {
+                Report::new(format!("artifact `{artifact}` is already pinned in the recipe, as `{id}`"))
+                    .cause(format!("sha256 {sha256}"))
+                    .help(format!("`gild defer RECIPE {id} --drop --reason …` removes `{id}` from the recipe"))
+            }
+            EditError::NotDeferred { id } => Report::new(format!("`{id}` is not deferred in the recipe")),
+            EditError::NotListed { id } => {
+                Report::new(format!("`{id}` is neither a `[[patch]]` nor a `[[deferred]]` of the recipe"))
+            }
+            EditError::NoPin { id } => {
+                Report::new(format!("`{id}` was deferred without its pin, so there is no patch to restore"))
+                    .help("run `gild intake` with the artifact to add it")
+            }
+        }
+    }
 }
 
 /// A patch to append, as it will be written.
@@ -171,6 +203,19 @@ impl Editor {
             }
         }
         self.push("patch", &["patch"], t)
+    }
+
+    /// Removes `id` from the recipe, listed or deferred: the way back from an intake, which
+    /// leaves the id and the artifact free to take again (the journal keeps the history).
+    /// Returns the section it was in and its pin, when it had one.
+    pub fn drop(&mut self, id: &str) -> Result<(&'static str, Option<String>), EditError> {
+        for key in ["patch", "deferred"] {
+            if let Some(i) = find(self.tables(key)?, id) {
+                let t = self.take(key, i)?;
+                return Ok((key, t.get("sha256").and_then(|v| v.as_str()).map(str::to_string)));
+            }
+        }
+        Err(EditError::NotListed { id: id.to_string() })
     }
 
     pub fn to_text(&self) -> String {

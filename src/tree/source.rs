@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 
 use super::spec::{self, Form};
 use super::{archive, walk, Kind, Lacks, Tree};
-use crate::baseline::{self, Record};
+use crate::baseline::Record;
+use crate::error::Report;
 use crate::hex;
 use crate::layer::decompress::Compression;
 use crate::layer::tar::TarError;
@@ -27,25 +28,51 @@ use crate::workspace::Workspace;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("invalid mtree spec `{file}`\n  cause: {file}:{line}: {why}{}", help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
-    Spec { file: String, line: usize, why: String, help: Option<String> },
-    #[error("`{file}` is not a valid tarball\n  cause: {source}")]
-    Archive { file: String, source: TarError },
-    #[error("`{file}`, entry `{entry}`: {why}")]
-    Entry { file: String, entry: String, why: String },
-    #[error("{what}\n  cause: {source}")]
-    Io { what: String, source: io::Error },
-    #[error("no tree source `{arg}`\n  cause: {cause}\n  help: {help}")]
-    NotFound { arg: String, cause: String, help: String },
-    #[error("`{path}` is not a baseline record\n  cause: {why}")]
-    Record { path: String, why: String },
+    Spec {
+        file: String,
+        line: usize,
+        why: String,
+        help: Option<String>,
+    },
+    Archive {
+        file: String,
+        source: TarError,
+    },
+    Entry {
+        file: String,
+        entry: String,
+        why: String,
+    },
+    Io {
+        what: String,
+        source: io::Error,
+    },
+    NotFound {
+        arg: String,
+        cause: String,
+        help: String,
+    },
+    Record {
+        path: String,
+        why: String,
+    },
+    Tampered {
+        dir: String,
+        expected: String,
+        found: String,
+    },
+    /// `channels.toml` (revocations, channels) cannot be read.
+    Channels(Box<crate::rollout::RolloutError>),
     /// Boxed: its variants carry many names, and every `Result` would pay for them.
-    #[error(transparent)]
     Oci(Box<OciError>),
-    #[error("baseline `{dir}` was altered after it was recorded\n  cause: `files.mtree` has sha256 {found}\n  cause: `baseline.toml` records {expected}\n  help: restore the baseline from version control or a backup")]
-    Tampered { dir: String, expected: String, found: String },
-    #[error(transparent)]
-    Sign(#[from] crate::sign::SignError),
+    /// Boxed, as `Oci`.
+    Sign(Box<crate::sign::SignError>),
+}
+
+impl From<crate::sign::SignError> for SourceError {
+    fn from(e: crate::sign::SignError) -> SourceError {
+        SourceError::Sign(Box::new(e))
+    }
 }
 
 impl From<OciError> for SourceError {
@@ -54,7 +81,41 @@ impl From<OciError> for SourceError {
     }
 }
 
+crate::error::display_report!(SourceError);
+
 impl SourceError {
+    pub fn report(&self) -> Report {
+        match self {
+            SourceError::Spec { file, line, why, help } => Report::new(format!("invalid mtree spec `{file}`"))
+                .cause(format!("{file}:{line}: {why}"))
+                .maybe_help(help.clone()),
+            SourceError::Archive { file, source } => {
+                Report::new(format!("`{file}` is not a valid tarball")).because(source.report())
+            }
+            SourceError::Entry { file, entry, why } => Report::new(format!("`{file}`, entry `{entry}`: {why}")),
+            SourceError::Io { what, source } => {
+                let r = Report::new(what).because_io(source);
+                if source.kind() == io::ErrorKind::PermissionDenied {
+                    return r.help("run gild as a user who can read the whole tree");
+                }
+                r
+            }
+            SourceError::NotFound { arg, cause, help } => {
+                Report::new(format!("no tree source `{arg}`")).cause(cause).help(help)
+            }
+            SourceError::Record { path, why } => Report::new(format!("`{path}` is not a baseline record")).cause(why),
+            SourceError::Channels(e) => e.report(),
+            SourceError::Tampered { dir, expected, found } => {
+                Report::new(format!("baseline `{dir}` was altered after it was recorded"))
+                    .cause(format!("`files.mtree` has sha256 {found}"))
+                    .cause(format!("`baseline.toml` records {expected}"))
+                    .help("restore the baseline from version control or a backup")
+            }
+            SourceError::Oci(e) => Report::from_text(&e.to_string()),
+            SourceError::Sign(e) => Report::from_text(&e.to_string()),
+        }
+    }
+
     /// Context for an I/O error where it happened.
     pub fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> SourceError {
         let what = what.into();
@@ -219,14 +280,15 @@ impl Locator {
         Ok(source)
     }
 
-    /// `NAME` or `NAME@VERSION` in the workspace.
+    /// `NAME`, `NAME@VERSION` or `NAME@CHANNEL` in the workspace.
     fn reference(&self, arg: &str) -> Result<Source, SourceError> {
         let dir = self.reference_dir(arg)?;
         self.baseline_dir(arg, &dir)
     }
 
-    /// The directory of `NAME` or `NAME@VERSION` in the workspace.
-    pub(crate) fn reference_dir(&self, arg: &str) -> Result<PathBuf, SourceError> {
+    /// The directory of `NAME` (its newest version that is not revoked), `NAME@VERSION` or
+    /// `NAME@CHANNEL` (the version that channel runs) in the workspace.
+    pub fn reference_dir(&self, arg: &str) -> Result<PathBuf, SourceError> {
         let not_found = |cause: String, help: String| SourceError::NotFound { arg: arg.to_string(), cause, help };
         let (name, version) = match arg.split_once('@') {
             Some((n, v)) => (n, Some(v)),
@@ -239,29 +301,57 @@ impl Locator {
                 "give a baseline (NAME, NAME@VERSION or its directory), a tarball, a directory or an mtree spec".into(),
             ));
         };
-        let dir = ws.baselines(name);
-        let recorded =
-            baseline::recorded_versions(&dir).map_err(SourceError::io(format!("cannot read `{}`", dir.display())))?;
-        let listed = || recorded.iter().map(|(v, _)| v.to_string()).collect::<Vec<_>>().join(", ");
-        let found = match version {
-            None => recorded.last(),
-            Some(v) => {
-                let wanted = Version::parse(v)
-                    .map_err(|why| not_found(format!("`{v}` is not a version: {why}"), "write NAME@1.2.3".into()))?;
-                recorded.iter().find(|(r, _)| *r == wanted)
-            }
-        };
-        match found {
-            Some((_, dir)) => Ok(dir.clone()),
-            None if recorded.is_empty() => Err(not_found(
+        let versions = crate::rollout::Versions::load(&ws.baselines(name), name)
+            .map_err(|e| SourceError::Channels(Box::new(e)))?;
+        let recorded = &versions.recorded;
+        if recorded.is_empty() {
+            return Err(not_found(
                 format!("no file or directory `{arg}`, and no recorded baseline `{name}` in `{}`", ws.root.display()),
                 "give a path, or NAME[@VERSION] of a recorded baseline".into(),
-            )),
-            None => Err(not_found(
-                format!("`{name}` has no recorded version {}", version.unwrap_or_default()),
-                format!("recorded versions: {}", listed()),
-            )),
+            ));
         }
+        let listed = || recorded.iter().map(|(v, _)| v.to_string()).collect::<Vec<_>>().join(", ");
+        let found = match version {
+            None => versions.newest().ok_or_else(|| {
+                not_found(
+                    format!("every recorded version of `{name}` is revoked"),
+                    format!(
+                        "name one: {}",
+                        recorded.iter().map(|(v, _)| format!("{name}@{v}")).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            })?,
+            // A channel name never parses as a version (the recipe refuses one that would).
+            Some(v) => match Version::parse(v) {
+                Ok(wanted) => versions.get(&wanted).ok_or_else(|| {
+                    not_found(
+                        format!("`{name}` has no recorded version {v}"),
+                        format!("recorded versions: {}", listed()),
+                    )
+                })?,
+                Err(_) => {
+                    let running = versions.channel(v).ok_or_else(|| {
+                        let channels = versions.channels.current_all().into_keys().collect::<Vec<_>>().join(", ");
+                        let known = if channels.is_empty() {
+                            "none has run one yet".to_string()
+                        } else {
+                            format!("channels: {channels}")
+                        };
+                        not_found(
+                            format!("`{v}` is not a version, nor a channel of `{name}` that runs one"),
+                            format!("write NAME@VERSION or NAME@CHANNEL; recorded versions: {}; {known}", listed()),
+                        )
+                    })?;
+                    versions.get(&running).ok_or_else(|| {
+                        not_found(
+                            format!("channel `{v}` runs `{name}@{running}`, which is not recorded here"),
+                            format!("recorded versions: {}", listed()),
+                        )
+                    })?
+                }
+            },
+        };
+        Ok(found.1.clone())
     }
 
     /// Opens the baseline directory `dir`; `arg` names it in reports.

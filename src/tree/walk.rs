@@ -155,9 +155,7 @@ fn list(root: &Path, scans_root: bool, reach: Reach, jobs: &mpsc::SyncSender<Job
         crate::interrupt::check().map_err(SourceError::io("interrupted"))?;
         let entry = entry.map_err(|e| {
             let path = e.path().map_or_else(|| root.to_path_buf(), Path::to_path_buf);
-            SourceError::io(format!("{}\n  help: run gild as a user who can read the whole tree", cannot(&path)))(
-                e.into(),
-            )
+            SourceError::io(cannot(&path))(e.into())
         })?;
         let path = entry.path();
         let rel = path.strip_prefix(root).unwrap_or(path).as_os_str().as_bytes().to_vec();
@@ -249,12 +247,7 @@ impl Listing {
                 }
                 Err(e) => {
                     let shown = root.join(std::ffi::OsStr::from_bytes(path));
-                    let help = if e.kind() == io::ErrorKind::PermissionDenied {
-                        "\n  help: run gild as a user who can read the whole tree"
-                    } else {
-                        ""
-                    };
-                    return Err(SourceError::io(format!("cannot read `{}`{help}", shown.display()))(e));
+                    return Err(SourceError::io(format!("cannot read `{}`", shown.display()))(e));
                 }
             }
         }

@@ -815,3 +815,20 @@ fn scan_and_audit_stay_on_one_filesystem_unless_told_to_cross_mounts() {
     let j = audit_json(&ws, &["demo", dir, "--cross-mounts"], 0);
     assert_eq!(j["targets"][0]["verdict"], "compliant", "{j}");
 }
+
+/// Issue 13: `mtree -c` and bsdtar leave `device` out by default; a report without it is not
+/// incomplete for that. Device numbers still count where both sides record them.
+#[test]
+fn audit_compares_device_numbers_only_where_both_sides_have_them() {
+    let ws = Workspace::new();
+    ws.recipe("demo").base(base_layer().dir("dev").char_dev("dev/null", 1, 3)).build();
+    ws.gild(&["scan", "demo", "-o", "host.mtree"]).success();
+    let spec = ws.read_string("host.mtree");
+    assert!(spec.contains(" device=native,1,3"), "{spec}");
+    ws.write("host.mtree", spec.replace(" device=native,1,3", ""));
+    let j = audit_json(&ws, &["demo", "host.mtree"], 0);
+    assert_eq!(j["targets"][0]["verdict"], "compliant", "{j}");
+    ws.write("other.mtree", spec.replace(" device=native,1,3", " device=native,1,5"));
+    let j = audit_json(&ws, &["demo", "other.mtree"], 1);
+    assert_eq!(j["targets"][0]["verdict"], "drifted", "{j}");
+}

@@ -154,3 +154,34 @@ fn defer_json_reports_the_decision() {
     assert_eq!(j["mitigation"], "m");
     assert!(j["review-by"].is_null());
 }
+
+/// Issue 13: the way back from an intake must not burn the id: `--drop` removes the patch,
+/// listed or deferred, and the id and artifact can be taken again; the journal keeps it all.
+#[test]
+fn drop_removes_a_patch_so_its_id_and_artifact_can_be_taken_again() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").write();
+    let art = ws.signed_artifact("p1.tar", &Layer::new().file("opt/one", b"1\n"), &["vendor"]);
+    let intake = ["intake", &recipe, &art, "--id", "P-1", "--severity", "low", "--change", "C", "--approved-by", "me"];
+    ws.gild(&intake).success();
+    ws.gild(&intake).exit(2).stderr_has("already used");
+    ws.gild(&["defer", &recipe, "P-1", "--drop"]).exit(2).stderr_has("--reason");
+    ws.gild(&["defer", &recipe, "P-1", "--drop", "--reason", "approved the wrong file"])
+        .success()
+        .stdout_has("dropped demo P-1: removed from [[patch]] in recipes/demo.toml");
+    assert!(!ws.read_string(&recipe).contains("P-1"), "{}", ws.read_string(&recipe));
+    ws.gild(&intake).success();
+    ws.gild(&["defer", &recipe, "P-1", "--reason", "later"]).success();
+    ws.gild(&intake)
+        .exit(2)
+        .stderr_has("help: `gild defer --undo` brings a deferred patch back; `gild defer --drop` removes it");
+    let j = ws.gild(&["--json", "defer", &recipe, "P-1", "--drop", "--reason", "not needed"]).success().json();
+    assert_eq!(j["action"], "dropped");
+    ws.gild(&["defer", &recipe, "P-9", "--drop", "--reason", "r"]).exit(2).stderr_has("`P-9` is neither");
+    let events: Vec<String> = ws
+        .read_string("baselines/demo/journal.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(events, ["intake", "drop", "intake", "defer", "drop"]);
+}

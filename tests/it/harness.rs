@@ -650,6 +650,32 @@ impl Workspace {
         self.write(&rel, format!("{text}{line}\n"));
     }
 
+    /// Runs gild with its stdout a pipe whose reader is already gone (as `gild … | head -1`
+    /// after head exits): every write to stdout fails with EPIPE. Returns the exit code
+    /// (`None` when a signal killed it) and stderr.
+    pub fn gild_into_closed_pipe(&self, args: &[&str]) -> (Option<i32>, String) {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two fresh descriptors into the array it is given.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+        // SAFETY: both descriptors were just created and are owned here alone.
+        let (reader, writer) = unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) };
+        drop(reader);
+        let out = Command::new(assert_cmd::cargo::cargo_bin("gild"))
+            .current_dir(&self.root)
+            .args(args)
+            .env_remove("SOURCE_DATE_EPOCH")
+            .env_remove("GILD_NOW")
+            .env("NO_COLOR", "1")
+            .env("GILD_ACTOR", "tester")
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
     // -- reading results ------------------------------------------------------------------
 
     pub fn image_path(&self, name: &str, version: &str, format: &str) -> PathBuf {

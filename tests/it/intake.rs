@@ -253,3 +253,47 @@ fn eight_intakes_at_once_all_land_and_the_journal_verifies() {
         assert!(image.has(format!("opt/patch-{}", 100 + n)), "{}", image.listing());
     }
 }
+
+/// A signed file, written as given.
+fn signed_bytes(ws: &Workspace, file: &str, bytes: &[u8]) -> String {
+    let rel = format!("artifacts/{file}");
+    ws.write(&rel, bytes);
+    let key = ws.key("vendor");
+    ws.sign(&key, &ws.path(&rel), &ws.path(format!("{rel}.minisig")), false, file);
+    rel
+}
+
+/// Issue 13: intake read the signature and the pin, not the layer, so a file gild cannot
+/// layer was approved, journaled and listed by `plan`, and the build failed later.
+#[test]
+fn intake_refuses_a_file_gild_cannot_layer_and_writes_nothing() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").write();
+    let before = ws.read_string(&recipe);
+    let mut gz = Compression::Gz.compress(&patch_layer(1).tar());
+    gz.truncate(gz.len() - 20);
+    let dotdot = Layer::new().file("../escape", b"x\n").tar();
+    let dev = Layer::new().char_dev("dev/evil", 1, 3).tar();
+    let release = Layer::new().file("./etc/gild/release", b"name = \"x\"\n").tar();
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("notes.txt", b"release notes, not a layer\n", "not a valid archive"),
+        ("cut.tar.gz", &gz, "not a valid archive"),
+        ("dotdot.tar", &dotdot, "`..` in the entry name"),
+        ("dev.tar", &dev, "a patch may not add device nodes or fifos"),
+        ("release.tar", &release, "`etc/gild/release` is written by gild"),
+    ];
+    for (file, bytes, why) in cases {
+        let art = signed_bytes(&ws, file, bytes);
+        let doc = ws.gild(&{
+            let mut a = vec!["--json"];
+            a.extend(intake_args(&recipe, &art, "P-1"));
+            a
+        });
+        doc.exit(2).stderr_has(why).stderr_has("is not a layer gild can apply; the recipe is unchanged");
+        assert_eq!(ws.read_string(&recipe), before, "{file}: the recipe is unchanged");
+        assert!(!ws.exists("baselines/demo/journal.jsonl"), "{file}: nothing journaled");
+    }
+    // A layer gild can apply still goes in.
+    let art = ws.signed_artifact("good.tar.gz", &patch_layer(1), &["vendor"]);
+    ws.gild(&intake_args(&recipe, &art, "P-1")).success();
+}

@@ -15,7 +15,8 @@ fn three_versions() -> Workspace {
     let recipe = ws.recipe("web").section(ROLLOUT).write();
     for (i, v) in ["1.0.0", "1.1.0", "1.2.0"].iter().enumerate() {
         ws.edit(&recipe, |t| t.replace("golden", &format!("golden{i}")));
-        ws.gild(&["build", &recipe, "--version", v]).success();
+        // Built before the days the tests promote on: a journal's times never go back.
+        ws.gild_at("2026-10-01T09:00:00Z", &["build", &recipe, "--version", v]).success();
     }
     ws
 }

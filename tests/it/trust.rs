@@ -60,6 +60,25 @@ fn missing_listed_signature_file_is_a_trust_failure() {
     ws.assert_nothing_written("demo", "1.0.0");
 }
 
+/// Issue 13: a mistyped artifact path is a mistake in the input (exit 2, nothing journaled),
+/// not a trust failure, though its default signature file is missing too.
+#[test]
+fn a_missing_artifact_is_an_input_mistake_and_journals_nothing() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("demo").patch("P-1", Layer::new().file("etc/motd", b"1\n")).write();
+    ws.edit(&recipe, |t| t.replace("demo-P-1.tar\"", "demo-P-1.tra\""));
+    for args in [vec!["build", &recipe], vec!["verify", &recipe]] {
+        ws.gild(&args).exit(2).stderr_has("cannot read artifact `../artifacts/demo-P-1.tra` (P-1)");
+    }
+    ws.assert_nothing_written("demo", "1.0.0");
+    assert!(!ws.exists("baselines/demo/journal.jsonl"), "a mistake in the input is not a refusal to journal");
+    // The artifact is there, its signature is not: that stays a trust failure.
+    ws.edit(&recipe, |t| t.replace("demo-P-1.tra\"", "demo-P-1.tar\""));
+    std::fs::remove_file(ws.path("artifacts/demo-P-1.tar.minisig")).unwrap();
+    ws.gild(&["build", &recipe]).exit(3).stderr_has("demo-P-1.tar.minisig");
+    assert!(ws.read_string("baselines/demo/journal.jsonl").contains("\"event\":\"refused\""));
+}
+
 #[test]
 fn edited_trusted_comment_is_a_trust_failure() {
     let ws = Workspace::new();
