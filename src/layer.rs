@@ -1,4 +1,4 @@
-//! Layering: verified tar streams applied in order onto one tree (SPEC §4).
+//! Layering: verified tar streams applied in order onto one tree (docs/layers.md).
 //!
 //! Paths resolve inside the image root as under chroot: symlinks in parent components are
 //! followed (an absolute target from the image root), so a patch's `./lib/x86_64-linux-gnu/…`
@@ -30,7 +30,7 @@ use tar::{Archive, Header, TarError};
 /// The path gild writes itself; a layer may not ship it.
 pub const RELEASE_PATH: &[u8] = b"etc/gild/release";
 
-/// What `etc/gild/release` holds in an image of `name` at `version` (SPEC §5). `audit` knows a
+/// What `etc/gild/release` holds in an image of `name` at `version` (docs/layers.md). `audit` knows a
 /// host's version from its digest alone when the host reports with a spec.
 pub fn release_text(name: &str, version: &str) -> String {
     format!("name = \"{name}\"\nversion = \"{version}\"\n")

@@ -1,4 +1,4 @@
-//! The recipe: `recipes/NAME.toml` (SPEC §2).
+//! The recipe: `recipes/NAME.toml` (docs/recipe.md).
 //!
 //! The file is read once into [`raw`] serde types that mirror it (unknown keys rejected, spans
 //! kept), then checked into a [`Recipe`] whose fields cannot be wrong: versions parsed, key
@@ -147,7 +147,7 @@ pub struct Patch {
     pub released: Option<toml::value::Datetime>,
     pub approval: Approval,
     pub backout: Option<String>,
-    /// A Debian package may install a version lower than the tree's (SPEC §9).
+    /// A Debian package may install a version lower than the tree's (docs/debian.md).
     pub downgrade: bool,
 }
 

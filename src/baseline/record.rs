@@ -38,7 +38,7 @@ pub struct Record {
     pub xattr: Vec<XattrRecord>,
     #[serde(default)]
     pub notable: Vec<NotableRecord>,
-    /// The Debian packages installed in the image (SPEC §9); empty for a tree without dpkg.
+    /// The Debian packages installed in the image (docs/debian.md); empty for a tree without dpkg.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub package: Vec<PackageRecord>,
 }

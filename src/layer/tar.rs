@@ -1,7 +1,7 @@
 //! A capped, strict tar reader.
 //!
 //! `tar` 0.4 reads long-name and PAX blocks without a cap and takes a stream cut at a header
-//! boundary as a clean end (INTEROP.md); gild needs neither. This reader knows ustar, GNU and
+//! boundary as a clean end (docs/interop.md); gild needs neither. This reader knows ustar, GNU and
 //! PAX headers, allocates nothing from a header's claimed size before checking it against
 //! [`Limits`], and refuses what gild does not keep (sparse files, global headers, unknown
 //! types) instead of skipping it.
@@ -492,7 +492,7 @@ fn parse_pax(data: &[u8], pending: &mut Pending, entry: &str) -> Result<(), TarE
                 let v = engine.decode(value).map_err(|e| bad(format!("`{k}` is not base64: {e}")))?;
                 set_xattr(&mut pending.xattrs, name, v);
             }
-            // Noise every archiver writes, and which gild drops by design (SPEC §5).
+            // Noise every archiver writes, and which gild drops by design (docs/layers.md).
             "atime" | "ctime" | "uname" | "gname" | "charset" | "hdrcharset" | "comment" => {}
             _ => pending.dropped.push(key),
         }

@@ -181,7 +181,7 @@ impl RecipeEdit {
 }
 
 /// Verifies an artifact; a trust failure (exit 3) is journaled as a `refused` event with
-/// `details`, as SPEC §3 asks of every refusal.
+/// `details`, as every refusal is (docs/recipe.md).
 pub fn verify_or_refuse(
     ws: &Workspace,
     recipe: &Recipe,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end check of Debian packages as patches (SPEC §9) against real Debian 12 packages
+# End-to-end check of Debian packages as patches (docs/debian.md) against real Debian 12 packages
 # and real dpkg.
 #
 # Run as root on Debian 12 with: debootstrap zstd minisign (plus dpkg, apt, tar). Network is

@@ -1,4 +1,4 @@
-//! SPEC §9: Debian packages as patches. The judge is the real dpkg: each package is applied
+//! docs/debian.md: Debian packages as patches. The judge is the real dpkg: each package is applied
 //! by gild to a dpkg-managed base and by `dpkg --root=COPY -i` to a copy of the same base,
 //! and the two trees (database included) must be the same; `dpkg --audit`, `--verify` and
 //! `dpkg-query` are run on the extracted image.
@@ -530,7 +530,7 @@ fn data_and_control_members_in_gzip_xz_zstd_and_none_all_apply() {
 }
 
 #[test]
-#[ignore = "gild bug: `data.tar.bz2` is refused (\"bzip2 compression is not supported\"), though SPEC §9 accepts it and dpkg installs it"]
+#[ignore = "gild bug: `data.tar.bz2` is refused (\"bzip2 compression is not supported\"), though docs/debian.md accepts it and dpkg installs it"]
 fn data_tar_bz2_applies_as_dpkg_applies_it() {
     require_dpkg!();
     require_root!();

@@ -1,4 +1,4 @@
-//! Hostile and broken input, interruption and concurrency (SPEC §4 "Hostile and broken
+//! Hostile and broken input, interruption and concurrency (docs/layers.md "Hostile and broken
 //! input", §5 atomicity): nothing bad gets in, and nothing is ever half-written.
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! SPEC §3: pins, signatures, thresholds and keys. A trust failure is exit 3 and writes
+//! docs/recipe.md: pins, signatures, thresholds and keys. A trust failure is exit 3 and writes
 //! nothing.
 
 use crate::harness::*;
