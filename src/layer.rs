@@ -440,6 +440,7 @@ impl Layering {
     fn entry<R: BufRead>(&mut self, pass: &mut Pass, h: Header, archive: &mut Archive<R>) -> Result<(), EntryError> {
         pass.dropped.extend(h.dropped.iter().cloned());
         let comps = components(&h.path)?;
+        xattr_names(&h)?;
         let mtime = self.epoch.map_or(h.mtime, |e| h.mtime.min(e));
         let Some((name, parents)) = comps.split_last() else {
             // `./` itself: the root's metadata.
@@ -713,6 +714,19 @@ impl From<String> for EntryError {
 impl From<Refusal> for EntryError {
     fn from(r: Refusal) -> Self {
         EntryError::Refused(r)
+    }
+}
+
+/// An extended attribute name that is empty or holds NUL or `=` would make a PAX record GNU tar
+/// cannot parse ("Malformed extended header: missing equal sign"): the image must never carry
+/// one.
+fn xattr_names(h: &Header) -> Result<(), EntryError> {
+    match h.xattrs.iter().find(|(n, _)| n.is_empty() || n.contains(&0) || n.contains(&b'=')) {
+        Some((name, _)) => Err(EntryError::from(format!(
+            "extended attribute name {:?} is empty or holds NUL or `=`",
+            String::from_utf8_lossy(name)
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -512,6 +512,7 @@ impl Layering {
         archive: &mut Archive<R>,
     ) -> Result<(), EntryError> {
         let comps = components(&h.path)?;
+        super::xattr_names(&h)?;
         let listed = list_path(&h.path);
         placing.list.push(listed.clone());
         let Some(name) = comps.last() else {

@@ -330,3 +330,27 @@ fn a_lock_held_too_long_times_out_with_exit_2_naming_the_lock() {
     drop(held);
     ws.gild(&["build", &recipe]).success();
 }
+
+/// Issue 13: an extended attribute name holding NUL or `=`, or an empty one, went into the
+/// image, and GNU tar then could not extract it ("Malformed extended header: missing equal
+/// sign"). It is refused at layering, naming the layer and the entry.
+#[test]
+fn an_xattr_name_gnu_tar_could_not_read_back_is_refused() {
+    // LIBARCHIVE.xattr names are %-encoded and their values base64 (`dg==` is `v`).
+    let names: [(&str, &[u8], &str); 3] = [
+        ("SCHILY.xattr.user.a\0b", b"v", "NUL"),
+        ("LIBARCHIVE.xattr.user.a%3Db", b"dg==", "="),
+        ("SCHILY.xattr.", b"v", "empty"),
+    ];
+    for (key, value, why) in names {
+        let ws = Workspace::new();
+        let entry = TarEntry {
+            data: b"x\n".to_vec(),
+            pax: vec![(key.to_string(), value.to_vec())],
+            ..TarEntry::new(b'0', "etc/x")
+        };
+        let run = ws.recipe("demo").patch("P-X", Layer::new().entry(entry)).build_fails(2);
+        run.stderr_has("P-X").stderr_has("etc/x");
+        assert!(run.stderr.contains("extended attribute") || run.stderr.contains("xattr"), "{why}: {}", run.stderr);
+    }
+}
