@@ -144,8 +144,6 @@ pub enum Error {
         expected: String,
         found: String,
     },
-    /// The journal does not verify where a command must rely on it.
-    Tampered(#[from] crate::journal::Tampered),
 }
 
 display_report!(Error);
@@ -189,7 +187,6 @@ impl Error {
                     .cause(format!("built sha256    {found}"))
                     .help("the artifacts or the gild version differ from the recorded build")
             }
-            Error::Tampered(t) => t.report(),
         }
     }
 
@@ -197,10 +194,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Trust(TrustError::Missing { .. }) => 2,
-            Error::Trust(_)
-            | Error::Layer(LayerError::Trust(_))
-            | Error::Irreproducible { .. }
-            | Error::Tampered(_) => 3,
+            Error::Trust(_) | Error::Layer(LayerError::Trust(_)) | Error::Irreproducible { .. } => 3,
             Error::Check(CheckError::Failed(_)) => 1,
             Error::Source(e) => e.exit_code(),
             Error::Recipe(_)
