@@ -1,6 +1,6 @@
 //! Time per MB of the extension headers before one entry, from 64 KiB to 10 MiB, read by
 //! gild's tar reader with the `header` limit raised: the check that merging PAX records is
-//! linear (SPEC §4, issue 16). Run by `bench/pax.sh`:
+//! linear (docs/layers.md, issue 16). Run by `bench/pax.sh`:
 //!
 //! ```text
 //! cargo run --release --example bench_pax -- [--runs N]

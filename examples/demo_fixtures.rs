@@ -414,7 +414,7 @@ fn run(root: &Path, new_keys: bool) -> Result<()> {
 
 fn recipe_text(p: &Pins) -> String {
     format!(
-        r#"# The gild demo recipe: a walkthrough of every section (SPEC §2).
+        r#"# The gild demo recipe: a walkthrough of every section (docs/recipe.md).
 #
 # Written by `cargo run --example demo_fixtures`, which also makes the fixtures it names and
 # fills in the sha256 pins: edit the template in examples/demo_fixtures.rs, not this file.

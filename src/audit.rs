@@ -1,4 +1,4 @@
-//! Is a target compliant with a baseline? (SPEC §7, `audit`)
+//! Is a target compliant with a baseline? (docs/audit.md, `audit`)
 //!
 //! A target is compliant when it is on a non-revoked version not older than the baseline and
 //! every baseline path not ignored matches in type, mode, uid, gid, link and digest. Extra

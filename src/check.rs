@@ -131,7 +131,7 @@ fn run_one(check: &Check, root: &Path, env: &Env) -> Result<(), CheckError> {
 }
 
 /// Writes the tree under `root`. Without root privileges, device nodes and ownership are
-/// skipped (SPEC §2).
+/// skipped (docs/recipe.md).
 pub fn extract(tree: &Tree, spool: &SpoolReader, root: &Path) -> io::Result<()> {
     let privileged = unsafe { libc::geteuid() } == 0;
     let mut leaders: HashMap<u64, std::path::PathBuf> = HashMap::new();

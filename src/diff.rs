@@ -1,4 +1,4 @@
-//! What differs between two trees, and between two baseline records (SPEC §7).
+//! What differs between two trees, and between two baseline records (docs/audit.md).
 //!
 //! [`trees`] is a pure function: two trees in, a list of changes sorted by path out. Both
 //! trees iterate in path-byte order, so it is one linear merge of two sorted lists, whatever

@@ -168,8 +168,6 @@ pub enum Error {
         expected: String,
         found: String,
     },
-    /// The journal does not verify where a command must rely on it.
-    Tampered(#[from] crate::journal::Tampered),
     /// A journal append failed: the command fails, saying what stands without its line.
     Journal {
         name: String,
@@ -243,7 +241,6 @@ impl Error {
                     .cause(format!("built sha256    {found}"))
                     .help("the artifacts or the gild version differ from the recorded build")
             }
-            Error::Tampered(t) => t.report(),
             Error::Sign(e) => Report::from_text(&e.to_string()),
             Error::Journal { name, path, outcome, source } => {
                 Report::new(format!("the journal `{path}` could not be appended; {outcome}"))
@@ -261,9 +258,7 @@ impl Error {
         match self {
             Error::Trust(TrustError::Missing { .. }) => 2,
             Error::Layer(e) if matches!(**e, LayerError::Trust(_)) => 3,
-            Error::Trust(_)
-            | Error::Irreproducible { .. }
-            | Error::Tampered(_) => 3,
+            Error::Trust(_) | Error::Irreproducible { .. } => 3,
             Error::Check(CheckError::Failed(_)) => 1,
             Error::Unjournaled { error, .. } => error.exit_code().max(2),
             Error::Source(e) => e.exit_code(),

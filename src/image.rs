@@ -1,5 +1,5 @@
 //! The output image: one PAX tar stream, written once and compressed into every format asked
-//! for at the same time (SPEC §5).
+//! for at the same time (docs/layers.md).
 //!
 //! Every byte is a function of the tree: entries in path-byte order, names `./path`, numeric
 //! ids only, no uname/gname/atime/ctime, mtimes already clamped by layering, fixed compressor

@@ -1,4 +1,4 @@
-//! The journal: `baselines/NAME/journal.jsonl`, append-only and hash-chained (SPEC §7).
+//! The journal: `baselines/NAME/journal.jsonl`, append-only and hash-chained (docs/baseline.md).
 //!
 //! Each line is one JSON object with `seq` (from 1), `time`, `actor`, `event`, the event's
 //! details, and `prev`: the sha256 of the previous line's bytes (64 zeros on the first). An

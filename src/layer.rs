@@ -1,4 +1,4 @@
-//! Layering: verified tar streams applied in order onto one tree (SPEC §4).
+//! Layering: verified tar streams applied in order onto one tree (docs/layers.md).
 //!
 //! Paths resolve inside the image root as under chroot: symlinks in parent components are
 //! followed (an absolute target from the image root), so a patch's `./lib/x86_64-linux-gnu/…`
@@ -30,7 +30,7 @@ use tar::{Archive, Header, TarError};
 /// The path gild writes itself; a layer may not ship it.
 pub const RELEASE_PATH: &[u8] = b"etc/gild/release";
 
-/// What `etc/gild/release` holds in an image of `name` at `version` (SPEC §5). `audit` knows a
+/// What `etc/gild/release` holds in an image of `name` at `version` (docs/layers.md). `audit` knows a
 /// host's version from its digest alone when the host reports with a spec.
 pub fn release_text(name: &str, version: &str) -> String {
     format!("name = \"{name}\"\nversion = \"{version}\"\n")
@@ -136,7 +136,7 @@ impl Decoded {
 
     /// The trust failure when the bytes read were not the verified ones. Settled before any
     /// decode or parse error is reported: a rewritten artifact reads as garbage, and "bad
-    /// input" would hide that the verified artifact changed (SPEC §3, §8).
+    /// input" would hide that the verified artifact changed (docs/recipe.md, docs/exit-codes.md).
     pub fn changed(&self, artifact: &Verified) -> Option<TrustError> {
         match &self.digest {
             Ok(found) if *found != artifact.spec().sha256 => Some(artifact.changed_error(*found)),
@@ -472,6 +472,7 @@ impl Layering {
     fn entry<R: BufRead>(&mut self, pass: &mut Pass, h: Header, archive: &mut Archive<R>) -> Result<(), EntryError> {
         pass.dropped.merge(&h.dropped);
         let comps = components(&h.path)?;
+        xattr_names(&h)?;
         let mtime = self.epoch.map_or(h.mtime, |e| h.mtime.min(e));
         let Some((name, parents)) = comps.split_last() else {
             // `./` itself: the root's metadata.
@@ -745,6 +746,19 @@ impl From<String> for EntryError {
 impl From<Refusal> for EntryError {
     fn from(r: Refusal) -> Self {
         EntryError::Refused(r)
+    }
+}
+
+/// An extended attribute name that is empty or holds NUL or `=` would make a PAX record GNU tar
+/// cannot parse ("Malformed extended header: missing equal sign"): the image must never carry
+/// one.
+fn xattr_names(h: &Header) -> Result<(), EntryError> {
+    match h.xattrs.iter().find(|(n, _)| n.is_empty() || n.contains(&0) || n.contains(&b'=')) {
+        Some((name, _)) => Err(EntryError::from(format!(
+            "extended attribute name {:?} is empty or holds NUL or `=`",
+            String::from_utf8_lossy(name)
+        ))),
+        None => Ok(()),
     }
 }
 

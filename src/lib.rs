@@ -43,8 +43,14 @@
 //! - [`journal`] is hash-chained; `log --verify` walks it and checks the heads that
 //!   `baseline.toml` and `channels.toml` record. Every command that writes takes the image's
 //!   lock ([`workspace::Workspace::lock`]) and replaces files by rename.
-//! - [`ops`] holds the commands as plain functions; [`cli`] maps flags to them and
-//!   [`output`] is the only writer to stdout and stderr. [`error`] decides exit codes.
+//! - `show`, `list` and `prune` read the records through [`rollout::Versions`], where
+//!   "newest" means the newest version not revoked; `init` starts a workspace.
+//! - [`ops`] holds the commands as plain functions; [`cli`] maps flags to them (and generates
+//!   completions and man pages from its definition) and [`output`] is the only writer to
+//!   stdout and stderr. Every error gives an [`error::Report`] (message, causes, help) that
+//!   `output` renders as text and as JSON; [`error`] decides exit codes.
+//!
+//! The formats and rules are documented in the repository's `docs/`.
 
 pub mod audit;
 pub mod baseline;

@@ -1,6 +1,6 @@
 //! Limits on what a layer may make gild do.
 //!
-//! Every layer is read as if it were hostile (SPEC §4): these caps are what keep a signed but
+//! Every layer is read as if it were hostile (docs/layers.md): these caps are what keep a signed but
 //! broken or malicious archive from exhausting memory, disk or time. Each can be raised in the
 //! recipe's `[image.limits]` table or with `--limit KEY=VALUE`, and every error that hits one
 //! names the key to raise.

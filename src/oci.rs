@@ -1,4 +1,4 @@
-//! The OCI image layout (SPEC §10): `out/NAME-VERSION.oci/`, written from the same tar
+//! The OCI image layout (docs/oci.md): `out/NAME-VERSION.oci/`, written from the same tar
 //! stream as the tar images, and read back as a tree source.
 //!
 //! The layout holds one image of one layer, so that `skopeo copy` can push it and podman or

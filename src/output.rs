@@ -217,7 +217,7 @@ impl Output {
                     })
                 })
                 .collect();
-            let failures: Vec<String> = r.failures.iter().map(|e| e.to_string()).collect();
+            let failures: Vec<Value> = r.failures.iter().map(|e| report_json(&e.report())).collect();
             outln!(
                 "{}",
                 json!({"command": "verify", "name": r.name, "version": r.version, "ok": r.failures.is_empty(), "artifacts": artifacts, "failures": failures})

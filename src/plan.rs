@@ -1,4 +1,4 @@
-//! What `gild plan` computes, as pure functions: due dates (SPEC §2) and the order in which
+//! What `gild plan` computes, as pure functions: due dates (docs/recipe.md) and the order in which
 //! pending patches should go into a build.
 
 use std::cmp::Ordering;

@@ -1,4 +1,4 @@
-//! The recipe: `recipes/NAME.toml` (SPEC §2).
+//! The recipe: `recipes/NAME.toml` (docs/recipe.md).
 //!
 //! The file is read once into [`raw`] serde types that mirror it (unknown keys rejected, spans
 //! kept), then checked into a [`Recipe`] whose fields cannot be wrong: versions parsed, key
@@ -132,7 +132,7 @@ impl fmt::Display for Platform {
     }
 }
 
-/// `"oci"` in `formats`: write `out/NAME-VERSION.oci/` (SPEC §10).
+/// `"oci"` in `formats`: write `out/NAME-VERSION.oci/` (docs/oci.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Oci {
     pub platform: Platform,
@@ -218,7 +218,7 @@ pub struct Patch {
     pub released: Option<toml::value::Datetime>,
     pub approval: Approval,
     pub backout: Option<String>,
-    /// A Debian package may install a version lower than the tree's (SPEC §9).
+    /// A Debian package may install a version lower than the tree's (docs/debian.md).
     pub downgrade: bool,
 }
 
@@ -791,6 +791,13 @@ mod tests {
         // A construct left open (an array, a string escape) is found where content resumes.
         if e > l && (l + 1..e).all(|k| !content(k)) {
             return true;
+        }
+        // A `[keys]` entry renamed or broken: the key is missing where an artifact names it.
+        if message.contains("which `[keys]` does not define") {
+            return (0..=l)
+                .rev()
+                .find(|&k| lines[k].trim_start().starts_with('['))
+                .is_some_and(|k| lines[k].trim() == "[keys]");
         }
         // A key commented out or renamed: its table misses it, named at the table's header.
         if message.starts_with("missing field") {

@@ -1,4 +1,4 @@
-//! Rollout state: `baselines/NAME/channels.toml` (SPEC §7) and the rules for changing it.
+//! Rollout state: `baselines/NAME/channels.toml` (docs/baseline.md) and the rules for changing it.
 //!
 //! The file holds each channel's current version, the whole history of changes, the revoked
 //! versions, and the journal head written with the last change (so `log --verify` can tell
@@ -229,7 +229,7 @@ impl Channels {
         best
     }
 
-    /// Checks a promotion of `version` to `channel` (SPEC §7); returns the channel's current
+    /// Checks a promotion of `version` to `channel` (docs/baseline.md); returns the channel's current
     /// version and how long `version` soaked in the channel before (for the record).
     pub fn check_promote(
         &self,

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::hex;
 use crate::trust::{KeyId, PublicKey};
 
-/// The file names gild writes for a signature (SPEC §10).
+/// The file names gild writes for a signature (docs/signing.md).
 pub const SUMS: &str = "SHA256SUMS";
 pub const SUMS_SIG: &str = "SHA256SUMS.minisig";
 

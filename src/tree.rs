@@ -4,7 +4,7 @@
 //! the empty path). A `BTreeMap` keeps them in path-byte order, which is the order of the
 //! image and of `files.mtree`, and makes every subtree one contiguous range.
 //!
-//! The same model holds every tree source gild compares (SPEC §1): [`source`] reads a baseline,
+//! The same model holds every tree source gild compares (docs/audit.md): [`source`] reads a baseline,
 //! a tarball, a directory or an mtree spec ([`spec`]) into a [`Tree`], with [`Lacks`] for what
 //! a source could not say about an entry.
 

@@ -1,4 +1,4 @@
-//! Trust: sha256 pins and minisign signatures (SPEC §3).
+//! Trust: sha256 pins and minisign signatures (docs/recipe.md).
 //!
 //! [`verify`] is the only way to obtain a [`Verified`] artifact, and a layer can only be opened
 //! from one, so no byte of an artifact is decompressed or parsed before its pin and its
@@ -152,7 +152,7 @@ pub struct Ignored {
 pub struct Verified {
     spec: ArtifactSpec,
     file: File,
-    /// The first bytes of the verified file: what kind of artifact it is (SPEC §1).
+    /// The first bytes of the verified file: what kind of artifact it is (docs/layers.md).
     head: [u8; 8],
     pub signers: Vec<Signer>,
     pub ignored: Vec<Ignored>,

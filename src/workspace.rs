@@ -84,7 +84,7 @@ impl Workspace {
     }
 }
 
-/// How long a command waits for another gild's lock before giving up (exit 2, SPEC §8): long
+/// How long a command waits for another gild's lock before giving up (exit 2, docs/exit-codes.md): long
 /// enough for a big build to finish, short enough that a stuck pipeline says why.
 const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(600);
 const LOCK_TIMEOUT: &str = "GILD_LOCK_TIMEOUT";

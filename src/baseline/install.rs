@@ -1,5 +1,5 @@
 //! `install.sh`: the build script that brings a host built from the base to the image's tree
-//! (SPEC §6).
+//! (docs/baseline.md).
 //!
 //! gild knows at build time where every entry of every patch resolved, so the script does not
 //! let `tar` resolve anything on the host: it extracts only the file members it needs into a

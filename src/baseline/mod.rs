@@ -1,4 +1,4 @@
-//! The baseline: the record of one build (SPEC §6), `baselines/NAME/VERSION/`.
+//! The baseline: the record of one build (docs/baseline.md), `baselines/NAME/VERSION/`.
 //!
 //! `files.mtree` says every file's digest in a form stock tools check; `baseline.toml` says
 //! what went in (artifacts, signers, approvals), what each patch did, what was deferred and

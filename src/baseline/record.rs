@@ -27,7 +27,7 @@ pub struct Record {
     pub install_data: Option<DataFile>,
     #[serde(default)]
     pub image: Vec<ImageFile>,
-    /// The OCI image layout, when the recipe asks for one (SPEC §10); absent from baselines
+    /// The OCI image layout, when the recipe asks for one (docs/oci.md); absent from baselines
     /// recorded without it, which stay byte for byte as they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oci: Option<OciRecord>,
@@ -42,7 +42,7 @@ pub struct Record {
     pub xattr: Vec<XattrRecord>,
     #[serde(default)]
     pub notable: Vec<NotableRecord>,
-    /// The Debian packages installed in the image (SPEC §9); empty for a tree without dpkg.
+    /// The Debian packages installed in the image (docs/debian.md); empty for a tree without dpkg.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub package: Vec<PackageRecord>,
 }

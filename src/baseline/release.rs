@@ -1,4 +1,4 @@
-//! `RELEASE.md`: the build explained for the people who approve its promotion (SPEC §6).
+//! `RELEASE.md`: the build explained for the people who approve its promotion (docs/baseline.md).
 //!
 //! A pure function of the baseline record and its parent's, so two builds of the same
 //! version give the same bytes: no wall-clock time, no host name, no absolute path.
@@ -184,7 +184,7 @@ fn patch_section(s: &mut String, p: &PatchRecord, record: &Record, title: &str) 
 }
 
 /// The package changes since the parent, and what a host must still run: the maintainer
-/// scripts and triggers of the packages patches installed (SPEC §9). Absent for trees that
+/// scripts and triggers of the packages patches installed (docs/debian.md). Absent for trees that
 /// dpkg does not manage.
 fn packages_section(s: &mut String, record: &Record, parent: Option<&Record>) {
     let debs: Vec<&PatchRecord> = record.patch.iter().filter(|p| p.deb.is_some()).collect();

@@ -1,5 +1,5 @@
 //! What a `status` database says is installed: the inventory a baseline records and the
-//! consistency a build must leave (SPEC §9: every `Depends`/`Pre-Depends` met, no
+//! consistency a build must leave (docs/debian.md: every `Depends`/`Pre-Depends` met, no
 //! `Conflicts`/`Breaks` between installed packages).
 
 use std::collections::HashMap;

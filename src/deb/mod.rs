@@ -1,4 +1,4 @@
-//! Debian packages as patches (SPEC §9): the formats dpkg reads and writes, kept pure.
+//! Debian packages as patches (docs/debian.md): the formats dpkg reads and writes, kept pure.
 //!
 //! - [`ar`] reads the `.deb` container, [`control`] the deb822 stanzas of control files and
 //!   of `var/lib/dpkg/status`, [`version`] compares versions as dpkg does and [`relation`]

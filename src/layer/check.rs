@@ -50,6 +50,7 @@ pub fn check_layer(artifact: &Verified, limits: &Limits, patch: bool, allow_devi
 /// The checks of one entry that need no tree.
 fn entry(h: &tar::Header, patch: bool, allow_devices: bool) -> Result<(), EntryError> {
     let comps = components(&h.path)?;
+    super::xattr_names(h)?;
     let Some((name, _)) = comps.split_last() else {
         if h.kind != tar::Kind::Dir {
             return Err(EntryError::Refused("the image root can only be a directory".into()));

@@ -1,4 +1,4 @@
-//! Compression told by magic bytes, never by file name (SPEC §1, §4).
+//! Compression told by magic bytes, never by file name (docs/layers.md).
 
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, Write};

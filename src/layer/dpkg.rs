@@ -1,5 +1,5 @@
 //! A Debian package applied as `dpkg --unpack` then `dpkg --configure` leave the tree and
-//! the database (SPEC §9), except that maintainer scripts are not run.
+//! the database (docs/debian.md), except that maintainer scripts are not run.
 //!
 //! The decompressing thread splits the `.deb` ([`decode_deb`]): the control tar, small and
 //! capped, goes first in the stream behind its length, then the decompressed `data.tar`.
@@ -522,6 +522,7 @@ impl Layering {
         archive: &mut Archive<R>,
     ) -> Result<(), EntryError> {
         let comps = components(&h.path)?;
+        super::xattr_names(&h)?;
         let listed = list_path(&h.path);
         placing.list.push(listed.clone());
         let Some(name) = comps.last() else {

@@ -1,12 +1,12 @@
 //! A capped, strict tar reader.
 //!
 //! `tar` 0.4 reads long-name and PAX blocks without a cap and takes a stream cut at a header
-//! boundary as a clean end (INTEROP.md); gild needs neither. This reader knows ustar, GNU and
+//! boundary as a clean end (docs/interop.md); gild needs neither. This reader knows ustar, GNU and
 //! PAX headers, allocates nothing from a header's claimed size before checking it against
 //! [`Limits`], and refuses what gild does not keep (sparse files, global headers, unknown
 //! types) instead of skipping it.
 //!
-//! Its cost is linear in its input (SPEC §4): PAX records are merged into maps, never a list
+//! Its cost is linear in its input (docs/layers.md): PAX records are merged into maps, never a list
 //! re-sorted per record, and the extension headers before one entry (PAX `x`, GNU `L`/`K`)
 //! count together against the `header` limit, so a flood of headers costs what it weighs and
 //! is refused once it weighs more than one header may. Extended attributes are held to what
@@ -569,7 +569,7 @@ fn parse_pax(data: &[u8], pending: &mut Pending, entry: &str) -> Result<(), TarE
                 let v = engine.decode(value).map_err(|e| bad(format!("`{}` is not base64: {e}", shown())))?;
                 set_xattr(pending, name, v, entry)?;
             }
-            // Noise every archiver writes, and which gild drops by design (SPEC §5).
+            // Noise every archiver writes, and which gild drops by design (docs/layers.md).
             b"atime" | b"ctime" | b"uname" | b"gname" | b"charset" | b"hdrcharset" | b"comment" => {}
             _ => pending.dropped.add(key),
         }

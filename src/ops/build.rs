@@ -816,7 +816,7 @@ fn artifact_record(v: &Verified) -> ArtifactRecord {
 fn patch_record(p: &crate::recipe::Patch, v: &Verified, c: &Changes, warnings: &mut Vec<String>) -> PatchRecord {
     let esc = |paths: &[Vec<u8>]| paths.iter().map(|p| mtree::escape_path(p)).collect();
     let deb = c.deb.as_ref().map(|d| deb_record(&p.artifact.id, d, warnings));
-    // A package's `fixes` defaults to what its changelog says it fixes (SPEC §9).
+    // A package's `fixes` defaults to what its changelog says it fixes (docs/debian.md).
     let fixes = match &deb {
         Some(d) if !p.fixes_given => d.changelog_fixes.clone(),
         _ => p.fixes.clone(),
@@ -964,7 +964,7 @@ fn package_records(recipe: &Recipe, p: &layer::Packages) -> Vec<PackageRecord> {
         .collect()
 }
 
-/// `sbom.cdx.json`: the image's packages for scanners (SPEC §9).
+/// `sbom.cdx.json`: the image's packages for scanners (docs/debian.md).
 fn sbom(record: &Record, p: &layer::Packages) -> String {
     let image = deb::sbom::Image { name: record.name.clone(), version: record.version.clone(), epoch: record.epoch };
     let packages: Vec<deb::sbom::Package> = p

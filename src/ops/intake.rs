@@ -228,7 +228,7 @@ fn unique_id(recipe: &Recipe, id: &str) -> Result<(), Error> {
 }
 
 /// The id and fixes of the new patch: as given, or for a `.deb` read from the package
-/// (SPEC §9): `PACKAGE_VERSION_ARCH`, and the CVEs its changelog names in entries newer than
+/// (docs/debian.md): `PACKAGE_VERSION_ARCH`, and the CVEs its changelog names in entries newer than
 /// the version of that package in the newest baseline (every entry when it has none).
 fn package_defaults(
     ctx: &Context,

@@ -182,7 +182,7 @@ impl RecipeEdit {
 }
 
 /// Verifies an artifact; a trust failure (exit 3) is journaled as a `refused` event with
-/// `details`, as SPEC §3 asks of every refusal.
+/// `details`, as every refusal is (docs/recipe.md).
 pub fn verify_or_refuse(
     ws: &Workspace,
     recipe: &Recipe,
@@ -215,7 +215,7 @@ pub fn refuse(
 }
 
 /// Appends `event` to the journal of image `name`. A failed append fails the command
-/// (exit 2, SPEC §7) in every command alike; `outcome` says what stands without the line.
+/// (exit 2, docs/README.md) in every command alike; `outcome` says what stands without the line.
 pub fn journal_append(
     ws: &Workspace,
     name: &str,

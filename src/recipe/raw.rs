@@ -67,7 +67,7 @@ pub struct RawImage {
     pub limits: Option<BTreeMap<String, Spanned<SizeValue>>>,
 }
 
-/// A `formats` entry: a tar image, or the OCI image layout (SPEC §10).
+/// A `formats` entry: a tar image, or the OCI image layout (docs/oci.md).
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
 pub enum RawFormat {
     #[serde(rename = "tar.zst")]

@@ -1,9 +1,9 @@
-//! Tree sources (SPEC §1): anything gild can read as a file tree, told apart in the SPEC's
+//! Tree sources (docs/audit.md): anything gild can read as a file tree, told apart in this
 //! order. An argument naming an existing path is a baseline directory (holds `files.mtree`), an
 //! OCI image layout (holds `oci-layout`; its one layer is read as a tarball), a
 //! directory, a tarball (compression magic or a valid tar header), or an mtree spec (parses as
-//! one); otherwise it is `NAME[@VERSION]` of a baseline in the workspace, a bare `NAME` meaning
-//! the newest recorded version.
+//! one); otherwise it is `NAME[@VERSION]` or `NAME@CHANNEL` of a baseline in the workspace, a
+//! bare `NAME` meaning the newest recorded version that is not revoked.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;

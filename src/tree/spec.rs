@@ -1,4 +1,4 @@
-//! mtree specs as text (SPEC §1, §6): gild's own `files.mtree`, NetBSD `mtree -c` output (the
+//! mtree specs as text (docs/audit.md, docs/baseline.md): gild's own `files.mtree`, NetBSD `mtree -c` output (the
 //! indented relative form with `/set`, `/unset`, `..`, `\` continuations, vis escapes such as
 //! `\s` and `\M-C`) and `bsdtar --format=mtree` output (full paths, `mode=755`).
 //!

@@ -28,7 +28,7 @@ use crate::tree::{Kind, Node, Tree};
 /// descended into, when the directory scanned is `/`.
 const VIRTUAL: [&[u8]; 4] = [b"proc", b"sys", b"dev", b"run"];
 
-/// How far a walk goes (SPEC §7: a scan stays on one filesystem and skips `proc`, `sys`,
+/// How far a walk goes (docs/audit.md: a scan stays on one filesystem and skips `proc`, `sys`,
 /// `dev` and `run` when it scans `/`, unless told otherwise).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reach {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end check of Debian packages as patches (SPEC §9) against real Debian 12 packages
+# End-to-end check of Debian packages as patches (docs/debian.md) against real Debian 12 packages
 # and real dpkg.
 #
 # Run as root on Debian 12 with: debootstrap zstd minisign (plus dpkg, apt, tar). Network is
@@ -19,7 +19,7 @@
 # `info/*.list` and `*.md5sums`) and on every file the packages list; `dpkg --audit` is
 # silent on the image, `dpkg-query -W` shows the new versions, `dpkg --verify` prints nothing
 # it does not print for the base, and `sbom.cdx.json` lists exactly what `dpkg-query` lists.
-# The image is also written as an OCI layout (SPEC §10): skopeo must show its version and
+# The image is also written as an OCI layout (docs/oci.md): skopeo must show its version and
 # layer digest, and the tree umoci unpacks from it must be the one NetBSD mtree finds
 # identical to files.mtree.
 # Prints `ok - ...` per check and stops with `not ok - ...` (exit 1) on the first failure.

@@ -260,7 +260,7 @@ fn baseline_records_the_journal_head_it_follows() {
     ws.gild(&["build", &recipe, "--version", "1.1.0"]).success();
     let head = tv(&ws.baseline("demo", "1.1.0"), &["journal"]).clone();
     assert_eq!(head["seq"].as_integer(), Some(1), "{head}");
-    // SPEC §7: a line's hash is the sha256 of its bytes without the newline (what `prev` of
+    // docs/README.md: a line's hash is the sha256 of its bytes without the newline (what `prev` of
     // the next line holds), and the head recorded is that of the last line.
     let line = first_line.strip_suffix('\n').expect("a journal line ends with a newline");
     assert!(!line.contains('\n'), "one line: {first_line:?}");
@@ -302,7 +302,7 @@ fn without_any_epoch_layer_mtimes_are_kept() {
     assert!(ws.baseline("demo", "1.0.0").get("epoch").is_none(), "no epoch recorded when there is none");
 }
 
-/// gild deletes only what it can prove it wrote (SPEC §5): files in `out/` named like its
+/// gild deletes only what it can prove it wrote (docs/baseline.md): files in `out/` named like its
 /// images or temporaries, and a staged-looking directory in the records, that no claim of a
 /// killed build lists are reported and left in place.
 #[test]

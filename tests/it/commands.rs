@@ -217,3 +217,35 @@ fn completions_and_man_pages_come_from_the_command_line() {
         }
     }
 }
+
+/// The man pages in docs/man/ and the completions in docs/completions/ are what this gild
+/// generates: regenerate them when the command line changes.
+#[test]
+fn the_committed_man_pages_and_completions_are_current() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ws = Workspace::new();
+    ws.gild(&["man", "man"]).success();
+    let fix = "regenerate: `cargo run -- man docs/man`, `cargo run -- completions SHELL > docs/completions/gild.SHELL`";
+    let mut generated: Vec<String> = std::fs::read_dir(ws.path("man"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut committed: Vec<String> = std::fs::read_dir(repo.join("docs/man"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    generated.sort();
+    committed.sort();
+    assert_eq!(committed, generated, "{fix}");
+    for page in &generated {
+        assert!(
+            ws.read(format!("man/{page}")) == std::fs::read(repo.join("docs/man").join(page)).unwrap(),
+            "docs/man/{page} is stale; {fix}"
+        );
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let script = ws.gild(&["completions", shell]).success().stdout.clone();
+        let committed = std::fs::read_to_string(repo.join(format!("docs/completions/gild.{shell}"))).unwrap();
+        assert!(script == committed, "docs/completions/gild.{shell} is stale; {fix}");
+    }
+}

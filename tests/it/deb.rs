@@ -1,4 +1,4 @@
-//! SPEC §9: Debian packages as patches. The judge is the real dpkg: each package is applied
+//! docs/debian.md: Debian packages as patches. The judge is the real dpkg: each package is applied
 //! by gild to a dpkg-managed base and by `dpkg --root=COPY -i` to a copy of the same base,
 //! and the two trees (database included) must be the same; `dpkg --audit`, `--verify` and
 //! `dpkg-query` are run on the extracted image.

@@ -1,4 +1,4 @@
-//! Fixtures and judges for the Debian package tests (SPEC §9).
+//! Fixtures and judges for the Debian package tests (docs/debian.md).
 //!
 //! - [`DebRoot`]: a small dpkg-managed root made by the real dpkg (`dpkg --root=DIR -i`,
 //!   scriptless), so its `status`, `info/` and `triggers/` are byte for byte what dpkg

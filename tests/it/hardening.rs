@@ -1,4 +1,4 @@
-//! Hostile and broken input, interruption and concurrency (SPEC §4 "Hostile and broken
+//! Hostile and broken input, interruption and concurrency (docs/layers.md "Hostile and broken
 //! input", §5 atomicity): nothing bad gets in, and nothing is ever half-written.
 
 use std::path::Path;
@@ -499,4 +499,30 @@ fn dropped_pax_records_are_named_up_to_twenty_and_counted_beyond() {
         .stderr_has("dropped PAX records gild does not keep: VENDOR.k00, VENDOR.k01")
         .stderr_has("VENDOR.k19 and other keys (30 records in all)");
     assert!(!run.stderr.contains("VENDOR.k20"), "{}", run.stderr);
+}
+
+/// Issue 13: an extended attribute name holding NUL or `=`, or an empty one, went into the
+/// image, and GNU tar then could not extract it ("Malformed extended header: missing equal
+/// sign"). It is refused at layering, naming the layer and the entry.
+#[test]
+fn an_xattr_name_gnu_tar_could_not_read_back_is_refused() {
+    // LIBARCHIVE.xattr names are %-encoded and their values base64 (`dg==` is `v`).
+    let names: [(&str, &[u8], &str); 3] = [
+        ("SCHILY.xattr.user.a\0b", b"v", "NUL"),
+        ("LIBARCHIVE.xattr.user.a%3Db", b"dg==", "="),
+        ("SCHILY.xattr.", b"v", "empty"),
+    ];
+    for (key, value, why) in names {
+        let ws = Workspace::new();
+        let entry = TarEntry {
+            data: b"x\n".to_vec(),
+            pax: vec![(key.to_string(), value.to_vec())],
+            ..TarEntry::new(b'0', "etc/x")
+        };
+        let run = ws.recipe("demo").patch("P-X", Layer::new().entry(entry)).build_fails(2);
+        // Refused by the tar reader where the record is (a NUL key), or at the entry.
+        run.stderr_has("P-X");
+        let named = ["extended attribute", "xattr", "record key"].iter().any(|w| run.stderr.contains(w));
+        assert!(named, "{why}: {}", run.stderr);
+    }
 }

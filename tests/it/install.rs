@@ -1,4 +1,4 @@
-//! `install.sh` and `RELEASE.md` (SPEC §6): the script brings a host extracted from the base
+//! `install.sh` and `RELEASE.md` (docs/baseline.md): the script brings a host extracted from the base
 //! to exactly the image's tree, judged by NetBSD `mtree` against `files.mtree`, under `dash`
 //! and `busybox sh`; it never writes outside ROOT and changes nothing before every artifact
 //! checks out.

@@ -1,4 +1,4 @@
-//! INTEROP.md: stock tools (bsdtar, NetBSD mtree) read what gild writes.
+//! docs/interop.md: stock tools (bsdtar, NetBSD mtree) read what gild writes.
 
 use std::path::Path;
 use std::process::Command;

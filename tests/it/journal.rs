@@ -184,7 +184,7 @@ fn says_the_journal_failed(run: &Run, name: &str, outcome: &str) {
         .stderr_has(&format!("gild log {name} --verify"));
 }
 
-/// SPEC §7: a journal append that fails is a failed command (exit 2) that says so, in every
+/// docs/README.md: a journal append that fails is a failed command (exit 2) that says so, in every
 /// command alike: the build (recorded, without its line), intake and defer (the recipe put
 /// back), promote (channels.toml put back).
 #[test]

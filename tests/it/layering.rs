@@ -1,4 +1,4 @@
-//! SPEC §4: how layers combine, and what a hostile layer cannot do.
+//! docs/layers.md: how layers combine, and what a hostile layer cannot do.
 
 use crate::harness::*;
 

@@ -1,6 +1,6 @@
 //! Differential property test: random stacks of small layers (files, directories, symlinks,
 //! hard links, whiteouts, opaque markers, metadata updates) applied by gild give the tree a
-//! plain in-memory reference model of SPEC §4 gives — or both refuse the stack.
+//! plain in-memory reference model of docs/layers.md gives — or both refuse the stack.
 //!
 //! The model is deliberately naive (a map of paths, no resolution through symlinks): symlinks
 //! are generated only at leaf names (`l1`, `l2`) that never serve as parent directories, so
@@ -36,7 +36,7 @@ struct Node {
     layer: usize,
 }
 
-/// SPEC §4 as a map: returns the tree, or `None` when the stack must be refused.
+/// docs/layers.md as a map: returns the tree, or `None` when the stack must be refused.
 fn model(layers: &[Vec<Op>]) -> Option<BTreeMap<String, Node>> {
     let mut t: BTreeMap<String, Node> = BTreeMap::new();
     for (li, ops) in layers.iter().enumerate() {

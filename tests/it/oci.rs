@@ -1,4 +1,4 @@
-//! SPEC §10: `formats = ["oci"]` writes `out/NAME-VERSION.oci/`, an OCI image layout of one
+//! docs/oci.md: `formats = ["oci"]` writes `out/NAME-VERSION.oci/`, an OCI image layout of one
 //! layer that is the tar image's very bytes; its digests are recorded; `verify`, `diff`,
 //! `scan` and `audit` read it back; skopeo and umoci take it.
 

@@ -1,4 +1,4 @@
-//! SPEC §2: recipe mistakes are exit 2 and name `recipes/x.toml:LINE:COL` and the key.
+//! docs/recipe.md: recipe mistakes are exit 2 and name `recipes/x.toml:LINE:COL` and the key.
 
 use crate::harness::*;
 

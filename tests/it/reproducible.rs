@@ -1,4 +1,4 @@
-//! SPEC §5 and §6: the same inputs give the same bytes anywhere; versions only go up.
+//! docs/layers.md, docs/baseline.md: the same inputs give the same bytes anywhere; versions only go up.
 
 use crate::harness::*;
 use crate::require_tool;

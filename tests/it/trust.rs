@@ -1,4 +1,4 @@
-//! SPEC §3: pins, signatures, thresholds and keys. A trust failure is exit 3 and writes
+//! docs/recipe.md: pins, signatures, thresholds and keys. A trust failure is exit 3 and writes
 //! nothing.
 
 use crate::harness::*;
@@ -204,6 +204,11 @@ fn verify_recipe_with_a_wrong_pin_exits_3() {
     let recipe = ws.recipe("demo").write();
     std::fs::write(ws.artifact("demo", "base"), b"not the pinned bytes").unwrap();
     ws.gild(&["verify", &recipe]).exit(3).stderr_has("demo-base.tar");
+    let j = ws.gild(&["--json", "verify", &recipe]).exit(3).json();
+    assert_eq!(j["ok"], false);
+    let failure = &j["failures"][0];
+    assert!(failure["message"].as_str().unwrap().contains("does not match its pin"), "{j}");
+    assert_eq!(failure["causes"].as_array().unwrap().len(), 2, "{j}");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! What a build may remove after a kill: only what it can prove it wrote (SPEC §5).
+//! What a build may remove after a kill: only what it can prove it wrote (docs/baseline.md).
 //!
 //! A build writes outside its staged baseline: temporary images in `--out DIR`, then the images
 //! at their final names, a moment before the commit point (the rename of the staged baseline).
