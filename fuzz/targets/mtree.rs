@@ -4,6 +4,6 @@ fn main() {
         if let Ok(spec) = gild::tree::spec::parse(data) {
             let _ = gild::tree::spec::to_tree(spec);
         }
-        let _ = gild::tree::spec::read(data.to_vec());
+        let _ = gild::tree::spec::read(data.to_vec(), &gild::limits::Limits::default());
     });
 }
