@@ -17,6 +17,8 @@ shift || true
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=(tar mtree deb control)
 
+# The fuzz crate always builds into its own target directory, whatever the caller set.
+export CARGO_TARGET_DIR="$PWD/target"
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1
 cargo afl build --release -q
 found=0
