@@ -203,8 +203,9 @@ impl Stanza {
     }
 
     /// The `Package` value.
+    /// The package name; an empty `Package:` names none (dpkg would drop the field).
     fn package(&self) -> Option<&str> {
-        self.get("Package")
+        self.get("Package").filter(|p| !p.trim().is_empty())
     }
 
     /// Whether this is a `Multi-Arch: same` instance, told from its siblings by architecture.
@@ -530,6 +531,13 @@ mod tests {
             | ControlError::Utf8 { line } => line,
             ControlError::Empty | ControlError::Field { .. } => 0,
         }
+    }
+
+    /// Found by the property test below: an empty `Package:` named no package, yet parsed,
+    /// and its stanza then did not read back (dpkg drops empty known fields).
+    #[test]
+    fn an_empty_package_name_is_no_package() {
+        assert!(matches!(Stanza::parse("Package:\nX-a: b\n"), Err(ControlError::NoPackage { .. })));
     }
 
     #[test]
