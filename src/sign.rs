@@ -9,10 +9,8 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use crate::hex;
 use crate::trust::{KeyId, PublicKey};
@@ -320,18 +318,7 @@ fn baseline_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, SignError> {
 }
 
 fn file_sha256(path: &Path) -> Result<[u8; 32], SignError> {
-    let io = |e| SignError::Io(path.display().to_string(), e);
-    let mut file = fs::File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finalize().into())
+    crate::trust::sha256_file(path).map_err(|e| SignError::Io(path.display().to_string(), e))
 }
 
 /// What a reader of a baseline requires of its signature: the recipe's `[sign]`, or

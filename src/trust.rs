@@ -207,6 +207,14 @@ impl Read for PinnedReader<'_> {
     }
 }
 
+/// The sha256 of a file's bytes: the one way gild hashes a whole file (pins, signed sums,
+/// recorded images, OCI blobs).
+pub fn sha256_file(path: &std::path::Path) -> io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    io::copy(&mut File::open(path)?, &mut hasher)?;
+    Ok(hasher.finalize().into())
+}
+
 /// A parsed signature file.
 struct SigFile {
     path: String,

@@ -5,11 +5,9 @@
 //! formatting kept. The whole read-check-write runs under the image's lock, and the recipe
 //! is replaced by a rename, so concurrent intakes all land and a reader never sees half a file.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Report};
 use crate::hex;
@@ -312,16 +310,5 @@ fn written(recipe_dir: &Path, path: &Path) -> Result<String, Error> {
 }
 
 fn digest(path: &Path) -> Result<[u8; 32], Error> {
-    let io = || Error::io(format!("cannot read the artifact `{}`", path.display()));
-    let mut file = std::fs::File::open(path).map_err(io())?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf).map_err(io())?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finalize().into())
+    crate::trust::sha256_file(path).map_err(Error::io(format!("cannot read the artifact `{}`", path.display())))
 }

@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::baseline::Record;
 use crate::error::Error;
 use crate::hex;
@@ -108,8 +106,5 @@ fn pins(record: &Record, dir: &Path, out: &Path) -> Vec<(String, PathBuf, String
 }
 
 fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hex::encode(&hasher.finalize()))
+    crate::trust::sha256_file(path).map(|d| hex::encode(&d))
 }

@@ -475,8 +475,8 @@ impl Locator {
             // A layer that does not read may have been altered: that is the finding (exit 3),
             // not the broken tar it makes.
             Err(e) => {
-                let found =
-                    file_sha256(&opened.layer_path).map_err(SourceError::io(format!("cannot read `{shown}`")))?;
+                let found = crate::trust::sha256_file(&opened.layer_path)
+                    .map_err(SourceError::io(format!("cannot read `{shown}`")))?;
                 if found != opened.layer_sha256 {
                     let by = format!("`{}`", opened.manifest_file);
                     return Err(altered("sha256", by, &opened.layer_sha256, &found).into());
@@ -496,12 +496,6 @@ impl Locator {
         let kind = SourceKind::Oci { path: dir.to_path_buf(), manifest: opened.manifest_sha256 };
         Ok(tarball_source(arg, kind, unpacked))
     }
-}
-
-fn file_sha256(path: &Path) -> io::Result<[u8; 32]> {
-    let mut hasher = Sha256::new();
-    io::copy(&mut File::open(path)?, &mut hasher)?;
-    Ok(hasher.finalize().into())
 }
 
 /// A source read from a tar stream (a tarball, an OCI layer).
