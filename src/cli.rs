@@ -42,6 +42,9 @@ pub enum Command {
         /// Build this version instead of `[image] version`
         #[arg(long, value_name = "V")]
         version: Option<String>,
+        /// Neither read nor write the frame cache (the image comes out the same)
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Check every artifact's pin and signatures; build nothing. With `--baseline`: check an
     /// image file against a recorded baseline
@@ -369,8 +372,8 @@ fn run(cli: Cli) -> u8 {
     let progress = crate::output::progress::for_run(cli.json);
     let ctx = Context { dir: cli.dir, limits: cli.limits, progress };
     match cli.command {
-        Command::Build { recipe, out: out_dir, version } => {
-            let opts = BuildOptions { recipe, out: out_dir, version };
+        Command::Build { recipe, out: out_dir, version, no_cache } => {
+            let opts = BuildOptions { recipe, out: out_dir, version, no_cache };
             let result = finished(&ctx, ops::build::build(&ctx, &opts, &|msg| out.note(msg)));
             report(&out, result, |r| {
                 out.build(r);

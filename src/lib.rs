@@ -54,6 +54,7 @@
 
 pub mod audit;
 pub mod baseline;
+pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod date;

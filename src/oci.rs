@@ -206,7 +206,7 @@ impl Staging {
             (INDEX_FILE.to_string(), docs.index.len() as u64, Sha256::digest(&docs.index).into()),
             (LAYOUT_FILE.to_string(), LAYOUT.len() as u64, Sha256::digest(LAYOUT).into()),
         ] {
-            files.push(ImageFile { file: path, size, sha256: hex::encode(&sha) });
+            files.push(ImageFile { file: path, size, sha256: hex::encode(&sha), frame: Vec::new() });
         }
         files.sort_by(|a, b| a.file.cmp(&b.file));
         for dir in [&blobs, &root.join("blobs"), &root.to_path_buf()] {

@@ -153,6 +153,7 @@ impl Output {
                 "images": r.images.iter().map(|(i, path)| json!({"file": i.file, "path": path, "size": i.size, "sha256": i.sha256})).collect::<Vec<_>>(),
                 "oci": r.oci.as_ref().map(|(o, path)| json!({"dir": o.dir, "path": path, "platform": o.platform, "manifest": o.manifest, "layer": o.layer, "diff-id": o.diff_id})),
                 "rewritten": r.rewritten,
+                "frames": {"reused": r.frames.reused, "compressed": r.frames.compressed},
                 "baseline": r.baseline,
                 "patches": r.patches.iter().map(|p| json!({
                     "id": p.id, "added": p.added.len(), "changed": p.changed.len(), "removed": p.removed.len(), "fixes": p.fixes,
@@ -179,6 +180,10 @@ impl Output {
         if let Some((o, path)) = &r.oci {
             let note = if r.rewritten.contains(path) { "  (written again; matches the record)" } else { "" };
             outln!("  oci       {path}  {}  manifest {}  layer {}{note}", o.platform, o.manifest, o.layer);
+        }
+        let f = r.frames;
+        if f.reused + f.compressed > 0 {
+            outln!("  frames    {} compressed, {} from the cache", f.compressed, f.reused);
         }
         outln!("  baseline  {}  {} entries  tree sha256 {}", r.baseline, r.entries, r.tree);
         for p in &r.patches {

@@ -140,6 +140,30 @@ impl SpoolReader {
     }
 }
 
+/// Reads ranges of stored contents from any thread (the image's chunks are read and
+/// compressed on every core).
+#[derive(Clone, Copy)]
+pub struct Ranges<'a>(&'a File);
+
+impl SpoolReader {
+    pub fn ranges(&self) -> Ranges<'_> {
+        Ranges(&self.file)
+    }
+}
+
+impl Ranges<'_> {
+    /// Appends `len` bytes of `content` from `offset` to `out`.
+    pub fn read_into(&self, content: &Content, offset: u64, len: u64, out: &mut Vec<u8>) -> io::Result<()> {
+        let start = out.len();
+        out.resize(start + len as usize, 0);
+        let n = read_full(self.0, &mut out[start..], content.offset + offset)?;
+        if n as u64 != len {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "spool file is shorter than recorded"));
+        }
+        Ok(())
+    }
+}
+
 /// Reads up to `buf.len()` bytes at `offset`, fewer only at the end of the file.
 fn read_full(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut got = 0;

@@ -193,7 +193,7 @@ _gild() {
             return 0
             ;;
         gild__subcmd__build)
-            opts="-C -h --out --version --json --limit --help"
+            opts="-C -h --out --version --no-cache --json --limit --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -25,6 +25,10 @@ pub struct Record {
     /// `install-data.tar` beside `install.sh`: the files gild generated for Debian packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install_data: Option<DataFile>,
+    /// How the images are cut and compressed (docs/image-format.md); absent from baselines
+    /// recorded before images were written in chunks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_format: Option<String>,
     #[serde(default)]
     pub image: Vec<ImageFile>,
     /// The OCI image layout, when the recipe asks for one (docs/oci.md); absent from baselines
@@ -115,6 +119,17 @@ pub struct DataFile {
 pub struct ImageFile {
     pub file: String,
     pub size: u64,
+    pub sha256: String,
+    /// A compressed image's frames, in order: what determines each one's bytes (its key)
+    /// and its sha256, so a frame copied from the cache is checked against this record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frame: Vec<FrameRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct FrameRecord {
+    pub key: String,
     pub sha256: String,
 }
 

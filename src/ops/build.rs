@@ -42,6 +42,8 @@ pub struct BuildOptions {
     pub recipe: String,
     pub out: Option<PathBuf>,
     pub version: Option<String>,
+    /// Neither read nor write the frame cache.
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,8 @@ pub struct BuildReport {
     pub patches: Vec<PatchRecord>,
     pub notable: Vec<NotableRecord>,
     pub checks: Vec<CheckRecord>,
+    /// How the images' frames were made (none for an unchanged build that wrote nothing).
+    pub frames: image::FrameCount,
     pub warnings: Vec<String>,
 }
 
@@ -162,7 +166,16 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
             });
         }
         progress.finish();
-        return unchanged(&ws, &recipe, record, &layered, &out_dir, &mut claim, warnings);
+        let cache = open_cache(opts, &mut warnings);
+        let recorded = recorded_frames(&recipe, &versions, &mut warnings);
+        let frames = image::Frames { cache: cache.as_ref(), recorded: &recorded };
+        let mut report = unchanged(&ws, &recipe, record, &layered, &out_dir, &mut claim, frames)?;
+        report.warnings.splice(0..0, warnings);
+        if let Some(cache) = &cache {
+            cache.trim();
+            report.warnings.extend(cache.warnings());
+        }
+        return Ok(report);
     }
 
     for v in &verified {
@@ -172,7 +185,10 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
                 .map(|i| format!("{} (`{}`): signature not counted: {}", v.spec().id, v.spec().written, i.reason)),
         );
     }
-    let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), &mut claim, progress)?;
+    let cache = open_cache(opts, &mut warnings);
+    let recorded = recorded_frames(&recipe, &versions, &mut warnings);
+    let frames = image::Frames { cache: cache.as_ref(), recorded: &recorded };
+    let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), &mut claim, frames, progress)?;
     progress.finish();
     let mut checks = Vec::new();
     if !recipe.checks.is_empty() {
@@ -197,6 +213,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         entries: layered.tree.len() as u64,
         journal: Some(head.unwrap_or_else(|| baseline::JournalHead { seq: 0, hash: "0".repeat(64) })),
         install_data: install_data.clone(),
+        image_format: Some(image::frame::IMAGE_FORMAT.into()),
         image: images.files.iter().map(|(f, _)| f.clone()).collect(),
         oci: images.oci.as_ref().map(|l| l.record.clone()),
         base: artifact_record(&verified[0]),
@@ -279,6 +296,10 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
     }
     let placed = placed.commit();
     sync_dir(&records_dir);
+    if let Some(cache) = &cache {
+        cache.trim();
+        warnings.extend(cache.warnings());
+    }
 
     let mut details = Map::new();
     details.insert("name".into(), json!(record.name));
@@ -319,8 +340,49 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         patches: record.patch.clone(),
         notable: record.notable.clone(),
         checks: record.check.clone(),
+        frames: images.count,
         warnings,
     })
+}
+
+/// The frame cache, unless `--no-cache`; a cache that cannot be used is a warning.
+fn open_cache(opts: &BuildOptions, warnings: &mut Vec<String>) -> Option<crate::cache::Cache> {
+    if opts.no_cache {
+        return None;
+    }
+    crate::cache::Cache::open().map_err(|w| warnings.push(w)).ok()
+}
+
+/// The frames recorded by this recipe's baselines (key → sha256): the only frames the cache
+/// may serve. A signed recipe's baseline counts only when its signature checks.
+fn recorded_frames(
+    recipe: &Recipe,
+    versions: &crate::rollout::Versions,
+    warnings: &mut Vec<String>,
+) -> std::collections::HashMap<[u8; 32], [u8; 32]> {
+    let mut out = std::collections::HashMap::new();
+    for (version, dir) in &versions.recorded {
+        let Ok(record) = read_record(dir) else { continue };
+        if record.image_format.as_deref() != Some(image::frame::IMAGE_FORMAT) {
+            continue;
+        }
+        if let Some(sign) = &recipe.sign {
+            // The images themselves are not needed: only the record's own signature counts.
+            let no_images = dir.join(".gild-no-images");
+            if let Err(e) = crate::sign::check(dir, &no_images, &sign.public) {
+                warnings.push(format!("the cache is not used for the frames of {version}: {e}"));
+                continue;
+            }
+        }
+        for f in record.image.iter().flat_map(|i| &i.frame) {
+            if let (Some(key), Some(sha)) =
+                (hex::decode_array(f.key.as_bytes()), hex::decode_array(f.sha256.as_bytes()))
+            {
+                out.insert(key, sha);
+            }
+        }
+    }
+    out
 }
 
 /// A recorded version is rebuilt only from the inputs it was recorded with: anything else is
@@ -543,6 +605,7 @@ fn image_name(recipe: &Recipe, format: Format) -> String {
 struct Staged {
     files: Vec<(ImageFile, NamedTempFile)>,
     oci: Option<oci::Layout>,
+    count: image::FrameCount,
 }
 
 /// Writes every format beside its final name in `out_dir`, from one tar stream: the OCI
@@ -555,6 +618,7 @@ fn write_images(
     out_dir: &Path,
     record: (&str, Option<i64>),
     claim: &mut Claim,
+    frames: image::Frames,
     progress: &dyn Progress,
 ) -> Result<Staged, Error> {
     fs::create_dir_all(out_dir).map_err(Error::io(format!("cannot create `{}`", out_dir.display())))?;
@@ -582,13 +646,18 @@ fn write_images(
         }
         None => None,
     };
-    let written = image::write(&layered.tree, &layered.spool, outputs, progress).map_err(io())?;
+    let (written, count) = image::write(&layered.tree, &layered.spool, outputs, frames, progress).map_err(io())?;
     let of = |format: Format| written.iter().find(|w| w.format == format).expect("every format was written");
     let files = temps
         .into_iter()
         .map(|(format, tmp)| {
             let w = of(format);
-            (ImageFile { file: image_name(recipe, format), size: w.size, sha256: hex::encode(&w.sha256) }, tmp)
+            let frame = w
+                .frames
+                .iter()
+                .map(|f| baseline::FrameRecord { key: hex::encode(&f.key), sha256: hex::encode(&f.sha256) })
+                .collect();
+            (ImageFile { file: image_name(recipe, format), size: w.size, sha256: hex::encode(&w.sha256), frame }, tmp)
         })
         .collect();
     let oci = match staging {
@@ -600,7 +669,7 @@ fn write_images(
         }
         None => None,
     };
-    Ok(Staged { files, oci })
+    Ok(Staged { files, oci, count })
 }
 
 /// A rebuild of a recorded version with the same tree: rewrites nothing but a recorded image
@@ -612,9 +681,9 @@ fn unchanged(
     layered: &Layered,
     out_dir: &Path,
     claim: &mut Claim,
-    warnings: Vec<String>,
+    frames: image::Frames,
 ) -> Result<BuildReport, Error> {
-    let mut warnings = warnings;
+    let mut warnings = Vec::new();
     let mut missing = Vec::new();
     for &f in &recipe.formats {
         let name = image_name(recipe, f);
@@ -643,9 +712,20 @@ fn unchanged(
         (None, _) => None,
     };
     let mut rewritten = Vec::new();
-    if !missing.is_empty() || oci.is_some() {
+    let mut count = image::FrameCount::default();
+    let format = record.image_format.as_deref().unwrap_or(image::frame::STREAM_FORMAT);
+    if (!missing.is_empty() || oci.is_some()) && format != image::frame::IMAGE_FORMAT {
+        // Another image format cannot give the recorded bytes: the tree was checked, say so.
+        warnings.push(format!(
+            "`{}` {} was recorded in image format `{format}`, and this gild writes `{}`: its missing images are not written (bump `[image] version` to build them)",
+            record.name,
+            record.version,
+            image::frame::IMAGE_FORMAT
+        ));
+    } else if !missing.is_empty() || oci.is_some() {
         let only = Recipe { formats: missing, oci, ..recipe.clone() };
-        let staged = write_images(&only, layered, out_dir, (&record.tree, record.epoch), claim, &Silent)?;
+        let staged = write_images(&only, layered, out_dir, (&record.tree, record.epoch), claim, frames, &Silent)?;
+        count = staged.count;
         for (file, tmp) in staged.files {
             let recorded = record.image.iter().find(|i| i.file == file.file).expect("filtered above");
             if recorded.sha256 != file.sha256 {
@@ -682,6 +762,7 @@ fn unchanged(
         patches: record.patch.clone(),
         notable: record.notable.clone(),
         checks: record.check.clone(),
+        frames: count,
         warnings,
     })
 }
@@ -764,9 +845,9 @@ fn write_install_data(
         changes.iter().enumerate().map(|(i, c)| (i + 1, &c.generated[..])).collect();
     let tree = install::data_tree(&generated, epoch.unwrap_or(0));
     let write = || -> std::io::Result<(u64, [u8; 32])> {
-        let mut out = image::Hashed::new(fs::File::create(path)?);
-        image::write_tar(&tree, &layered.spool, &mut out, &Silent)?;
-        out.finish()
+        let mut out = image::Stream { out: image::Hashed::new(fs::File::create(path)?), spool: &layered.spool };
+        image::write_tar(&tree, &mut out, &Silent)?;
+        out.out.finish()
     };
     let (size, sha) = write().map_err(Error::io(format!("cannot write `{}`", path.display())))?;
     Ok(Some(baseline::DataFile { size, sha256: hex::encode(&sha) }))

@@ -15,6 +15,7 @@ fn gild_in(dir: &Path, config: &Path, args: &[&str]) -> Run {
         .current_dir(dir)
         .args(args)
         .env("XDG_CONFIG_HOME", config)
+        .env("GILD_CACHE", config.join("cache"))
         .env("GILD_ACTOR", "tester")
         .env("NO_COLOR", "1")
         .env_remove("GILD_NOW")

@@ -415,7 +415,8 @@ pub struct Workspace {
 impl Workspace {
     pub fn new() -> Self {
         let tmp = tempfile::Builder::new().prefix("gild-it-").tempdir().unwrap();
-        let root = tmp.path().to_path_buf();
+        // The frame cache lives beside the workspace, one per test.
+        let root = tmp.path().join("ws");
         for d in ["recipes", "artifacts", "keys"] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
@@ -430,6 +431,11 @@ impl Workspace {
 
     pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.root.join(rel)
+    }
+
+    /// This workspace's frame cache (`GILD_CACHE` of every command it runs).
+    pub fn cache(&self) -> PathBuf {
+        self.root.with_file_name("cache")
     }
 
     pub fn read(&self, rel: impl AsRef<Path>) -> Vec<u8> {
@@ -597,6 +603,7 @@ impl Workspace {
             .env_remove("GILD_NOW")
             .env("NO_COLOR", "1")
             .env("GILD_ACTOR", "tester")
+            .env("GILD_CACHE", self.cache())
             .timeout(Duration::from_secs(120));
         cmd
     }
@@ -616,7 +623,8 @@ impl Workspace {
             .env_remove("SOURCE_DATE_EPOCH")
             .env_remove("GILD_NOW")
             .env("NO_COLOR", "1")
-            .env("GILD_ACTOR", "tester");
+            .env("GILD_ACTOR", "tester")
+            .env("GILD_CACHE", self.cache());
         if let Some(now) = now {
             cmd.env("GILD_NOW", now);
         }
@@ -668,6 +676,7 @@ impl Workspace {
             .env_remove("GILD_NOW")
             .env("NO_COLOR", "1")
             .env("GILD_ACTOR", "tester")
+            .env("GILD_CACHE", self.cache())
             .stdin(std::process::Stdio::null())
             .stdout(writer)
             .stderr(std::process::Stdio::piped())

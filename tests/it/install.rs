@@ -83,10 +83,11 @@ fn demo() -> (tempfile::TempDir, PathBuf) {
         .unwrap()
         .current_dir(tmp.path())
         .args(["build", "recipes/demo.toml"])
+        .env("GILD_CACHE", tmp.path().join(".cache"))
         .output()
         .unwrap();
     assert!(out.status.success(), "demo build: {}", String::from_utf8_lossy(&out.stderr));
-    let baseline = tmp.path().join("baselines/demo/1.0.0");
+    let baseline = tmp.path().join("baselines/demo/1.1.0");
     (tmp, baseline)
 }
 
@@ -103,7 +104,7 @@ fn install_demo_under(shell: &[&str]) {
     let out = install(shell, &script, &root, &artifacts);
     assert!(out.status.success(), "install.sh under {shell:?}: {}", String::from_utf8_lossy(&out.stderr));
     mtree_clean(&baseline.join("files.mtree"), &root).unwrap_or_else(|e| panic!("tree differs from the image:\n{e}"));
-    assert_eq!(std::fs::read(root.join("etc/gild/release")).unwrap(), b"name = \"demo\"\nversion = \"1.0.0\"\n");
+    assert_eq!(std::fs::read(root.join("etc/gild/release")).unwrap(), b"name = \"demo\"\nversion = \"1.1.0\"\n");
     assert!(
         std::fs::symlink_metadata(root.join("lib")).unwrap().file_type().is_symlink(),
         "lib -> usr/lib stays a symlink"
@@ -258,7 +259,7 @@ fn release_md_lists_patches_cves_backout_and_deferrals_and_is_reproducible() {
     let (ws, baseline) = demo();
     let text = std::fs::read_to_string(baseline.join("RELEASE.md")).unwrap();
     for needle in [
-        "# demo 1.0.0",
+        "# demo 1.1.0",
         "DEMO-2026-0001",
         "DEMO-2026-0002",
         "DEMO-2026-0003",
@@ -269,7 +270,7 @@ fn release_md_lists_patches_cves_backout_and_deferrals_and_is_reproducible() {
         "DEMO-2026-0004",
         "Reason: The curl 8.11 update breaks",
         "ssl library present: pass",
-        "demo-1.0.0.tar.zst",
+        "demo-1.1.0.tar.zst",
     ] {
         assert!(text.contains(needle), "RELEASE.md lacks {needle:?}:\n{text}");
     }

@@ -31,6 +31,7 @@ fn on_a_terminal(ws: &Workspace, args: &[&str]) -> (i32, String) {
         .env("GILD_PROGRESS_DELAY_MS", "0")
         .env("NO_COLOR", "1")
         .env("GILD_ACTOR", "tester")
+        .env("GILD_CACHE", ws.cache())
         .output()
         .expect("running script");
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())

@@ -365,6 +365,7 @@ fn an_artifact_rewritten_after_verification_is_a_trust_failure_whatever_its_deco
             .current_dir(&ws.root)
             .args(["build", &recipe])
             .env("NO_COLOR", "1")
+            .env("GILD_CACHE", ws.cache())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()

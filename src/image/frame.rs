@@ -1,0 +1,101 @@
+//! One chunk compressed: a zstd frame or a gzip member, each independent of the others
+//! (concatenated, they are one valid stream for every reader), so chunks compress on every
+//! core and a frame can be copied from the cache into any image that holds the same chunk.
+
+use std::io;
+
+use sha2::{Digest, Sha256};
+
+use crate::recipe::Format;
+
+/// The image format `baseline.toml` records: the cut rule of [`super::chunk`] and the
+/// compressor settings below. Changing either changes every image, and this name.
+pub const IMAGE_FORMAT: &str = "chunks-1";
+/// What a baseline without `image-format` was written in: one zstd stream (multithreaded
+/// format, 2 MiB jobs) or one gzip member per image.
+pub const STREAM_FORMAT: &str = "stream-1";
+
+/// zstd level 3 (zstd's default), one frame per chunk with its content size and checksum.
+pub const ZSTD_LEVEL: i32 = 3;
+/// libdeflate level 6: about `gzip -6`'s size, several times its speed.
+pub const GZIP_LEVEL: i32 = 6;
+/// The libdeflate that `Cargo.lock` pins (a unit test keeps them equal): a frame's key names
+/// the compressor, so a cache never serves bytes another compressor version made.
+const LIBDEFLATER: &str = "1.26.1";
+
+/// The compressors of one worker.
+pub struct Compressors {
+    zstd: zstd::bulk::Compressor<'static>,
+    gzip: libdeflater::Compressor,
+}
+
+impl Compressors {
+    pub fn new() -> io::Result<Compressors> {
+        let mut zstd = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+        zstd.include_checksum(true)?;
+        zstd.include_contentsize(true)?;
+        let level = libdeflater::CompressionLvl::new(GZIP_LEVEL).expect("a valid libdeflate level");
+        Ok(Compressors { zstd, gzip: libdeflater::Compressor::new(level) })
+    }
+
+    /// `data` as one frame of `format` (a compressed format).
+    pub fn compress(&mut self, format: Format, data: &[u8]) -> io::Result<Vec<u8>> {
+        match format {
+            Format::TarZst => self.zstd.compress(data),
+            Format::TarGz => {
+                let mut out = vec![0; self.gzip.gzip_compress_bound(data.len())];
+                let n = self.gzip.gzip_compress(data, &mut out).map_err(|e| io::Error::other(format!("{e:?}")))?;
+                out.truncate(n);
+                Ok(out)
+            }
+            Format::Tar => Ok(data.to_vec()),
+        }
+    }
+}
+
+/// What makes a frame's bytes: the image format, the compressor and its settings, the chunk.
+pub fn key(format: Format, chunk: &[u8; 32]) -> [u8; 32] {
+    let compressor = match format {
+        Format::TarZst => format!("zstd {} level {ZSTD_LEVEL} checksum", zstd::zstd_safe::version_string()),
+        Format::TarGz => format!("libdeflater {LIBDEFLATER} level {GZIP_LEVEL} gzip"),
+        Format::Tar => "none".to_string(),
+    };
+    let mut h = Sha256::new();
+    h.update(format!("gild frame\0{IMAGE_FORMAT}\0{}\0{compressor}\0", format.extension()));
+    h.update(chunk);
+    h.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_named_libdeflater_is_the_locked_one() {
+        let lock = include_str!("../../Cargo.lock");
+        let entry = format!("name = \"libdeflater\"\nversion = \"{LIBDEFLATER}\"");
+        assert!(lock.contains(&entry), "Cargo.lock pins another libdeflater than frame::LIBDEFLATER names");
+    }
+
+    #[test]
+    fn frames_are_independent_members_and_frames() {
+        let mut c = Compressors::new().unwrap();
+        let (a, b) = (b"first chunk ".repeat(100), b"second chunk".repeat(100));
+        let mut gz = c.compress(Format::TarGz, &a).unwrap();
+        gz.extend(c.compress(Format::TarGz, &b).unwrap());
+        let mut out = Vec::new();
+        io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut out).unwrap();
+        assert_eq!(out, [a.clone(), b.clone()].concat());
+        let mut zst = c.compress(Format::TarZst, &a).unwrap();
+        zst.extend(c.compress(Format::TarZst, &b).unwrap());
+        assert_eq!(zstd::decode_all(&zst[..]).unwrap(), [a, b].concat());
+    }
+
+    #[test]
+    fn keys_differ_by_format_and_chunk() {
+        let (x, y) = ([1u8; 32], [2u8; 32]);
+        assert_ne!(key(Format::TarZst, &x), key(Format::TarGz, &x));
+        assert_ne!(key(Format::TarZst, &x), key(Format::TarZst, &y));
+        assert_eq!(key(Format::TarZst, &x), key(Format::TarZst, &x));
+    }
+}
