@@ -954,7 +954,9 @@ fn main_base(seed: u64, dict: &Dict) -> Plan {
             p.file(&format!("{d}/{pkg}.prerm"), Stuff::Script, r.size(600.0, 0.8, 100, 20_000), r.next(), 0o755);
         }
     }
-    p.file("var/lib/dpkg/status", Stuff::Text, 460_000, r.next(), 0o644);
+    // Text of a database's size, under names gild does not read as one: random text is no
+    // dpkg `status`, and gild refuses a tree whose package database it cannot read.
+    p.file("var/lib/dpkg/status.bench", Stuff::Text, 460_000, r.next(), 0o644);
     p.file("var/lib/dpkg/status-old", Stuff::Text, 455_000, r.next(), 0o644);
     p.file("var/cache/debconf/config.dat", Stuff::Text, 30_000, r.next(), 0o644);
     p.file("var/cache/debconf/templates.dat", Stuff::Text, 1_600_000, r.next(), 0o644);

@@ -140,6 +140,11 @@ impl Cache {
         Some(bytes)
     }
 
+    /// Whether an entry of `kind` is at `key` (its bytes are checked when it is read).
+    pub fn has(&self, kind: &str, key: &[u8; 32]) -> bool {
+        self.path(kind, key).is_file()
+    }
+
     /// Stores an entry, written beside and renamed so no reader sees part of it.
     pub fn put(&self, kind: &str, key: &[u8; 32], bytes: &[u8]) {
         let path = self.path(kind, key);

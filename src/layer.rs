@@ -9,6 +9,7 @@
 mod check;
 pub(crate) mod decompress;
 mod dpkg;
+pub mod index;
 mod resolve;
 pub mod tar;
 
@@ -330,6 +331,28 @@ impl Layering {
             };
             self.apply_decoded(index, artifact, false, pipe, finished, progress)
         })
+    }
+
+    /// Layering that starts from a cached base index instead of the decoded base: the tree
+    /// and the base's warnings as the base left them, contents read from the cache's frames.
+    pub fn from_index(
+        limits: Limits,
+        allow_devices: bool,
+        epoch: Option<i64>,
+        index: index::BaseIndex,
+    ) -> io::Result<Layering> {
+        let spool = Spool::with_external(index.source, index.next_id)?;
+        Ok(Layering {
+            tree: index.tree,
+            spool,
+            warnings: index.warnings,
+            ..Layering::new(limits, allow_devices, epoch)?
+        })
+    }
+
+    /// The tree and warnings as they are now (after the base), for a base index.
+    pub fn snapshot(&self) -> Option<index::Snapshot> {
+        index::Snapshot::take(&self.tree, &self.warnings)
     }
 
     /// Applies one verified layer from its decompressed `stream`, which [`decode`] produces on

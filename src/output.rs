@@ -154,6 +154,7 @@ impl Output {
                 "oci": r.oci.as_ref().map(|(o, path)| json!({"dir": o.dir, "path": path, "platform": o.platform, "manifest": o.manifest, "layer": o.layer, "diff-id": o.diff_id})),
                 "rewritten": r.rewritten,
                 "frames": {"reused": r.frames.reused, "compressed": r.frames.compressed},
+                "base-index": r.base_index,
                 "baseline": r.baseline,
                 "patches": r.patches.iter().map(|p| json!({
                     "id": p.id, "added": p.added.len(), "changed": p.changed.len(), "removed": p.removed.len(), "fixes": p.fixes,
@@ -184,6 +185,9 @@ impl Output {
         let f = r.frames;
         if f.reused + f.compressed > 0 {
             outln!("  frames    {} compressed, {} from the cache", f.compressed, f.reused);
+        }
+        if r.base_index == Some("used") {
+            outln!("  base      read from the cache's index of it, not decoded again");
         }
         outln!("  baseline  {}  {} entries  tree sha256 {}", r.baseline, r.entries, r.tree);
         for p in &r.patches {

@@ -28,10 +28,22 @@ impl Content {
     }
 }
 
+/// Contents that live outside the spool: a base's files, read from the cache's frames when
+/// a build starts from a cached base index (docs/image-format.md) instead of decoding the
+/// base. Such a content's `offset` has [`EXTERNAL`] set; the rest is the source's own number.
+pub trait External: Send + Sync {
+    /// Appends `len` bytes of `content` from `offset` to `out`.
+    fn read_into(&self, content: &Content, offset: u64, len: u64, out: &mut Vec<u8>) -> io::Result<()>;
+}
+
+/// The bit of [`Content::offset`] that marks an external content.
+pub const EXTERNAL: u64 = 1 << 63;
+
 pub struct Spool {
     writer: BufWriter<File>,
     len: u64,
     next_id: u64,
+    external: Option<std::sync::Arc<dyn External>>,
 }
 
 impl Spool {
@@ -41,7 +53,17 @@ impl Spool {
             writer: BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?),
             len: 0,
             next_id: 0,
+            external: None,
         })
+    }
+
+    /// A spool whose contents with [`EXTERNAL`] set are read from `external`; its own ids
+    /// start after `first_id`, so they never meet the external contents' ids.
+    pub fn with_external(external: std::sync::Arc<dyn External>, first_id: u64) -> io::Result<Spool> {
+        let mut spool = Spool::new()?;
+        spool.external = Some(external);
+        spool.next_id = first_id;
+        Ok(spool)
     }
 
     /// Copies `reader` to the end of the spool, hashing it, straight from the reader's buffer.
@@ -75,6 +97,11 @@ impl Spool {
     /// Reads back one stored content while storing goes on: gild reads the small files a
     /// Debian package updates (`var/lib/dpkg/status`, lists, conffiles) from the tree so far.
     pub fn read(&mut self, content: &Content) -> io::Result<Vec<u8>> {
+        if content.offset & EXTERNAL != 0 {
+            let mut out = Vec::new();
+            external(&self.external)?.read_into(content, 0, content.size, &mut out)?;
+            return Ok(out);
+        }
         self.writer.flush()?;
         let mut buf = vec![0u8; usize::try_from(content.size).map_err(io::Error::other)?];
         let n = read_full(self.writer.get_ref(), &mut buf, content.offset)?;
@@ -87,12 +114,17 @@ impl Spool {
     /// Makes everything stored readable; call once storing is done.
     pub fn finish(self) -> io::Result<SpoolReader> {
         let file = self.writer.into_inner().map_err(|e| e.into_error())?;
-        Ok(SpoolReader { file, window: Default::default() })
+        Ok(SpoolReader { file, window: Default::default(), external: self.external })
     }
+}
+
+fn external(source: &Option<std::sync::Arc<dyn External>>) -> io::Result<&dyn External> {
+    source.as_deref().ok_or_else(|| io::Error::other("a content outside the spool, and no source for it"))
 }
 
 pub struct SpoolReader {
     file: File,
+    external: Option<std::sync::Arc<dyn External>>,
     /// A window of the spool read ahead: contents stored one after another and written out in
     /// about that order (a sorted base) then cost one `pread` per window, not one per file.
     window: std::cell::RefCell<Window>,
@@ -109,6 +141,11 @@ const WINDOW: usize = 1 << 20;
 impl SpoolReader {
     /// Copies one content to `out`.
     pub fn copy_to(&self, content: &Content, out: &mut impl Write) -> io::Result<()> {
+        if content.offset & EXTERNAL != 0 {
+            let mut buf = Vec::new();
+            self.ranges().read_into(content, 0, content.size, &mut buf)?;
+            return out.write_all(&buf);
+        }
         let mut window = self.window.borrow_mut();
         let end = content.offset + content.size;
         let inside = |w: &Window| content.offset >= w.offset && end <= w.offset + w.data.len() as u64;
@@ -143,17 +180,20 @@ impl SpoolReader {
 /// Reads ranges of stored contents from any thread (the image's chunks are read and
 /// compressed on every core).
 #[derive(Clone, Copy)]
-pub struct Ranges<'a>(&'a File);
+pub struct Ranges<'a>(&'a File, &'a Option<std::sync::Arc<dyn External>>);
 
 impl SpoolReader {
     pub fn ranges(&self) -> Ranges<'_> {
-        Ranges(&self.file)
+        Ranges(&self.file, &self.external)
     }
 }
 
 impl Ranges<'_> {
     /// Appends `len` bytes of `content` from `offset` to `out`.
     pub fn read_into(&self, content: &Content, offset: u64, len: u64, out: &mut Vec<u8>) -> io::Result<()> {
+        if content.offset & EXTERNAL != 0 {
+            return external(self.1)?.read_into(content, offset, len, out);
+        }
         let start = out.len();
         out.resize(start + len as usize, 0);
         let n = read_full(self.0, &mut out[start..], content.offset + offset)?;

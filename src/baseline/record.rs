@@ -29,6 +29,10 @@ pub struct Record {
     /// recorded before images were written in chunks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_format: Option<String>,
+    /// sha256 of the cached index of the decoded base this build used or wrote
+    /// (docs/image-format.md): a later build from the same base may start from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_index: Option<String>,
     #[serde(default)]
     pub image: Vec<ImageFile>,
     /// The OCI image layout, when the recipe asks for one (docs/oci.md); absent from baselines

@@ -65,6 +65,52 @@ pub struct FrameCount {
     pub compressed: u64,
 }
 
+/// Where each file's data lies in the image's chunks: what a cached base index points at.
+#[derive(Debug, Default)]
+pub struct ChunkMap {
+    /// Each chunk's uncompressed length, in order.
+    pub chunks: Vec<u64>,
+    /// By content sha256: the segments holding the content's bytes in order.
+    pub contents: HashMap<[u8; 32], Vec<Segment>>,
+}
+
+/// `len` bytes of a content, at `at` in chunk `chunk`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub chunk: u32,
+    pub at: u64,
+    pub len: u64,
+}
+
+impl ChunkMap {
+    fn add(&mut self, chunk: &Chunk) {
+        let mut at = 0;
+        for piece in &chunk.pieces {
+            match piece {
+                chunk::Piece::Bytes(b) => at += b.len() as u64,
+                chunk::Piece::Data { content, offset, len } => {
+                    let segments = self.contents.entry(content.sha256).or_default();
+                    let covered: u64 = segments.iter().map(|s| s.len).sum();
+                    // The first copy of a content is enough.
+                    if covered == *offset && covered < content.size {
+                        segments.push(Segment { chunk: chunk.index as u32, at, len: *len });
+                    }
+                    at += len;
+                }
+            }
+        }
+        self.chunks.push(chunk.len);
+    }
+}
+
+/// What [`write`] did.
+pub struct Wrote {
+    /// One per output, in order.
+    pub written: Vec<Written>,
+    pub count: FrameCount,
+    pub map: ChunkMap,
+}
+
 /// Writes the tree as one tar stream into each `(format, files)`: every file of a format
 /// gets the same bytes (the `tar.gz` image and the OCI layer). A format with no files is only
 /// hashed: the plain tar's sha256 is the OCI layer's `diff_id`. One [`Written`] per output, in
@@ -75,7 +121,7 @@ pub fn write(
     outputs: Vec<(Format, Vec<File>)>,
     frames: Frames,
     progress: &dyn Progress,
-) -> io::Result<(Vec<Written>, FrameCount)> {
+) -> io::Result<Wrote> {
     let mut sinks: Vec<Sink> = outputs
         .into_iter()
         .map(|(format, files)| Sink { format, out: Hashed::fanout(files), frames: Vec::new() })
@@ -90,6 +136,7 @@ pub fn write(
     let (jobs, queue) = mpsc::sync_channel::<Chunk>(workers);
     let queue = Mutex::new(queue);
     let (done_tx, done) = mpsc::channel::<io::Result<Done>>();
+    let mut map = ChunkMap::default();
     let count = std::thread::scope(|scope| -> io::Result<FrameCount> {
         for _ in 0..workers {
             let (queue, done_tx, need) = (&queue, done_tx.clone(), &need);
@@ -121,6 +168,7 @@ pub fn write(
                 in_flight -= order.take(d, &mut sinks)?;
             }
             in_flight += 1;
+            map.add(&chunk);
             jobs.send(chunk).map_err(|_| io::Error::other("the image workers stopped"))
         });
         write_tar(tree, &mut chunker, progress)?;
@@ -139,7 +187,7 @@ pub fn write(
             Ok(Written { format: s.format, size, sha256, frames: s.frames })
         })
         .collect::<io::Result<_>>()?;
-    Ok((written, count))
+    Ok(Wrote { written, count, map })
 }
 
 /// `GILD_JOBS`, else the cores available (at most [`MAX_WORKERS`]): the speed, never the bytes.

@@ -10,6 +10,7 @@ mod claim;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
 use serde_json::{json, Map};
@@ -73,6 +74,9 @@ pub struct BuildReport {
     pub checks: Vec<CheckRecord>,
     /// How the images' frames were made (none for an unchanged build that wrote nothing).
     pub frames: image::FrameCount,
+    /// Whether the base came from a cached index (`used`), was decoded and indexed
+    /// (`written`), or neither (no cache, or an unchanged build).
+    pub base_index: Option<&'static str>,
     pub warnings: Vec<String>,
 }
 
@@ -80,6 +84,29 @@ pub struct BuildReport {
 pub type Notify<'a> = &'a dyn Fn(&str);
 
 pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<BuildReport, Error> {
+    let lost = Arc::new(AtomicBool::new(false));
+    match build_once(ctx, opts, notify, Some(&lost)) {
+        // The cache lost a frame of the base index mid-build: a cache failure is never a
+        // failed build, so build again, decoding the base.
+        Err(_) if lost.load(Ordering::Relaxed) => {
+            let mut report = build_once(ctx, opts, notify, None)?;
+            report
+                .warnings
+                .insert(0, "cache: a frame of the base index was lost during the build; built again without it".into());
+            Ok(report)
+        }
+        result => result,
+    }
+}
+
+/// One build; `index_lost` (when a cached base index may be used) is set when a frame it
+/// points at could not be read.
+fn build_once(
+    ctx: &Context,
+    opts: &BuildOptions,
+    notify: Notify,
+    index_lost: Option<&Arc<AtomicBool>>,
+) -> Result<BuildReport, Error> {
     let progress = &*ctx.progress;
     let (ws, mut recipe) = ctx.recipe(&opts.recipe)?;
     if let Some(v) = &opts.version {
@@ -141,9 +168,19 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         None => recipe.epoch.or_else(source_date_epoch),
     };
 
-    let (verified, (layered, changes, base_links, packages, base_digests)) =
-        verify_and_layer(&ws, &recipe, limits, epoch, progress)?;
     let mut warnings = cleaned;
+    let cache = open_cache(opts, &mut warnings);
+    let index_key = layer::index::key(&recipe.base.sha256, epoch, recipe.allow_devices, &limits);
+    let base_index = match (&cache, index_lost) {
+        (Some(cache), Some(lost)) => find_index(&versions, &recipe, cache, &index_key, lost),
+        _ => None,
+    };
+    let (start, index_digest) = match base_index {
+        Some((index, digest)) => (Start::Index(Box::new(index)), Some(digest)),
+        None => (Start::Decode { snapshot: cache.is_some() }, None),
+    };
+    let (verified, (layered, changes, base_links, packages, base_digests), snapshot) =
+        verify_and_layer(&ws, &recipe, limits, epoch, start, progress)?;
     warnings.extend(layered.warnings.iter().cloned());
     if let Some(p) = &packages {
         warnings.extend(package_problems(&recipe, &changes, p)?);
@@ -166,9 +203,8 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
             });
         }
         progress.finish();
-        let cache = open_cache(opts, &mut warnings);
         let recorded = recorded_frames(&recipe, &versions, &mut warnings);
-        let frames = image::Frames { cache: cache.as_ref(), recorded: &recorded };
+        let frames = image::Frames { cache: cache.as_deref(), recorded: &recorded };
         let mut report = unchanged(&ws, &recipe, record, &layered, &out_dir, &mut claim, frames)?;
         report.warnings.splice(0..0, warnings);
         if let Some(cache) = &cache {
@@ -185,11 +221,22 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
                 .map(|i| format!("{} (`{}`): signature not counted: {}", v.spec().id, v.spec().written, i.reason)),
         );
     }
-    let cache = open_cache(opts, &mut warnings);
     let recorded = recorded_frames(&recipe, &versions, &mut warnings);
-    let frames = image::Frames { cache: cache.as_ref(), recorded: &recorded };
+    let frames = image::Frames { cache: cache.as_deref(), recorded: &recorded };
     let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), &mut claim, frames, progress)?;
     progress.finish();
+    let index_use = match (&index_digest, &snapshot) {
+        (Some(_), _) => Some("used"),
+        (None, Some(_)) => Some("written"),
+        _ => None,
+    };
+    let base_index = match (index_digest, snapshot, &cache) {
+        (Some(digest), _, _) => Some(digest),
+        (None, Some(snapshot), Some(cache)) => {
+            store_index(snapshot, &layered, &images, cache, &index_key, &mut warnings)
+        }
+        _ => None,
+    };
     let mut checks = Vec::new();
     if !recipe.checks.is_empty() {
         let env = check::Env { name: &recipe.name, version: &recipe.version.to_string() };
@@ -214,6 +261,7 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         journal: Some(head.unwrap_or_else(|| baseline::JournalHead { seq: 0, hash: "0".repeat(64) })),
         install_data: install_data.clone(),
         image_format: Some(image::frame::IMAGE_FORMAT.into()),
+        base_index,
         image: images.files.iter().map(|(f, _)| f.clone()).collect(),
         oci: images.oci.as_ref().map(|l| l.record.clone()),
         base: artifact_record(&verified[0]),
@@ -341,16 +389,68 @@ pub fn build(ctx: &Context, opts: &BuildOptions, notify: Notify) -> Result<Build
         notable: record.notable.clone(),
         checks: record.check.clone(),
         frames: images.count,
+        base_index: index_use.filter(|_| record.base_index.is_some()),
         warnings,
     })
 }
 
 /// The frame cache, unless `--no-cache`; a cache that cannot be used is a warning.
-fn open_cache(opts: &BuildOptions, warnings: &mut Vec<String>) -> Option<crate::cache::Cache> {
+fn open_cache(opts: &BuildOptions, warnings: &mut Vec<String>) -> Option<Arc<crate::cache::Cache>> {
     if opts.no_cache {
         return None;
     }
-    crate::cache::Cache::open().map_err(|w| warnings.push(w)).ok()
+    crate::cache::Cache::open().map_err(|w| warnings.push(w)).ok().map(Arc::new)
+}
+
+/// The cached index of this recipe's base, when a baseline built from the same base
+/// artifact recorded its sha256 (newest first) and the cache holds it with those bytes.
+fn find_index(
+    versions: &crate::rollout::Versions,
+    recipe: &Recipe,
+    cache: &Arc<crate::cache::Cache>,
+    key: &[u8; 32],
+    lost: &Arc<AtomicBool>,
+) -> Option<(layer::index::BaseIndex, String)> {
+    let base = hex::encode(&recipe.base.sha256);
+    for (_, dir) in versions.recorded.iter().rev() {
+        let Ok(record) = read_record(dir) else { continue };
+        let Some(digest) = record.base_index.filter(|_| record.base.sha256 == base) else { continue };
+        let Some(sha) = hex::decode_array(digest.as_bytes()) else { continue };
+        if recipe.sign.is_some()
+            && crate::sign::check(dir, &dir.join(".gild-no-images"), &recipe.sign.as_ref()?.public).is_err()
+        {
+            continue;
+        }
+        if let Some(bytes) = cache.get("index", key, &sha) {
+            return layer::index::BaseIndex::load(&bytes, Arc::clone(cache), Arc::clone(lost)).map(|i| (i, digest));
+        }
+    }
+    None
+}
+
+/// Stores the index of the base this build decoded; returns its sha256 for the record.
+fn store_index(
+    snapshot: layer::index::Snapshot,
+    layered: &Layered,
+    images: &Staged,
+    cache: &crate::cache::Cache,
+    key: &[u8; 32],
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    // The frames of the zstd image (else the gzip one): an OCI layer shares them.
+    let frames = [Format::TarZst, Format::TarGz].into_iter().find_map(|f| {
+        images.written.iter().find(|w| w.format == f && !w.frames.is_empty()).map(|w| (f, &w.frames[..]))
+    });
+    match snapshot.finish(&layered.spool, &images.map, frames, cache) {
+        Ok(bytes) => {
+            cache.put("index", key, &bytes);
+            Some(hex::encode(&sha2::Sha256::digest(&bytes)))
+        }
+        Err(e) => {
+            warnings.push(format!("cache: the base index was not stored: {e}"));
+            None
+        }
+    }
 }
 
 /// The frames recorded by this recipe's baselines (key → sha256): the only frames the cache
@@ -516,6 +616,13 @@ fn read_record(dir: &Path) -> Result<Record, Error> {
 }
 
 /// The layered tree, what each patch changed, and the base's top-level symlinks.
+/// Where layering starts: from a cached base index, or by decoding the base (and then taking
+/// a snapshot of it for the index when there is a cache).
+enum Start {
+    Index(Box<layer::index::BaseIndex>),
+    Decode { snapshot: bool },
+}
+
 type LayerAll = (Layered, Vec<Changes>, Vec<(Vec<u8>, Vec<u8>)>, Option<layer::Packages>, BaseDigests);
 
 /// The base's sha256 of the files a Debian package's install touches (`etc/`, `var/lib/dpkg/`).
@@ -533,13 +640,14 @@ fn verify_and_layer(
     recipe: &Recipe,
     limits: crate::limits::Limits,
     epoch: Option<i64>,
+    start: Start,
     progress: &dyn Progress,
-) -> Result<(Vec<Verified>, LayerAll), Error> {
+) -> Result<(Vec<Verified>, LayerAll, Option<layer::index::Snapshot>), Error> {
     let mut details = Map::new();
     details.insert("version".into(), json!(recipe.version.to_string()));
     let patches: Vec<&ArtifactSpec> = recipe.patches.iter().map(|p| &p.artifact).collect();
     let stopped = || Error::io("cannot verify the patches")(std::io::Error::other("the worker thread stopped"));
-    let (verified, layered) = std::thread::scope(|scope| -> Result<_, Error> {
+    let (verified, layered, snapshot) = std::thread::scope(|scope| -> Result<_, Error> {
         let (checked_tx, checked) = mpsc::channel();
         let (ahead_tx, ahead) = mpsc::channel();
         let worker_patches = patches.clone();
@@ -568,9 +676,18 @@ fn verify_and_layer(
             }
         }
 
-        let mut layering =
-            Layering::new(limits, recipe.allow_devices, epoch).map_err(Error::io("cannot create the spool file"))?;
-        layering.apply(0, &verified[0], progress)?;
+        let spool_err = Error::io("cannot create the spool file");
+        let (mut layering, snapshot) = match start {
+            Start::Index(index) => {
+                (Layering::from_index(limits, recipe.allow_devices, epoch, *index).map_err(spool_err)?, None)
+            }
+            Start::Decode { snapshot } => {
+                let mut layering = Layering::new(limits, recipe.allow_devices, epoch).map_err(spool_err)?;
+                layering.apply(0, &verified[0], progress)?;
+                let snapshot = if snapshot { layering.snapshot() } else { None };
+                (layering, snapshot)
+            }
+        };
         let base_links = layering.top_level_links();
         let base_digests = if verified.iter().skip(1).any(|v| v.is_deb()) {
             layering.digests(&[b"etc", b"var/lib/dpkg"])
@@ -585,11 +702,11 @@ fn verify_and_layer(
         }
         let packages = layering.packages()?;
         layering.add_release(&release_text(recipe))?;
-        Ok((verified, (layering.finish()?, changes, base_links, packages, base_digests)))
+        Ok((verified, (layering.finish()?, changes, base_links, packages, base_digests), snapshot))
     })?;
     // The worker is done, and with it its references.
     let verified = verified.into_iter().map(|v| Arc::into_inner(v).expect("the worker has finished")).collect();
-    Ok((verified, layered))
+    Ok((verified, layered, snapshot))
 }
 
 /// `etc/gild/release`: which baseline a host was built from.
@@ -606,6 +723,9 @@ struct Staged {
     files: Vec<(ImageFile, NamedTempFile)>,
     oci: Option<oci::Layout>,
     count: image::FrameCount,
+    /// Where each content lies in the chunks, and every format's frames: a base index points there.
+    map: image::ChunkMap,
+    written: Vec<image::Written>,
 }
 
 /// Writes every format beside its final name in `out_dir`, from one tar stream: the OCI
@@ -646,7 +766,8 @@ fn write_images(
         }
         None => None,
     };
-    let (written, count) = image::write(&layered.tree, &layered.spool, outputs, frames, progress).map_err(io())?;
+    let image::Wrote { written, count, map } =
+        image::write(&layered.tree, &layered.spool, outputs, frames, progress).map_err(io())?;
     let of = |format: Format| written.iter().find(|w| w.format == format).expect("every format was written");
     let files = temps
         .into_iter()
@@ -669,7 +790,7 @@ fn write_images(
         }
         None => None,
     };
-    Ok(Staged { files, oci, count })
+    Ok(Staged { files, oci, count, map, written })
 }
 
 /// A rebuild of a recorded version with the same tree: rewrites nothing but a recorded image
@@ -763,6 +884,7 @@ fn unchanged(
         notable: record.notable.clone(),
         checks: record.check.clone(),
         frames: count,
+        base_index: None,
         warnings,
     })
 }

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod base_index;
 mod build;
 mod checks;
 mod clock;

@@ -1,0 +1,132 @@
+//! A rebuild that starts from the cache's index of the decoded base instead of decoding it
+//! again (docs/image-format.md): same bytes as a build without the cache, and a cache that
+//! lost or garbled what the index points at costs time, never the build.
+
+use crate::harness::*;
+
+/// A base of a few MiB in many files, so the image has several chunks.
+fn base() -> Layer {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut layer = base_layer().dir("./usr/share/data");
+    for i in 0..400 {
+        let size = 2_000 + (i * 7_919) % 30_000;
+        let data: Vec<u8> = (0..size)
+            .map(|j| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Half noise, half text: compressible, not trivially.
+                if j % 64 < 32 {
+                    (x >> 24) as u8
+                } else {
+                    b"patch management "[j % 17]
+                }
+            })
+            .collect();
+        layer = layer.file(format!("./usr/share/data/f{i:04}"), &data);
+    }
+    layer
+}
+
+fn recipe(ws: &Workspace, version: &str, patches: usize) -> String {
+    let mut r = ws.recipe("idx").version(version).formats(&["tar.zst", "tar.gz"]).base(base());
+    for p in 0..patches {
+        let layer =
+            Layer::new().file(format!("./usr/share/data/f{:04}", 100 * p + 7), format!("patched {p}\n").as_bytes());
+        r = r.patch(&format!("P-{p}"), layer);
+    }
+    r.write()
+}
+
+fn base_index(ws: &Workspace, version: &str) -> String {
+    let text = ws.read_string(format!("baselines/idx/{version}/baseline.toml"));
+    let line =
+        text.lines().find(|l| l.starts_with("base-index = ")).unwrap_or_else(|| panic!("no base-index:\n{text}"));
+    line.to_string()
+}
+
+/// The images of `version` written again without the cache must match the record.
+fn same_without_cache(ws: &Workspace, recipe: &str, version: &str) {
+    for ext in ["tar.zst", "tar.gz"] {
+        std::fs::remove_file(ws.path(format!("out/idx-{version}.{ext}"))).unwrap();
+    }
+    let j = ws.gild(&["--json", "build", recipe, "--no-cache"]).success().json();
+    assert_eq!(j["status"], "unchanged", "{j}");
+    assert_eq!(j["rewritten"].as_array().map(Vec::len), Some(2), "both images written again and matching: {j}");
+}
+
+#[test]
+fn a_rebuild_with_one_more_patch_starts_from_the_base_index_and_gives_the_same_bytes() {
+    let ws = Workspace::new();
+    let first = recipe(&ws, "1.0.0", 1);
+    let j = ws.gild(&["--json", "build", &first]).success().json();
+    assert_eq!(j["base-index"], "written", "{j}");
+    let next = recipe(&ws, "1.0.1", 2);
+    let j = ws.gild(&["--json", "build", &next]).success().json();
+    assert_eq!(j["base-index"], "used", "the base is not decoded again: {j}");
+    assert_eq!(base_index(&ws, "1.0.0"), base_index(&ws, "1.0.1"));
+    assert!(j["frames"]["reused"].as_u64().unwrap() > 0, "{j}");
+    same_without_cache(&ws, &next, "1.0.1");
+    let image = ws.image("idx", "1.0.1");
+    assert_eq!(image.data("usr/share/data/f0107"), b"patched 1\n");
+    assert_eq!(image.data("usr/share/data/f0007"), b"patched 0\n");
+}
+
+#[test]
+fn a_garbled_index_is_ignored_and_the_base_decoded() {
+    let ws = Workspace::new();
+    ws.gild(&["build", &recipe(&ws, "1.0.0", 1)]).success();
+    let mut garbled = 0;
+    for entry in walk(&ws.cache().join("index")) {
+        let mut bytes = std::fs::read(&entry).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 1;
+        std::fs::write(&entry, bytes).unwrap();
+        garbled += 1;
+    }
+    assert_eq!(garbled, 1, "one base, one index");
+    let next = recipe(&ws, "1.0.1", 2);
+    let j = ws.gild(&["--json", "build", &next]).success().json();
+    assert_eq!(j["base-index"], "written", "decoded again and indexed anew: {j}");
+    assert!(j["warnings"].to_string().contains("cache"), "the garbled entry is reported: {j}");
+    same_without_cache(&ws, &next, "1.0.1");
+}
+
+/// Every frame the index points at garbled on disk (present, so the index is taken, but not
+/// with its recorded bytes): the build notices when it reads one, and builds again decoding
+/// the base, with the same bytes.
+#[test]
+fn frames_the_index_needs_garbled_on_disk_cost_a_second_pass_not_the_build() {
+    let ws = Workspace::new();
+    ws.gild(&["build", &recipe(&ws, "1.0.0", 1)]).success();
+    for entry in walk(&ws.cache().join("frame")) {
+        let mut bytes = std::fs::read(&entry).unwrap();
+        bytes[0] ^= 0xff;
+        std::fs::write(&entry, bytes).unwrap();
+    }
+    let next = recipe(&ws, "1.0.1", 2);
+    let j = ws.gild(&["--json", "build", &next]).success().json();
+    assert_eq!(j["frames"]["reused"], 0, "no garbled frame is used: {j}");
+    assert!(j["warnings"].to_string().contains("built again without it"), "{j}");
+    same_without_cache(&ws, &next, "1.0.1");
+}
+
+#[test]
+fn no_cache_neither_reads_nor_writes_an_index() {
+    let ws = Workspace::new();
+    let j = ws.gild(&["--json", "build", &recipe(&ws, "1.0.0", 1), "--no-cache"]).success().json();
+    assert!(j["base-index"].is_null(), "{j}");
+    assert!(!ws.cache().exists(), "nothing written to the cache");
+    assert!(!ws.read_string("baselines/idx/1.0.0/baseline.toml").contains("base-index"));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for group in std::fs::read_dir(dir).unwrap() {
+        for entry in std::fs::read_dir(group.unwrap().path()).unwrap() {
+            out.push(entry.unwrap().path());
+        }
+    }
+    out.sort();
+    out
+}
