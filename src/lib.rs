@@ -79,4 +79,11 @@ pub mod tree;
 pub mod trust;
 pub mod workspace;
 
+/// What a test needs from the machine (a stock tool as the judge), and the rule when it is
+/// missing; shared with `build.rs` and the integration tests, each of which uses a part.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../tests/support/needs.rs"]
+pub(crate) mod needs;
+
 pub use error::Error;
