@@ -510,9 +510,15 @@ fn verify_and_layer(
             }
         }
 
+        // An artifact rewritten after its verification is found while it is layered: a trust
+        // failure like any other, journaled as one `refused` line.
+        let refused = |i: usize, e: layer::LayerError| match e {
+            layer::LayerError::Trust(t) => super::refuse(ws, recipe, verified[i].spec(), details.clone(), t),
+            e => Error::from(e),
+        };
         let mut layering =
             Layering::new(limits, recipe.allow_devices, epoch).map_err(Error::io("cannot create the spool file"))?;
-        layering.apply(0, &verified[0], progress)?;
+        layering.apply(0, &verified[0], progress).map_err(|e| refused(0, e))?;
         let base_links = layering.top_level_links();
         let base_digests = if verified.iter().skip(1).any(|v| v.is_deb()) {
             layering.digests(&[b"etc", b"var/lib/dpkg"])
@@ -523,7 +529,8 @@ fn verify_and_layer(
         for (i, v) in verified.iter().enumerate().skip(1) {
             let (stream, finished) = ahead.recv().map_err(|_| stopped())?.into_parts();
             let downgrade = recipe.patches[i - 1].downgrade;
-            changes.push(layering.apply_decoded(i as u16, v, downgrade, stream, finished, progress)?);
+            let applied = layering.apply_decoded(i as u16, v, downgrade, stream, finished, progress);
+            changes.push(applied.map_err(|e| refused(i, e))?);
         }
         let packages = layering.packages()?;
         layering.add_release(&release_text(recipe))?;

@@ -201,7 +201,9 @@ pub fn verify_or_refuse(
     crate::trust::verify(spec, &recipe.keys).map_err(|e| refuse(ws, recipe, spec, details, e))
 }
 
-/// The error for an artifact that failed verification, journaled as [`verify_or_refuse`] does.
+/// The error for an artifact that failed verification (or changed after it, found while it
+/// was read), journaled as [`verify_or_refuse`] does; a digest mismatch adds both digests
+/// (`expected`, `found`) to the line.
 pub fn refuse(
     ws: &Workspace,
     recipe: &Recipe,
@@ -209,6 +211,11 @@ pub fn refuse(
     mut details: serde_json::Map<String, serde_json::Value>,
     e: crate::trust::TrustError,
 ) -> Error {
+    use crate::trust::TrustError;
+    if let TrustError::Pin { expected, found, .. } | TrustError::Changed { expected, found, .. } = &e {
+        details.insert("expected".into(), expected.clone().into());
+        details.insert("found".into(), found.clone().into());
+    }
     let e = Error::from(e);
     if e.exit_code() == 3 {
         details.insert("name".into(), recipe.name.clone().into());
