@@ -42,7 +42,8 @@
 //! - [`rollout`] holds `channels.toml` (history, revocations) and the promotion rules.
 //! - [`journal`] is hash-chained; `log --verify` walks it and checks the heads that
 //!   `baseline.toml` and `channels.toml` record. Every command that writes takes the image's
-//!   lock ([`workspace::Workspace::lock`]) and replaces files by rename.
+//!   lock ([`ops::lock_to_write`]), first records as `recovered` a build whose journal line
+//!   could not be written ([`ops::recover`]), and replaces files by rename.
 //! - `show`, `list` and `prune` read the records through [`rollout::Versions`], where
 //!   "newest" means the newest version not revoked; `init` starts a workspace.
 //! - [`ops`] holds the commands as plain functions; [`cli`] maps flags to them (and generates
@@ -79,5 +80,12 @@ pub mod spool;
 pub mod tree;
 pub mod trust;
 pub mod workspace;
+
+/// What a test needs from the machine (a stock tool as the judge), and the rule when it is
+/// missing; shared with `build.rs` and the integration tests, each of which uses a part.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../tests/support/needs.rs"]
+pub(crate) mod needs;
 
 pub use error::Error;

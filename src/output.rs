@@ -503,11 +503,12 @@ impl Output {
                 .collect();
             let verified = r.verified.as_ref().map(|v| {
                 json!({
-                    "ok": v.problem.is_none(),
+                    "ok": v.ok(),
                     "lines": r.lines.len(),
                     "anchors": v.anchors.iter().map(|a| json!({"source": a.source, "seq": a.head.seq, "hash": a.head.hash})).collect::<Vec<_>>(),
                     "unanchored": v.unanchored,
                     "problem": v.problem.as_ref().map(|p| json!({"line": p.line, "cause": p.cause})),
+                    "unjournaled": v.unjournaled.iter().map(|(version, baseline)| json!({"version": version, "baseline": baseline})).collect::<Vec<_>>(),
                 })
             });
             outln!(
@@ -532,6 +533,12 @@ impl Output {
                             v.unanchored
                         );
                     }
+                }
+                for (version, baseline) in &v.unjournaled {
+                    outln!(
+                        "unjournaled: {} {version} is recorded in `{baseline}` without its `build` line; the next command that writes the journal records it as `recovered`",
+                        r.name
+                    );
                 }
             }
         }

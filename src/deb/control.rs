@@ -519,7 +519,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::deb::ar::tests::{have_tool, run};
+    use crate::deb::ar::tests::run;
+    use crate::needs::{require, Need};
 
     fn line_of(err: ControlError) -> usize {
         match err {
@@ -750,11 +751,10 @@ mod tests {
     /// This machine's `status`, written by dpkg: read and rendered byte for byte, and each
     /// stanza is what `to_status` writes.
     #[test]
+    #[cfg_attr(gild_no_dpkg_status, ignore = "no /var/lib/dpkg/status with packages here")]
     fn real_status_round_trips() {
-        let Ok(bytes) = std::fs::read("/var/lib/dpkg/status") else {
-            println!("skipped: no /var/lib/dpkg/status on this machine");
-            return;
-        };
+        require(&[Need::DpkgStatus]);
+        let bytes = std::fs::read("/var/lib/dpkg/status").expect("read");
         let status = Status::parse(&bytes).expect("dpkg's status parses");
         assert!(status.render() == bytes, "render gives back the file");
         for entry in status.entries.values() {
@@ -763,16 +763,12 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(gild_no_dpkg_status, ignore = "no /var/lib/dpkg/status with packages here")]
     fn real_status_changes_only_the_stanza_put() {
-        let Ok(bytes) = std::fs::read("/var/lib/dpkg/status") else {
-            println!("skipped: no /var/lib/dpkg/status on this machine");
-            return;
-        };
+        require(&[Need::DpkgStatus]);
+        let bytes = std::fs::read("/var/lib/dpkg/status").expect("read");
         let mut status = Status::parse(&bytes).expect("parses");
-        let Some(entry) = status.entries.values().nth(status.entries.len() / 2).cloned() else {
-            println!("skipped: /var/lib/dpkg/status is empty");
-            return;
-        };
+        let entry = status.entries.values().nth(status.entries.len() / 2).cloned().expect("a package");
         let raw = entry.raw.expect("read");
         let start = bytes.windows(raw.len()).position(|w| w == raw.as_bytes()).expect("its bytes are in the file");
         let mut changed = entry.stanza.clone();
@@ -820,10 +816,9 @@ mod tests {
     /// byte (instances sorted, the file's ending, dpkg's field order and rewrites). Then dpkg
     /// upgrades one package, and `put` of its new stanza gives dpkg's new file.
     #[test]
+    #[cfg_attr(gild_no_dpkg, ignore = "dpkg not installed")]
     fn matches_what_dpkg_writes() {
-        if !have_tool("dpkg") || !have_tool("dpkg-deb") {
-            return;
-        }
+        require(&[Need::Dpkg]);
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().join("root");
         for sub in ["info", "updates", "triggers"] {

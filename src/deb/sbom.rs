@@ -356,6 +356,7 @@ fn shell_value(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::needs::{require, Need};
     use serde_json::{json, Value};
 
     fn pkg(name: &str, version: &str, arch: &str, source: &str, source_version: &str) -> Package {
@@ -566,20 +567,19 @@ mod tests {
     /// Validates against the official CycloneDX 1.5 JSON schema (strict: no unknown fields), as
     /// shipped with cyclonedx-python-lib, offline.
     #[test]
+    #[cfg_attr(gild_no_cyclonedx, ignore = "python3 lacks cyclonedx-python-lib[json-validation]")]
     fn the_sbom_validates_against_the_cyclonedx_1_5_schema() {
+        require(&[Need::CycloneDx]);
         let bookworm = bookworm();
         let sid = Os { id: "debian".into(), version_id: String::new() };
         for (os, packages) in [(Some(&bookworm), packages()), (None, packages()), (Some(&sid), Vec::new())] {
-            let text = render(&image(), os, &packages);
-            if !schema_valid(&text) {
-                return;
-            }
+            assert_schema_valid(&render(&image(), os, &packages));
         }
     }
 
-    /// True when valid; panics when invalid; false (skipped) when python3 or the modules are
-    /// missing, except under `CI=true`, where that panics too.
-    fn schema_valid(text: &str) -> bool {
+    /// Panics, saying why, unless `text` is valid CycloneDX 1.5 (python3 and its modules are
+    /// the test's [`Need::CycloneDx`]).
+    fn assert_schema_valid(text: &str) {
         use std::io::Write;
         use std::process::{Command, Stdio};
         const SCRIPT: &str = "
@@ -596,23 +596,13 @@ if error is not None:
     print(error)
     sys.exit(1)
 ";
-        let skip = |why: String| {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("under CI=true every test must run, but: {why}");
-            }
-            println!("skipped: {why}");
-            false
-        };
         let spawned = Command::new("python3")
             .args(["-c", SCRIPT])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(e) => return skip(format!("python3 cannot run: {e}")),
-        };
+        let mut child = spawned.expect("python3 runs");
         if let Some(mut stdin) = child.stdin.take() {
             // A failed write shows as the exit status below (the script exits before reading).
             let _ = stdin.write_all(text.as_bytes());
@@ -620,11 +610,11 @@ if error is not None:
         let out = child.wait_with_output().expect("waiting for python3");
         let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         match out.status.code() {
-            Some(0) => true,
-            Some(3) => skip(format!(
+            Some(0) => {}
+            Some(3) => panic!(
                 "python3 lacks cyclonedx-python-lib or jsonschema ({}); pip install 'cyclonedx-python-lib[json-validation]'",
                 said.trim()
-            )),
+            ),
             _ => panic!("the SBOM is not valid CycloneDX 1.5:\n{said}\n{text}"),
         }
     }

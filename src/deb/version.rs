@@ -252,6 +252,7 @@ impl std::str::FromStr for Version {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::needs::{require, Need};
     use std::process::{Command, Stdio};
 
     fn v(s: &str) -> Version {
@@ -472,18 +473,6 @@ mod tests {
         })
     }
 
-    /// Whether `dpkg` can judge; without it, skips (prints why) unless `CI=true`.
-    fn have_dpkg() -> bool {
-        let found = Command::new("dpkg").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
-        if !found {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("under CI=true every test must run, but dpkg is not installed");
-            }
-            println!("skipped: dpkg not installed");
-        }
-        found
-    }
-
     fn seeded_rng() -> Rng {
         let seed = std::env::var("GILD_VERSION_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_1e55);
         Rng(seed | 1)
@@ -492,10 +481,9 @@ mod tests {
     /// 1200 pairs, mostly near-equal, against `dpkg --compare-versions`. The seed is fixed so
     /// a failure reproduces; `GILD_VERSION_SEED=N` explores others.
     #[test]
+    #[cfg_attr(gild_no_dpkg, ignore = "dpkg not installed")]
     fn ordering_agrees_with_dpkg() {
-        if !have_dpkg() {
-            return;
-        }
+        require(&[Need::Dpkg]);
         let mut rng = seeded_rng();
         let pairs: Vec<(String, String)> = (0..1200)
             .map(|_| {
@@ -537,10 +525,9 @@ mod tests {
     /// warns (`nodigit`, `badchar`) or accepts them (`ok`). gild must refuse what dpkg
     /// refuses, accept what it accepts, refuse bad characters, and accept a non-digit start.
     #[test]
+    #[cfg_attr(gild_no_dpkg, ignore = "dpkg not installed")]
     fn validation_agrees_with_dpkg() {
-        if !have_dpkg() {
-            return;
-        }
+        require(&[Need::Dpkg]);
         let mut rng = seeded_rng();
         // dpkg reads the epoch with strtol, which also takes a sign; gild wants digits only.
         // And `--compare-versions` takes "" for no version at all.

@@ -121,14 +121,11 @@ fn build_once(
     for dir in [&out_dir, &ws.root.join("baselines"), &records_dir] {
         refuse_symlink(dir)?;
     }
-    let _lock = ws
-        .lock(&recipe.name, || notify(&format!("waiting for another gild working on `{}`…", recipe.name)))
-        .map_err(Error::io(format!("cannot lock `{}`", records_dir.display())))?;
+    // Before any work: the build's journal line must not be dated before the last one.
+    let _lock = super::lock_to_write(&ws, &recipe.name, notify)?;
     let recorded = |version: &str, file: &str, sha: Option<&str>| records_image(&records_dir, version, file, sha);
     let cleaned = claim::clean(&records_dir, &out_dir, &recipe.name, &recorded)
         .map_err(Error::io(format!("cannot clean up after a killed build in `{}`", records_dir.display())))?;
-    // The build's journal line must not be dated before the last one: refuse before any work.
-    crate::journal::now(&ws.journal(&recipe.name)).map_err(Error::Usage)?;
 
     // "Newest" is the newest version not revoked: a mistyped version is revoked, not deleted,
     // and the versions after it may be recorded below it.
@@ -349,27 +346,17 @@ fn build_once(
         warnings.extend(cache.warnings());
     }
 
-    let mut details = Map::new();
-    details.insert("name".into(), json!(record.name));
-    details.insert("version".into(), json!(record.version));
-    details.insert("tree".into(), json!(record.tree));
+    let mut details = journal_details(&record);
     if !below_revoked.is_empty() {
         // The history says why a version lower than a recorded one could be recorded.
         let revoked: Vec<String> = below_revoked.iter().map(ToString::to_string).collect();
         details.insert("below-revoked".into(), json!(revoked));
         warnings.push(format!("recorded below revoked version(s) {}", revoked.join(", ")));
     }
-    details.insert(
-        "images".into(),
-        json!(record.image.iter().map(|i| json!({"file": i.file, "sha256": i.sha256})).collect::<Vec<_>>()),
-    );
-    if let Some(o) = &record.oci {
-        details.insert("oci".into(), json!({"dir": o.dir, "manifest": o.manifest}));
-    }
     let recorded_in = display_path(&final_dir, &ws.root);
     super::journal_append(&ws, &record.name, "build", details, || {
         format!(
-            "the build of `{}` {} is recorded in `{recorded_in}` without its journal line",
+            "the build of `{}` {} is recorded in `{recorded_in}` without its journal line (the next command that writes the journal records it as `recovered`)",
             record.name, record.version
         )
     })?;
@@ -483,6 +470,23 @@ fn recorded_frames(
         }
     }
     out
+}
+
+/// What a baseline's `build` journal line says of it (and a `recovered` line, when the build
+/// could not write its own): `name`, `version`, `tree`, `images`, `oci`.
+pub(super) fn journal_details(record: &Record) -> Map<String, serde_json::Value> {
+    let mut details = Map::new();
+    details.insert("name".into(), json!(record.name));
+    details.insert("version".into(), json!(record.version));
+    details.insert("tree".into(), json!(record.tree));
+    details.insert(
+        "images".into(),
+        json!(record.image.iter().map(|i| json!({"file": i.file, "sha256": i.sha256})).collect::<Vec<_>>()),
+    );
+    if let Some(o) = &record.oci {
+        details.insert("oci".into(), json!({"dir": o.dir, "manifest": o.manifest}));
+    }
+    details
 }
 
 /// A recorded version is rebuilt only from the inputs it was recorded with: anything else is
@@ -676,6 +680,12 @@ fn verify_and_layer(
             }
         }
 
+        // An artifact rewritten after its verification is found while it is layered: a trust
+        // failure like any other, journaled as one `refused` line.
+        let refused = |i: usize, e: layer::LayerError| match e {
+            layer::LayerError::Trust(t) => super::refuse(ws, recipe, verified[i].spec(), details.clone(), t),
+            e => Error::from(e),
+        };
         let spool_err = Error::io("cannot create the spool file");
         let (mut layering, snapshot) = match start {
             Start::Index(index) => {
@@ -683,7 +693,7 @@ fn verify_and_layer(
             }
             Start::Decode { snapshot } => {
                 let mut layering = Layering::new(limits, recipe.allow_devices, epoch).map_err(spool_err)?;
-                layering.apply(0, &verified[0], progress)?;
+                layering.apply(0, &verified[0], progress).map_err(|e| refused(0, e))?;
                 let snapshot = if snapshot { layering.snapshot() } else { None };
                 (layering, snapshot)
             }
@@ -698,7 +708,8 @@ fn verify_and_layer(
         for (i, v) in verified.iter().enumerate().skip(1) {
             let (stream, finished) = ahead.recv().map_err(|_| stopped())?.into_parts();
             let downgrade = recipe.patches[i - 1].downgrade;
-            changes.push(layering.apply_decoded(i as u16, v, downgrade, stream, finished, progress)?);
+            let applied = layering.apply_decoded(i as u16, v, downgrade, stream, finished, progress);
+            changes.push(applied.map_err(|e| refused(i, e))?);
         }
         let packages = layering.packages()?;
         layering.add_release(&release_text(recipe))?;

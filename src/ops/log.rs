@@ -27,12 +27,24 @@ pub struct Verdict {
     /// Lines after the newest recorded head: a change to the last of them cannot be seen.
     pub unanchored: usize,
     pub problem: Option<Tampered>,
+    /// Recorded baselines without a `build` (or `recovered`) line, with their directory
+    /// relative to the workspace: the next command that writes the journal records them.
+    pub unjournaled: Vec<(String, String)>,
+}
+
+impl Verdict {
+    /// Nothing to report: the chain and the heads hold, and every baseline is journaled.
+    pub fn ok(&self) -> bool {
+        self.problem.is_none() && self.unjournaled.is_empty()
+    }
 }
 
 impl LogReport {
+    /// 3 for a tampered journal; 1 (a finding) for a baseline the journal lacks.
     pub fn exit_code(&self) -> u8 {
         match &self.verified {
             Some(Verdict { problem: Some(_), .. }) => 3,
+            Some(v) if !v.unjournaled.is_empty() => 1,
             _ => 0,
         }
     }
@@ -47,7 +59,11 @@ pub fn log(ctx: &Context, opts: &LogOptions) -> Result<LogReport, Error> {
         let anchors = anchors(&ws, &name)?;
         let problem = journal::verify(&path, &lines, &anchors).err();
         let newest = anchors.iter().map(|a| a.head.seq as usize).max().unwrap_or(0);
-        Some(Verdict { unanchored: lines.len().saturating_sub(newest), anchors, problem })
+        let unjournaled = crate::ops::recover::unjournaled(&ws, &name, &lines)?
+            .into_iter()
+            .map(|u| (u.version, display_path(&u.dir, &ws.root)))
+            .collect();
+        Some(Verdict { unanchored: lines.len().saturating_sub(newest), anchors, problem, unjournaled })
     } else {
         None
     };
@@ -80,11 +96,7 @@ pub fn anchors(ws: &Workspace, name: &str) -> Result<Vec<Anchor>, Error> {
         baseline::recorded_versions(&dir).map_err(Error::io(format!("cannot read `{}`", dir.display())))?
     {
         let file = version_dir.join("baseline.toml");
-        let text = std::fs::read_to_string(&file).map_err(Error::io(format!("cannot read `{}`", file.display())))?;
-        let record = baseline::Record::from_toml(&text).map_err(|e| {
-            Error::Corrupt(Report::new(format!("`{}` is not a baseline record", file.display())).cause(e.message()))
-        })?;
-        if let Some(head) = record.journal {
+        if let Some(head) = crate::ops::read_record(&file)?.journal {
             out.push(Anchor { source: display_path(&file, &ws.root), head });
         }
     }

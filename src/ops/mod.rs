@@ -12,6 +12,7 @@ pub mod log;
 pub mod man;
 pub mod plan;
 pub mod prune;
+pub mod recover;
 pub mod rollout;
 pub mod scan;
 pub mod show;
@@ -165,12 +166,7 @@ impl RecipeEdit {
     pub fn open(ctx: &Context, recipe_arg: &str, notify: build::Notify) -> Result<RecipeEdit, Error> {
         let (ws, path) = ctx.recipe_path(recipe_arg)?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        let records = ws.baselines(&stem);
-        let lock = ws
-            .lock(&stem, || notify(&format!("waiting for another gild working on `{stem}`…")))
-            .map_err(Error::io(format!("cannot lock `{}`", records.display())))?;
-        // The journal line this edit makes must not be dated before the last one.
-        crate::journal::now(&ws.journal(&stem)).map_err(Error::Usage)?;
+        let lock = lock_to_write(&ws, &stem, notify)?;
         crate::workspace::remove_stale_beside(&path)
             .map_err(Error::io(format!("cannot clean beside `{}`", path.display())))?;
         let text = std::fs::read_to_string(&path).map_err(Error::io(format!("cannot read `{}`", path.display())))?;
@@ -179,6 +175,19 @@ impl RecipeEdit {
             .map_err(|e| Error::Usage(Report::new(format!("cannot edit `{}`", path.display())).cause(e.to_string())))?;
         Ok(RecipeEdit { ws, path, text, recipe, editor, _lock: lock })
     }
+}
+
+/// Takes the image's lock for a command that writes its journal (build, intake, defer,
+/// promote, rollback, revoke), and before the command changes anything checks that its line
+/// will not be dated before the last one (a replay goes back no further) and records, as
+/// `recovered`, every baseline whose `build` line could not be written ([`recover`]).
+pub fn lock_to_write(ws: &Workspace, name: &str, notify: build::Notify) -> Result<crate::workspace::Lock, Error> {
+    let lock = ws
+        .lock(name, || notify(&format!("waiting for another gild working on `{name}`…")))
+        .map_err(Error::io(format!("cannot lock `{}`", ws.baselines(name).display())))?;
+    crate::journal::now(&ws.journal(name)).map_err(Error::Usage)?;
+    recover::recover(ws, name, notify)?;
+    Ok(lock)
 }
 
 /// Verifies an artifact; a trust failure (exit 3) is journaled as a `refused` event with
@@ -192,7 +201,9 @@ pub fn verify_or_refuse(
     crate::trust::verify(spec, &recipe.keys).map_err(|e| refuse(ws, recipe, spec, details, e))
 }
 
-/// The error for an artifact that failed verification, journaled as [`verify_or_refuse`] does.
+/// The error for an artifact that failed verification (or changed after it, found while it
+/// was read), journaled as [`verify_or_refuse`] does; a digest mismatch adds both digests
+/// (`expected`, `found`) to the line.
 pub fn refuse(
     ws: &Workspace,
     recipe: &Recipe,
@@ -200,6 +211,11 @@ pub fn refuse(
     mut details: serde_json::Map<String, serde_json::Value>,
     e: crate::trust::TrustError,
 ) -> Error {
+    use crate::trust::TrustError;
+    if let TrustError::Pin { expected, found, .. } | TrustError::Changed { expected, found, .. } = &e {
+        details.insert("expected".into(), expected.clone().into());
+        details.insert("found".into(), found.clone().into());
+    }
     let e = Error::from(e);
     if e.exit_code() == 3 {
         details.insert("name".into(), recipe.name.clone().into());

@@ -67,7 +67,7 @@ pub fn promote(ctx: &Context, opts: &PromoteOptions, notify: Notify) -> Result<P
     let rollout = recipe::load(&recipe_path)?
         .rollout
         .ok_or_else(|| RolloutError::NoRollout { name: name.clone(), recipe: shown.clone() })?;
-    let _lock = lock(&ws, &name, notify)?;
+    let _lock = crate::ops::lock_to_write(&ws, &name, notify)?;
     let dir = recorded(&ws, &name, &version)?;
     let (mut state, old) = load(&ws, &name)?;
     let now = journal::now(&ws.journal(&name)).map_err(Error::Usage)?;
@@ -113,7 +113,7 @@ pub fn promote(ctx: &Context, opts: &PromoteOptions, notify: Notify) -> Result<P
 pub fn rollback(ctx: &Context, name: &str, channel: &str, notify: Notify) -> Result<RollbackReport, Error> {
     let ws = ctx.workspace()?;
     let name = crate::ops::log::image_name(&ws, name)?;
-    let _lock = lock(&ws, &name, notify)?;
+    let _lock = crate::ops::lock_to_write(&ws, &name, notify)?;
     let (mut state, old) = load(&ws, &name)?;
     let (from, to) = state.rollback_target(channel)?;
     let now = journal::now(&ws.journal(&name)).map_err(Error::Usage)?;
@@ -141,7 +141,7 @@ pub fn revoke(ctx: &Context, target: &str, reason: &str, notify: Notify) -> Resu
     if reason.trim().is_empty() {
         return Err(Error::usage("a revocation needs `--reason`: auditors and operators read it"));
     }
-    let _lock = lock(&ws, &name, notify)?;
+    let _lock = crate::ops::lock_to_write(&ws, &name, notify)?;
     let dir = recorded(&ws, &name, &version)?;
     let (mut state, old) = load(&ws, &name)?;
     if let Some(r) = state.revocation(&version) {
@@ -197,11 +197,6 @@ fn recorded(ws: &Workspace, name: &str, version: &Version) -> Result<String, Err
             }
             .into()
         })
-}
-
-fn lock(ws: &Workspace, name: &str, notify: Notify) -> Result<workspace::Lock, Error> {
-    ws.lock(name, || notify(&format!("waiting for another gild working on `{name}`…")))
-        .map_err(Error::io(format!("cannot lock `{}`", ws.baselines(name).display())))
 }
 
 fn channels_path(ws: &Workspace, name: &str) -> std::path::PathBuf {

@@ -58,20 +58,6 @@ fn init_then_a_base_is_all_a_first_build_needs() {
         .unwrap();
     let sig = minisign::sign(None, &sk, &base[..], Some("base"), None).unwrap();
     std::fs::write(dir.join("artifacts/base.tar.minisig"), sig.into_string()).unwrap();
-    if have_tool("minisign") {
-        // The stock tool reads it as an unencrypted key of its own (no password asked).
-        let out = Command::new("minisign")
-            .args(["-S", "-s"])
-            .arg(&secret)
-            .arg("-m")
-            .arg(dir.join("artifacts/base.tar"))
-            .arg("-x")
-            .arg(tmp.path().join("cli.minisig"))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "minisign -S: {}", String::from_utf8_lossy(&out.stderr));
-    }
     let recipe = dir.join("recipes/web.toml");
     let text = std::fs::read_to_string(&recipe).unwrap();
     let zeros = "0".repeat(64);
@@ -90,6 +76,37 @@ fn init_then_a_base_is_all_a_first_build_needs() {
     let j = gild_in(&other, &config, &["--json", "init", "sub", "--name", "sub"]).success().json();
     assert_eq!(j["command"], "init");
     assert!(other.join("sub/recipes/sub.toml").is_file(), "DIR is where the workspace goes");
+}
+
+/// The stock tool reads the key `init --key` makes as an unencrypted key of its own (no
+/// password asked).
+#[test]
+#[cfg_attr(gild_no_minisign, ignore = "minisign not installed")]
+fn the_stock_minisign_signs_with_the_key_init_makes() {
+    require(&[Need::Tool("minisign")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, config) = (tmp.path().join("web"), tmp.path().join("config"));
+    std::fs::create_dir_all(&dir).unwrap();
+    gild_in(&dir, &config, &["init", "--key", "ops"]).success();
+    std::fs::write(tmp.path().join("file"), b"signed by the stock tool\n").unwrap();
+    let out = Command::new("minisign")
+        .args(["-S", "-s"])
+        .arg(config.join("gild/keys/ops.key"))
+        .arg("-m")
+        .arg(tmp.path().join("file"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "minisign -S: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("minisign")
+        .arg("-V")
+        .arg("-p")
+        .arg(dir.join("recipes/keys/ops.pub"))
+        .arg("-m")
+        .arg(tmp.path().join("file"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "minisign -V with the public half: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// demo 1.0.0, 1.1.0 (with P-2 and its CVE), 1.1.0 in test, 1.0.0 revoked.
@@ -187,35 +204,43 @@ fn completions_and_man_pages_come_from_the_command_line() {
     for shell in ["zsh", "fish", "elvish", "powershell"] {
         assert!(!ws.gild(&["completions", shell]).success().stdout.is_empty(), "{shell}");
     }
-    if have_tool("bash") {
-        ws.write("gild.bash", &script);
-        let out = Command::new("bash")
-            .arg("-c")
-            .arg("set -e; source ./gild.bash; complete -p gild")
-            .current_dir(&ws.root)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "bash sources it: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
     let j = ws.gild(&["--json", "man", "man"]).success().json();
     let pages: Vec<&str> = j["pages"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
     assert!(pages.contains(&"man/gild.1") && pages.contains(&"man/gild-prune.1"), "{pages:?}");
-    if have_tool("man") {
-        for page in &pages {
-            let out = Command::new("man")
-                .arg("-l")
-                .arg(ws.path(page))
-                .env("MANPAGER", "cat")
-                .env("MANWIDTH", "80")
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "man -l {page}: {}", String::from_utf8_lossy(&out.stderr));
-            assert!(String::from_utf8_lossy(&out.stdout).contains("gild"), "{page} renders");
-        }
+}
+
+#[test]
+#[cfg_attr(gild_no_bash, ignore = "bash not installed")]
+fn bash_sources_the_completions() {
+    require(&[Need::Tool("bash")]);
+    let ws = Workspace::new();
+    ws.write("gild.bash", &ws.gild(&["completions", "bash"]).success().stdout);
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg("set -e; source ./gild.bash; complete -p gild")
+        .current_dir(&ws.root)
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "bash sources it: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+#[cfg_attr(gild_no_man, ignore = "man not installed")]
+fn man_renders_every_man_page() {
+    require(&[Need::Tool("man")]);
+    let ws = Workspace::new();
+    let j = ws.gild(&["--json", "man", "man"]).success().json();
+    let pages: Vec<&str> = j["pages"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    for page in &pages {
+        let out = Command::new("man")
+            .arg("-l")
+            .arg(ws.path(page))
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "80")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "man -l {page}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("gild"), "{page} renders");
     }
 }
 

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::harness::*;
-use crate::{require_root, require_tool};
 
 /// The first patch of the demo-like image: an openssl update.
 fn openssl_patch() -> Layer {
@@ -237,9 +236,9 @@ fn stock_reports(ws: &Workspace, host: &Path) -> (PathBuf, PathBuf) {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_bsdtar, gild_no_root), ignore = "needs bsdtar and root")]
 fn scan_of_an_image_and_of_its_extraction_is_the_recorded_files_mtree() {
-    require_tool!("bsdtar");
-    require_root!();
+    require(&[Need::Tool("bsdtar"), Need::Root]);
     let ws = Workspace::new();
     two_versions(&ws);
     let recorded = ws.read_string("baselines/demo/1.1.0/files.mtree");
@@ -277,10 +276,9 @@ fn scan_writes_its_file_whole_and_reports_the_digest() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_bsdtar, gild_no_mtree, gild_no_root), ignore = "needs bsdtar, NetBSD mtree and root")]
 fn scan_of_stock_tool_reports_reads_back_the_host() {
-    require_tool!("bsdtar");
-    require_tool!("mtree");
-    require_root!();
+    require(&[Need::Tool("bsdtar"), Need::Tool("mtree"), Need::Root]);
     let ws = Workspace::new();
     let odd = Layer::new()
         .dir("./opt")
@@ -458,9 +456,9 @@ fn findings(j: &serde_json::Value) -> Vec<(String, String, Vec<String>, Option<S
 }
 
 #[test]
+#[cfg_attr(any(gild_no_bsdtar, gild_no_root), ignore = "needs bsdtar and root")]
 fn audit_of_a_tree_extracted_from_the_image_is_compliant() {
-    require_tool!("bsdtar");
-    require_root!();
+    require(&[Need::Tool("bsdtar"), Need::Root]);
     let ws = Workspace::new();
     audited(&ws);
     let h = host(&ws, "1.1.0");
@@ -477,9 +475,9 @@ fn audit_of_a_tree_extracted_from_the_image_is_compliant() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_bsdtar, gild_no_root), ignore = "needs bsdtar and root")]
 fn audit_reports_each_change_with_its_patch_and_exit_1() {
-    require_tool!("bsdtar");
-    require_root!();
+    require(&[Need::Tool("bsdtar"), Need::Root]);
     use std::os::unix::fs::{chown, symlink, PermissionsExt};
     let ws = Workspace::new();
     audited(&ws);
@@ -565,9 +563,9 @@ fn audit_reports_each_change_with_its_patch_and_exit_1() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_bsdtar, gild_no_root), ignore = "needs bsdtar and root")]
 fn ignored_paths_stay_quiet() {
-    require_tool!("bsdtar");
-    require_root!();
+    require(&[Need::Tool("bsdtar"), Need::Root]);
     let ws = Workspace::new();
     audited(&ws);
     let h = host(&ws, "1.1.0");
@@ -598,10 +596,9 @@ fn ignored_paths_stay_quiet() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_bsdtar, gild_no_mtree, gild_no_root), ignore = "needs bsdtar, NetBSD mtree and root")]
 fn the_same_host_reported_by_gild_netbsd_mtree_and_bsdtar_audits_the_same() {
-    require_tool!("bsdtar");
-    require_tool!("mtree");
-    require_root!();
+    require(&[Need::Tool("bsdtar"), Need::Tool("mtree"), Need::Root]);
     let ws = Workspace::new();
     audited(&ws);
     for drifted in [false, true] {
@@ -637,9 +634,9 @@ fn the_same_host_reported_by_gild_netbsd_mtree_and_bsdtar_audits_the_same() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_bsdtar, gild_no_root), ignore = "needs bsdtar and root")]
 fn a_host_behind_is_compared_with_its_version_and_lacks_the_newer_patches() {
-    require_tool!("bsdtar");
-    require_root!();
+    require(&[Need::Tool("bsdtar"), Need::Root]);
     let ws = Workspace::new();
     audited(&ws);
     let h = host(&ws, "1.0.0");
@@ -792,14 +789,14 @@ fn diff_of_baselines_reports_an_xattr_change_on_an_otherwise_identical_line() {
 /// one filesystem (so `usr` is listed, its files are not, and the host is not compliant) until
 /// told `--cross-mounts`.
 #[test]
+#[cfg_attr(any(gild_no_bsdtar, gild_no_root, gild_no_tmpfs), ignore = "needs bsdtar, root and a tmpfs")]
 fn scan_and_audit_stay_on_one_filesystem_unless_told_to_cross_mounts() {
-    require_tool!("bsdtar");
-    require_root!();
+    require(&[Need::Tool("bsdtar"), Need::Root]);
     let ws = Workspace::new();
     audited(&ws);
     let host = tempfile::Builder::new().prefix("gild-host-").tempdir().unwrap();
     std::fs::create_dir(host.path().join("usr")).unwrap();
-    let Some(_usr) = Mount::tmpfs(&host.path().join("usr"), "4m") else { return };
+    let _usr = Mount::tmpfs(&host.path().join("usr"), "4m");
     let image = ws.image_path("demo", "1.1.0", "tar.zst");
     stock(Command::new("bsdtar").arg("-xpf").arg(&image).arg("-C").arg(host.path()));
     let dir = host.path().to_str().unwrap();

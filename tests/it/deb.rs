@@ -7,19 +7,6 @@ use std::path::Path;
 
 use crate::debfix::*;
 use crate::harness::*;
-use crate::{require_root, require_tool};
-
-/// dpkg and the tools that build the base and judge the image.
-macro_rules! require_dpkg {
-    () => {
-        require_tool!("dpkg");
-        require_tool!("dpkg-deb");
-        require_tool!("dpkg-query");
-        require_tool!("dpkg-divert");
-        require_tool!("dpkg-statoverride");
-        require_tool!("tar");
-    };
-}
 
 /// What a reference run leaves for further checks.
 struct Agreed {
@@ -103,9 +90,9 @@ fn stanza<'a>(status: &'a str, package: &str) -> &'a str {
 // The reference: what the real dpkg leaves
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn upgrade_that_drops_and_adds_files_leaves_the_tree_dpkg_leaves() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let deb = libfoo1_update().build();
     let a = gild_agrees_with_dpkg("libfoo1 1.0-1 → 1.0-1+deb12u1", DebRoot::standard(), &[&deb]);
     for gone in [
@@ -123,9 +110,9 @@ fn upgrade_that_drops_and_adds_files_leaves_the_tree_dpkg_leaves() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn new_package_without_md5sums_leaves_the_tree_dpkg_leaves() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     // A Multi-Arch: same library shipped under /lib (usr-merge), a conffile, a man page
     // (man-db's file trigger), no md5sums member (dpkg computes it).
     let deb = Deb::new("libbaz2", "2.0-1")
@@ -149,9 +136,9 @@ fn new_package_without_md5sums_leaves_the_tree_dpkg_leaves() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn conffile_the_admin_did_not_touch_takes_the_new_version_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let deb = libfoo1_update().conffile("etc/foo.conf", b"# foo configuration\nlevel = 2\n").build();
     let a = gild_agrees_with_dpkg("untouched conffile", DebRoot::standard(), &[&deb]);
     assert_eq!(a.image_file("etc/foo.conf"), b"# foo configuration\nlevel = 2\n");
@@ -159,9 +146,9 @@ fn conffile_the_admin_did_not_touch_takes_the_new_version_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn edited_conffile_is_kept_and_the_new_one_put_beside_it_as_dpkg_confold_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     // Found with dpkg 1.21: under --force-confold, dpkg keeps the edited file and writes the
     // package's version beside it as `.dpkg-dist`; `Conffiles:` gets the new version's md5.
     let new_conf = b"# foo configuration\nlevel = 2\n";
@@ -180,9 +167,9 @@ fn edited_conffile_is_kept_and_the_new_one_put_beside_it_as_dpkg_confold_does() 
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn edited_conffile_the_package_did_not_change_is_kept_without_dpkg_dist() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let root = DebRoot::standard();
     root.write("etc/foo.conf", b"# edited by the admin\n");
     let deb = libfoo1_update().build();
@@ -192,9 +179,9 @@ fn edited_conffile_the_package_did_not_change_is_kept_without_dpkg_dist() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn conffile_the_admin_deleted_stays_deleted_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let root = DebRoot::standard();
     std::fs::remove_file(root.path("etc/foo.conf")).unwrap();
     let deb = libfoo1_update().conffile("etc/foo.conf", b"# foo configuration\nlevel = 2\n").build();
@@ -203,9 +190,9 @@ fn conffile_the_admin_deleted_stays_deleted_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn conffile_the_new_version_drops_stays_marked_obsolete_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let deb = libfoo1_update().without("etc/foo.conf").build();
     let a = gild_agrees_with_dpkg("conffile dropped by the package", DebRoot::standard(), &[&deb]);
     assert_eq!(a.image_file("etc/foo.conf"), FOO_CONF, "the file stays");
@@ -217,9 +204,9 @@ fn conffile_the_new_version_drops_stays_marked_obsolete_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn package_that_replaces_another_takes_its_file_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let deb = Deb::new("foo-tools", "1.1-1")
         .source("foo")
         .field("Replaces", "foo-utils (<< 1:1.1)")
@@ -232,9 +219,9 @@ fn package_that_replaces_another_takes_its_file_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn file_at_a_diverted_path_goes_to_the_divert_to_path_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     // The base diverts /bin/sh to /bin/sh.distrib for dash; another package's /bin/sh goes
     // there, and dash's symlink stays.
     let deb = Deb::new("sh-alt", "1.0-1").file_mode("bin/sh", b"#!alternative shell\n", 0o755).build();
@@ -245,9 +232,9 @@ fn file_at_a_diverted_path_goes_to_the_divert_to_path_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn local_diversion_sends_a_packages_own_file_elsewhere_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     // The admin diverted foo-utils' /usr/bin/foo (`dpkg-divert --local`): the upgrade's
     // /usr/bin/foo goes to the divert-to path, and the admin's file stays.
     let root = DebRoot::standard();
@@ -268,9 +255,9 @@ fn local_diversion_sends_a_packages_own_file_elsewhere_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn stat_override_sets_owner_and_mode_of_an_upgraded_file_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let deb = foo_utils().version("1:1.0-2").file_mode("usr/bin/foo-lock", b"\x7fELF foo-lock 2\n", 0o755).build();
     let a = gild_agrees_with_dpkg("statoverride", DebRoot::standard(), &[&deb]);
     let md = std::fs::metadata(a.image.path().join("usr/bin/foo-lock")).unwrap();
@@ -279,9 +266,9 @@ fn stat_override_sets_owner_and_mode_of_an_upgraded_file_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn foreign_architecture_listed_in_dpkg_arch_installs_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let root = DebRoot::standard();
     let (ok, text) = root.dpkg(&["--add-architecture", "i386"]);
     assert!(ok, "dpkg --add-architecture: {text}");
@@ -295,9 +282,9 @@ fn foreign_architecture_listed_in_dpkg_arch_installs_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn several_packages_in_order_leave_the_tree_dpkg_leaves() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     // libfoo1 upgraded twice, then foo-utils: each over the result of the ones before.
     let first = libfoo1_update().build();
     let second = libfoo1_update().version("1.0-1+deb12u2").file("usr/share/foo/new.dat", b"newer\n").build();
@@ -307,9 +294,9 @@ fn several_packages_in_order_leave_the_tree_dpkg_leaves() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn upgrade_of_the_diversion_owner_writes_its_own_paths_through_usr_merge_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     // dash owns the diversion of /bin/sh: its own /bin/sh is not diverted; it ships /bin/…
     // paths that land in usr/bin through the symlink; its man page goes away.
     let deb = dash()
@@ -324,9 +311,9 @@ fn upgrade_of_the_diversion_owner_writes_its_own_paths_through_usr_merge_as_dpkg
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn existing_directories_keep_their_mode_and_new_ones_take_the_package_mode_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let deb = libfoo1_update()
         .dir_mode("usr/share/foo", 0o700)
         .dir_mode("usr/share/foo-private", 0o750)
@@ -336,9 +323,9 @@ fn existing_directories_keep_their_mode_and_new_ones_take_the_package_mode_as_dp
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn symlink_where_a_directory_exists_is_handled_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let deb = Deb::new("foo-doc", "1.0-1")
         .symlink("usr/share/doc/libfoo1", "foo-doc")
         .file("usr/share/doc/foo-doc/x", b"x\n")
@@ -347,9 +334,9 @@ fn symlink_where_a_directory_exists_is_handled_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn files_on_disk_that_no_package_owns_are_handled_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     // A conffile of a new package that the admin already created, and a plain file that no
     // package owns: dpkg overwrites the plain file; the conffile follows its rules.
     let root = DebRoot::standard();
@@ -364,9 +351,9 @@ fn files_on_disk_that_no_package_owns_are_handled_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn hard_links_in_a_package_are_kept_as_dpkg_keeps_them() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let deb = Deb::new("gzip-lite", "1.12-1")
         .file_mode("bin/gzip", b"\x7fELF gzip\n", 0o755)
         .hardlink("bin/gunzip", "bin/gzip")
@@ -379,9 +366,9 @@ fn hard_links_in_a_package_are_kept_as_dpkg_keeps_them() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn file_trigger_interest_of_a_new_package_updates_triggers_file_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let deb = Deb::new("baz-indexer", "1.0-1")
         .file_mode("usr/bin/baz-index", b"idx\n", 0o755)
         .member("triggers", "interest-noawait /usr/share/baz\ninterest /usr/share/foo\n")
@@ -392,9 +379,9 @@ fn file_trigger_interest_of_a_new_package_updates_triggers_file_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn explicit_trigger_interest_of_a_new_package_is_registered_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     // dpkg keeps a file per explicit trigger: triggers/NAME lists the interested packages.
     let deb = Deb::new("baz-indexer", "1.0-1")
         .file_mode("usr/bin/baz-index", b"idx\n", 0o755)
@@ -423,9 +410,9 @@ fn base_with_config_files(edit: Option<&[u8]>) -> DebRoot {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn package_in_config_files_state_is_reinstalled_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let deb = Deb::new("bazconf", "1.1-1")
         .conffile("etc/bazconf.conf", b"v = 2\n")
         .file("usr/share/bazconf/x", b"2\n")
@@ -436,9 +423,9 @@ fn package_in_config_files_state_is_reinstalled_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn edited_conffile_of_a_package_in_config_files_state_is_kept_as_dpkg_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let deb = Deb::new("bazconf", "1.1-1")
         .conffile("etc/bazconf.conf", b"v = 2\n")
         .file("usr/share/bazconf/x", b"2\n")
@@ -449,9 +436,9 @@ fn edited_conffile_of_a_package_in_config_files_state_is_kept_as_dpkg_does() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn held_package_upgraded_by_a_patch_is_selected_install_as_dpkg_force_hold_does() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let root = DebRoot::standard();
     let (ok, text) = root.dpkg_with_input(&["--set-selections"], "foo-utils hold\n");
     assert!(ok, "dpkg --set-selections: {text}");
@@ -462,9 +449,9 @@ fn held_package_upgraded_by_a_patch_is_selected_install_as_dpkg_force_hold_does(
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn status_stanza_of_a_rich_control_file_has_dpkg_field_order() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     // Fields in a scrambled order, unknown ones among them: dpkg writes its own order, then
     // the unknown ones in control-file order.
     let deb = Deb::new("rich", "2:3.4~rc1-0.1+b2")
@@ -494,9 +481,9 @@ fn status_stanza_of_a_rich_control_file_has_dpkg_field_order() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn data_and_control_members_in_gzip_xz_zstd_and_none_all_apply() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let mut kinds = vec!["gzip", "xz", "none"];
     if dpkg_deb_supports("zstd") {
         kinds.push("zstd");
@@ -530,10 +517,9 @@ fn data_and_control_members_in_gzip_xz_zstd_and_none_all_apply() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_bzip2, gild_no_root), ignore = "needs dpkg, GNU tar, bzip2 and root")]
 fn data_tar_bz2_applies_as_dpkg_applies_it() {
-    require_dpkg!();
-    require_root!();
-    require_tool!("bzip2");
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Tool("bzip2"), Need::Root]);
     // dpkg-deb cannot write data.tar.bz2, but dpkg reads it (old packages have it).
     let plain = Deb::new("comp-bzip2", "1.0-1").compression("none").file("usr/share/comp/bzip2.txt", b"bz\n").build();
     let mut members = ar_members(&plain);
@@ -552,9 +538,9 @@ fn data_tar_bz2_applies_as_dpkg_applies_it() {
 // The stock tools on the image
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_root), ignore = "needs dpkg, GNU tar and root")]
 fn dpkg_audit_and_verify_are_silent_and_dpkg_query_shows_the_new_versions() {
-    require_dpkg!();
-    require_root!();
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Root]);
     let libfoo = libfoo1_update().build();
     let utils = foo_utils().version("1:1.0-2").build();
     let baz = Deb::new("baz", "2.0-1").file_mode("usr/bin/baz", b"baz\n", 0o755).md5sums(Md5sums::Omit).build();
@@ -579,8 +565,9 @@ fn dpkg_audit_and_verify_are_silent_and_dpkg_query_shows_the_new_versions() {
 // Refusals
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn downgrade_is_refused_without_downgrade_true() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let ws = Workspace::new();
     // 1.5-1 is lower than the installed 1:1.0-1 (the epoch).
     let deb = foo_utils().version("1.5-1").build();
@@ -589,8 +576,9 @@ fn downgrade_is_refused_without_downgrade_true() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn downgrade_is_applied_with_downgrade_true() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let ws = Workspace::new();
     let deb = foo_utils().version("1.5-1").build();
     let image = ws.recipe(NAME).base(deb_base()).deb("P-OLD", &deb).line("downgrade = true").build();
@@ -602,8 +590,9 @@ fn downgrade_is_applied_with_downgrade_true() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn file_of_another_package_without_replaces_is_refused_as_dpkg_refuses_it() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let deb = Deb::new("foo-tools", "1.1-1").file_mode("usr/bin/foo", b"\x7fELF other foo\n", 0o755).build();
     let ws = Workspace::new();
     let run = ws.recipe(NAME).base(deb_base()).deb("P-TAKE", &deb).build_fails(2);
@@ -613,8 +602,9 @@ fn file_of_another_package_without_replaces_is_refused_as_dpkg_refuses_it() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn unmet_depends_after_the_last_patch_is_refused_naming_package_relation_and_patch() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let utils = foo_utils().version("1:1.1-1").field("Depends", "libfoo1 (>= 1.1), libc6 (>= 2.34) | libc-bin").build();
     let ws = Workspace::new();
     let run = ws.recipe(NAME).base(deb_base()).deb("P-UTILS", &utils).build_fails(2);
@@ -622,8 +612,9 @@ fn unmet_depends_after_the_last_patch_is_refused_naming_package_relation_and_pat
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn depends_a_later_patch_satisfies_are_accepted() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let utils = foo_utils().version("1:1.1-1").field("Depends", "libfoo1 (>= 1.1), libc6 (>= 2.34) | libc-bin").build();
     let libfoo = libfoo1().version("1.1-1").build();
     let ws = Workspace::new();
@@ -631,8 +622,9 @@ fn depends_a_later_patch_satisfies_are_accepted() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn alternatives_provides_and_any_are_judged_as_dpkg_judges_them() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     // Pre-Depends met by the second alternative, Depends met through Provides, `:any` by a
     // `Multi-Arch: allowed` package, a version with `~`.
     let met = Deb::new("needy", "1.0-1")
@@ -660,8 +652,9 @@ fn alternatives_provides_and_any_are_judged_as_dpkg_judges_them() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn breaks_or_conflicts_between_installed_packages_are_refused() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let breaking = libfoo1().version("1.1-1").field("Breaks", "foo-utils (<< 1:1.1)").build();
     let ws = Workspace::new();
     let run = ws.recipe(NAME).base(deb_base()).deb("P-BREAK", &breaking).build_fails(2);
@@ -680,8 +673,9 @@ fn breaks_or_conflicts_between_installed_packages_are_refused() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn wrong_architecture_is_refused_as_dpkg_refuses_it() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let deb =
         Deb::new("libbaz2", "2.0-1").arch("arm64").file("usr/lib/aarch64-linux-gnu/libbaz.so.2", b"arm\n").build();
     let ws = Workspace::new();
@@ -692,8 +686,9 @@ fn wrong_architecture_is_refused_as_dpkg_refuses_it() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn deb_onto_a_tree_without_dpkg_status_is_refused() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let deb = Deb::new("baz", "1.0-1").file("usr/share/baz/x", b"x\n").build();
     let ws = Workspace::new();
     let run = ws.recipe(NAME).base(base_layer()).deb("P-BAZ", &deb).build_fails(2);
@@ -701,8 +696,9 @@ fn deb_onto_a_tree_without_dpkg_status_is_refused() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn pending_dpkg_updates_in_the_base_are_refused() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let root = DebRoot::standard();
     root.write("var/lib/dpkg/updates/0001", b"Package: dash\nStatus: install ok half-configured\n\n");
     let deb = Deb::new("baz", "1.0-1").file("usr/share/baz/x", b"x\n").build();
@@ -726,48 +722,54 @@ fn assert_refused(bytes: Vec<u8>, needles: &[&str]) {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn deb_with_a_bad_debian_binary_is_refused() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let mut m = members();
     m[0].1 = b"3.0\n".to_vec();
     assert_refused(ar_build(&m), &["debian-binary"]);
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn deb_without_a_control_member_is_refused() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let mut m = members();
     m.remove(1);
     assert_refused(ar_build(&m), &["control.tar"]);
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn deb_with_data_before_control_is_refused() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let mut m = members();
     m.swap(1, 2);
     assert_refused(ar_build(&m), &[]);
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn deb_with_a_member_after_data_tar_is_refused() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let mut m = members();
     m.push(("junk".to_string(), b"not part of a package\n".to_vec()));
     assert_refused(ar_build(&m), &["junk"]);
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn deb_with_bytes_after_the_last_member_is_refused() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let mut bytes = ar_build(&members());
     bytes.extend_from_slice(b"trailing garbage that is no ar member");
     assert_refused(bytes, &[]);
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn deb_with_a_control_tar_lacking_control_is_refused() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let mut m = members();
     let (name, _) = m[1].clone();
     let empty = Layer::new().dir("./").file("./md5sums", b"").tar();
@@ -776,8 +778,9 @@ fn deb_with_a_control_tar_lacking_control_is_refused() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn debian_binary_2_1_and_underscore_members_are_accepted_as_dpkg_accepts_them() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let mut m = members();
     m[0].1 = b"2.1\n".to_vec();
     m.insert(1, ("_gpgorigin".to_string(), b"a detached signature\n".to_vec()));
@@ -793,10 +796,9 @@ fn debian_binary_2_1_and_underscore_members_are_accepted_as_dpkg_accepts_them() 
 // install.sh and intake
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_dash, gild_no_root), ignore = "needs dpkg, GNU tar, dash and root")]
 fn install_sh_brings_a_host_from_the_base_to_the_image_database_included() {
-    require_dpkg!();
-    require_root!();
-    require_tool!("dash");
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Tool("dash"), Need::Root]);
     let root = DebRoot::standard();
     root.write("etc/foo.conf", b"# edited by the admin\nlevel = 9\n");
     let libfoo = libfoo1_update().conffile("etc/foo.conf", b"# foo configuration\nlevel = 2\n").build();
@@ -824,10 +826,9 @@ fn install_sh_brings_a_host_from_the_base_to_the_image_database_included() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar, gild_no_dash, gild_no_root), ignore = "needs dpkg, GNU tar, dash and root")]
 fn install_sh_stops_naming_a_database_file_that_holds_neither_the_base_nor_the_image() {
-    require_dpkg!();
-    require_root!();
-    require_tool!("dash");
+    require(&[Need::Dpkg, Need::Tool("tar"), Need::Tool("dash"), Need::Root]);
     let root = DebRoot::standard();
     let libfoo = libfoo1_update().build();
     let ws = Workspace::new();
@@ -850,8 +851,9 @@ fn install_sh_stops_naming_a_database_file_that_holds_neither_the_base_nor_the_i
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn intake_of_a_deb_defaults_the_id_and_the_fixes_from_the_package() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let ws = Workspace::new();
     let recipe = ws.recipe(NAME).base(deb_base()).write();
     ws.gild(&["build", &recipe]).success();
@@ -876,8 +878,9 @@ fn intake_of_a_deb_defaults_the_id_and_the_fixes_from_the_package() {
 // Records
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn baseline_lists_every_installed_package_with_the_patch_that_installed_it() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let libfoo = libfoo1_update().build();
     let baz = Deb::new("baz", "2.0-1").source("baz-src (2.0)").file("usr/share/baz/x", b"x\n").build();
     let ws = Workspace::new();
@@ -914,8 +917,9 @@ fn baseline_lists_every_installed_package_with_the_patch_that_installed_it() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn patch_deb_records_package_previous_version_scripts_and_triggers() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let libfoo = libfoo1_update().file("usr/share/man/man3/foo.3.gz", b"foo(3)\n").build();
     let ws = Workspace::new();
     ws.recipe(NAME).base(deb_base()).deb("P-LIB", &libfoo).build();
@@ -936,8 +940,9 @@ fn patch_deb_records_package_previous_version_scripts_and_triggers() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn fixes_default_to_the_changelog_cves_newer_than_the_installed_version() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let libfoo = libfoo1_update().build();
     let baz = Deb::new("baz", "2.0-1")
         .changelog("baz", &[("2.0-1", &["CVE-2026-3333"]), ("1.0-1", &["CVE-2024-4444"])])
@@ -958,8 +963,9 @@ fn fixes_default_to_the_changelog_cves_newer_than_the_installed_version() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn explicit_fixes_are_kept_and_the_changelog_cves_recorded_beside_them() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let libfoo = libfoo1_update().build();
     let ws = Workspace::new();
     ws.recipe(NAME).base(deb_base()).deb("P-LIB", &libfoo).line("fixes = [\"CVE-2026-9999\"]").build();
@@ -978,8 +984,9 @@ fn package_changes(release: &str) -> Vec<&str> {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn release_notes_show_the_package_change_with_its_cves() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let libfoo = libfoo1_update().build();
     let ws = Workspace::new();
     let recipe = ws.recipe(NAME).base(deb_base()).deb("P-LIB", &libfoo).write();
@@ -994,8 +1001,9 @@ fn release_notes_show_the_package_change_with_its_cves() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn release_notes_of_a_first_build_show_an_upgrade_as_an_upgrade() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let libfoo = libfoo1_update().build();
     let ws = Workspace::new();
     ws.recipe(NAME).base(deb_base()).deb("P-LIB", &libfoo).build();
@@ -1023,8 +1031,9 @@ fn percent_decode(s: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn sbom_lists_every_package_as_dpkg_query_sees_the_image() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let libfoo = libfoo1_update().build();
     let ws = Workspace::new();
     ws.recipe(NAME).base(deb_base()).deb("P-LIB", &libfoo).build();
@@ -1095,8 +1104,9 @@ fn sbom_lists_every_package_as_dpkg_query_sees_the_image() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dpkg, gild_no_tar), ignore = "needs dpkg and GNU tar")]
 fn diff_of_two_baselines_lists_package_changes_before_paths() {
-    require_dpkg!();
+    require(&[Need::Dpkg, Need::Tool("tar")]);
     let ws = Workspace::new();
     ws.recipe(NAME).base(deb_base()).build();
     let libfoo = libfoo1_update().build();

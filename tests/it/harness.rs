@@ -38,53 +38,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Whether a test can run: when `available` is false, prints `skipped: WHY` and returns
-/// false, except under `CI=true`, where every test must run and a skip is a failure.
-pub fn can_run(available: bool, why: &str) -> bool {
-    if !available {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("under CI=true every test must run, but: {why}");
-        }
-        println!("skipped: {why}");
-    }
-    available
-}
-
-/// True when the stock tool is installed; otherwise see [`can_run`].
-pub fn have_tool(tool: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
-        .unwrap_or(false);
-    can_run(found, &format!("{tool} not installed"))
-}
-
-/// Returns from the test (after printing `skipped: …`) when a stock tool is missing.
-#[macro_export]
-macro_rules! require_tool {
-    ($tool:expr) => {
-        if !$crate::harness::have_tool($tool) {
-            return;
-        }
-    };
-}
-
-/// True when the tests run as root (extracting an image keeps its owners only then);
-/// otherwise see [`can_run`].
-pub fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    can_run(root, "needs root (extracting owners)")
-}
-
-/// Returns from the test (after printing `skipped: …`) unless running as root.
-#[macro_export]
-macro_rules! require_root {
-    () => {
-        if !$crate::harness::running_as_root() {
-            return;
-        }
-    };
-}
+// A test that needs something from the machine (a stock tool as the judge, root, a tmpfs,
+// device nodes) says so twice, and the rule lives in one place (tests/support/needs.rs):
+//
+//     #[test]
+//     #[cfg_attr(any(gild_no_bsdtar, gild_no_root), ignore = "needs bsdtar and root")]
+//     fn …() {
+//         require(&[Need::Tool("bsdtar"), Need::Root]);
+//
+// build.rs sets `gild_no_*` for what this machine lacks, so locally the test shows as ignored
+// with its reason; under `CI=true` it sets none, and `require` fails the test, saying why.
+// Never print "skipped" and return: that shows as `ok`.
+pub use crate::needs::{require, unmet, Need};
 
 // ---------------------------------------------------------------------------------------------
 // Compression
@@ -1069,17 +1034,16 @@ pub fn nth_line_of(text: &str, needle: &str, n: usize) -> usize {
 pub struct Mount(PathBuf);
 
 impl Mount {
-    /// Mounts a tmpfs of `size` (`64k`, `1m`) on the directory `at`; `None`, after saying the
-    /// test is skipped, where this system does not allow it (not root, or in a container
-    /// without the capability).
-    pub fn tmpfs(at: &Path, size: &str) -> Option<Mount> {
+    /// Mounts a tmpfs of `size` (`64k`, `1m`) on the directory `at`. Where this system does
+    /// not allow it (not root, or in a container without the capability) the test fails as
+    /// [`unmet`] says: its attribute is `#[cfg_attr(gild_no_tmpfs, ignore = …)]`.
+    pub fn tmpfs(at: &Path, size: &str) -> Mount {
         let mounted =
             Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(at).output();
         if !mounted.is_ok_and(|o| o.status.success()) {
-            println!("skipped: cannot mount a tmpfs here (needs root)");
-            return None;
+            unmet(Need::Tmpfs);
         }
-        Some(Mount(at.to_path_buf()))
+        Mount(at.to_path_buf())
     }
 }
 
@@ -1530,15 +1494,21 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (std::time::SystemTime, Vec<u8>
 mod selftest {
     use super::*;
 
-    #[test]
-    fn harness_layers_read_back_with_tar_crate_and_bsdtar() {
-        let long = format!("./opt/{}/file", "d".repeat(120));
-        let layer = base_layer()
-            .file(&long, b"long")
+    /// Long names, Latin-1 names, xattrs, hard links and devices: what the harness's layers
+    /// exercise.
+    fn odd_layer(long: &str) -> Layer {
+        base_layer()
+            .file(long, b"long")
             .file(b"./opt/caf\xe9", b"latin1")
             .file_xattrs("./usr/bin/ping", b"p", 0o755, &[("security.capability", b"\x01\x02")])
             .hardlink("./usr/bin/ping2", "./usr/bin/ping")
-            .char_dev("./dev-null", 1, 3);
+            .char_dev("./dev-null", 1, 3)
+    }
+
+    #[test]
+    fn harness_layers_read_back_with_the_tar_crate() {
+        let long = format!("./opt/{}/file", "d".repeat(120));
+        let layer = odd_layer(&long);
         let image = Image::from_tar(layer.tar());
         assert_eq!(image.data(&long), b"long");
         assert_eq!(image.data(b"opt/caf\xe9"), b"latin1");
@@ -1549,7 +1519,14 @@ mod selftest {
         for c in [Compression::Gz, Compression::Zst, Compression::Xz] {
             assert!(decompress(&c.compress(&layer.tar())) == layer.tar(), "{c:?}");
         }
-        require_tool!("bsdtar");
+    }
+
+    #[test]
+    #[cfg_attr(gild_no_bsdtar, ignore = "bsdtar not installed")]
+    fn harness_layers_read_back_with_bsdtar() {
+        require(&[Need::Tool("bsdtar")]);
+        let long = format!("./opt/{}/file", "d".repeat(120));
+        let layer = odd_layer(&long);
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("l.tar");
         std::fs::write(&f, layer.tar()).unwrap();
@@ -1561,8 +1538,9 @@ mod selftest {
     }
 
     #[test]
+    #[cfg_attr(gild_no_minisign, ignore = "minisign not installed")]
     fn harness_recipe_parses_and_signatures_verify_with_minisign_cli() {
-        require_tool!("minisign");
+        require(&[Need::Tool("minisign")]);
         let ws = Workspace::new();
         let recipe = ws
             .recipe("demo")
@@ -1612,5 +1590,81 @@ mod selftest {
         assert_eq!(mtree_unescape(r"./a\040b\134c\377"), b"./a b\\c\xff");
         assert_eq!(normalize(b"./usr/"), b"usr");
         assert_eq!(normalize(b"./"), b".");
+    }
+
+    /// The need a `Need::…` expression in a test's source names.
+    fn need_named(expr: &str) -> Need {
+        let tool = |t: &str| Need::Tool(Box::leak(t.to_string().into_boxed_str()));
+        match expr.trim().strip_prefix("Need::").unwrap_or_else(|| panic!("not a need: {expr}")) {
+            e if e.starts_with("Tool(\"") => tool(e.trim_start_matches("Tool(\"").trim_end_matches("\")")),
+            "Dpkg" => Need::Dpkg,
+            "Root" => Need::Root,
+            "Tmpfs" => Need::Tmpfs,
+            "DeviceNodes" => Need::DeviceNodes,
+            "Terminal" => Need::Terminal,
+            "TwoCores" => Need::TwoCores,
+            "DpkgStatus" => Need::DpkgStatus,
+            "CycloneDx" => Need::CycloneDx,
+            other => panic!("unknown need {other}"),
+        }
+    }
+
+    /// The rule of `tests/support/needs.rs`, read off the sources: a test that calls
+    /// `require` (or mounts a tmpfs) carries the `ignore` attribute for each need, so that on
+    /// a machine without it it shows as ignored rather than failing; and nothing prints
+    /// "skipped" and returns, which would show as `ok`.
+    #[test]
+    fn every_test_that_needs_the_machine_says_so_in_its_ignore_attribute() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut problems = Vec::new();
+        let files = walkdir::WalkDir::new(repo.join("src"))
+            .into_iter()
+            .chain(walkdir::WalkDir::new(repo.join("tests/it")))
+            .map(|e| e.unwrap().into_path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"));
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                let code = line.trim_start();
+                if code.starts_with("//") {
+                    continue;
+                }
+                let at = format!("{}:{}", file.strip_prefix(repo).unwrap().display(), i + 1);
+                if code.contains(concat!("println!(\"skip", "ped")) {
+                    problems.push(format!("{at}: prints that it skips (shows as `ok`)"));
+                }
+                let call = code.strip_prefix("crate::harness::").unwrap_or(code);
+                let needs: Vec<Need> = if let Some(list) = call.strip_prefix("require(&[") {
+                    let list = list.split_once("]);").map_or(list, |(l, _)| l);
+                    list.split(", ").map(need_named).collect()
+                } else if code.contains(concat!("= Mount::", "tmpfs(")) {
+                    vec![Need::Tmpfs]
+                } else {
+                    continue;
+                };
+                let Some(f) = (0..i).rev().find(|&j| lines[j].trim_start().starts_with("fn ")) else {
+                    problems.push(format!("{at}: outside a function"));
+                    continue;
+                };
+                let attributes: String = lines[..f]
+                    .iter()
+                    .rev()
+                    .take_while(|l| !l.trim().is_empty() && !l.trim_start().starts_with("//") && l.trim() != "}")
+                    .map(|l| l.trim())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                for need in needs {
+                    if !(attributes.contains("cfg_attr(") && attributes.contains(&need.cfg())) {
+                        problems.push(format!(
+                            "{at}: requires what may be missing, without `#[cfg_attr({}, ignore = \"{}\")]`",
+                            need.cfg(),
+                            need.why()
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

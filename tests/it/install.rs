@@ -8,8 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::{base_layer, decompress, Layer, Workspace};
-use crate::{require_root, require_tool};
+use crate::harness::{base_layer, decompress, require, Layer, Need, Workspace};
 
 /// Extracts a (compressed) base artifact into `root` with the tar crate: an extractor that is
 /// not gild's.
@@ -92,9 +91,6 @@ fn demo() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn install_demo_under(shell: &[&str]) {
-    require_tool!(shell[0]);
-    require_tool!("mtree");
-    require_root!();
     let (ws, baseline) = demo();
     let root = ws.path().join("root");
     extract(&ws.path().join("fixtures/base.tar.zst"), &root);
@@ -117,27 +113,32 @@ fn install_demo_under(shell: &[&str]) {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dash, gild_no_mtree, gild_no_root), ignore = "needs dash, NetBSD mtree and root")]
 fn install_sh_under_dash_gives_the_demo_image_tree_and_a_second_run_changes_nothing() {
+    require(&[Need::Tool("dash"), Need::Tool("mtree"), Need::Root]);
     install_demo_under(&["dash"]);
 }
 
 #[test]
+#[cfg_attr(any(gild_no_busybox, gild_no_mtree, gild_no_root), ignore = "needs busybox, NetBSD mtree and root")]
 fn install_sh_under_busybox_gives_the_demo_image_tree_and_a_second_run_changes_nothing() {
+    require(&[Need::Tool("busybox"), Need::Tool("mtree"), Need::Root]);
     install_demo_under(&["busybox", "sh"]);
 }
 
 #[test]
+#[cfg_attr(gild_no_shellcheck, ignore = "shellcheck not installed")]
 fn install_sh_passes_shellcheck() {
-    require_tool!("shellcheck");
+    require(&[Need::Tool("shellcheck")]);
     let (_ws, baseline) = demo();
     let out = Command::new("shellcheck").arg(baseline.join("install.sh")).output().unwrap();
     assert!(out.status.success(), "shellcheck:\n{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dash, gild_no_root), ignore = "needs dash and root")]
 fn tampered_or_missing_artifact_stops_install_sh_before_any_change() {
-    require_tool!("dash");
-    require_root!();
+    require(&[Need::Tool("dash"), Need::Root]);
     let (ws, baseline) = demo();
     let root = ws.path().join("root");
     extract(&ws.path().join("fixtures/base.tar.zst"), &root);
@@ -170,9 +171,9 @@ fn tampered_or_missing_artifact_stops_install_sh_before_any_change() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_dash, gild_no_root), ignore = "needs dash and root")]
 fn install_sh_refuses_a_root_that_did_not_start_from_the_base() {
-    require_tool!("dash");
-    require_root!();
+    require(&[Need::Tool("dash"), Need::Root]);
     let (ws, baseline) = demo();
     let root = ws.path().join("root");
     std::fs::create_dir_all(root.join("lib")).unwrap();
@@ -184,10 +185,9 @@ fn install_sh_refuses_a_root_that_did_not_start_from_the_base() {
 /// A base whose `lib` is an absolute symlink to `/usr/lib`: the image resolved the patch's
 /// `./lib/…` inside the image, and the script must write inside ROOT, not in the host's /usr.
 #[test]
+#[cfg_attr(any(gild_no_dash, gild_no_mtree, gild_no_root), ignore = "needs dash, NetBSD mtree and root")]
 fn install_sh_never_writes_outside_root_through_an_absolute_lib_symlink() {
-    require_tool!("dash");
-    require_tool!("mtree");
-    require_root!();
+    require(&[Need::Tool("dash"), Need::Tool("mtree"), Need::Root]);
     let ws = Workspace::new();
     let unique = format!("libgild-it-{}.so.1", std::process::id());
     let base = Layer::new()
@@ -217,10 +217,9 @@ fn install_sh_never_writes_outside_root_through_an_absolute_lib_symlink() {
 /// Whiteouts, opaque directories, hard links, symlinks, a file replacing a directory, a
 /// directory replacing a file and a setuid file, replayed by the script as the image has them.
 #[test]
+#[cfg_attr(any(gild_no_dash, gild_no_mtree, gild_no_root), ignore = "needs dash, NetBSD mtree and root")]
 fn install_sh_replays_whiteouts_links_and_replacements_as_the_image_has_them() {
-    require_tool!("dash");
-    require_tool!("mtree");
-    require_root!();
+    require(&[Need::Tool("dash"), Need::Tool("mtree"), Need::Root]);
     let ws = Workspace::new();
     let base = base_layer()
         .dir("./opt")
@@ -282,9 +281,9 @@ fn release_md_lists_patches_cves_backout_and_deferrals_and_is_reproducible() {
 /// `tar -T` cannot list a member whose name holds a newline: the script stops before any
 /// change instead of applying the patch half.
 #[test]
+#[cfg_attr(any(gild_no_dash, gild_no_root), ignore = "needs dash and root")]
 fn install_sh_stops_before_any_change_on_a_member_name_with_a_newline() {
-    require_tool!("dash");
-    require_root!();
+    require(&[Need::Tool("dash"), Need::Root]);
     let ws = Workspace::new();
     let patch = Layer::new().file("./etc/ok", b"ok\n").file("./etc/two\nlines", b"x\n");
     ws.recipe("nl").patch("P-NL", patch).build();
@@ -302,9 +301,9 @@ fn install_sh_stops_before_any_change_on_a_member_name_with_a_newline() {
 /// patch changes anything, not half-way: the host (every path, inode, mode and byte) and the
 /// symlink's target are as they were.
 #[test]
+#[cfg_attr(any(gild_no_dash, gild_no_root), ignore = "needs dash and root")]
 fn install_sh_refuses_a_planted_symlink_before_changing_anything() {
-    require_tool!("dash");
-    require_root!();
+    require(&[Need::Tool("dash"), Need::Root]);
     let ws = Workspace::new();
     let base = base_layer()
         .dir("./usr/share")

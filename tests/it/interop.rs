@@ -4,7 +4,6 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::harness::*;
-use crate::{require_root, require_tool};
 
 fn rich_patch() -> Layer {
     Layer::new()
@@ -47,8 +46,9 @@ fn bsdtar_lists(spec: &Path) -> String {
 }
 
 #[test]
+#[cfg_attr(gild_no_bsdtar, ignore = "bsdtar not installed")]
 fn bsdtar_reads_files_mtree() {
-    require_tool!("bsdtar");
+    require(&[Need::Tool("bsdtar")]);
     let ws = Workspace::new();
     ws.recipe("demo").patch("P-1", rich_patch()).build();
     let listing = bsdtar_lists(&ws.baseline_dir("demo", "1.0.0").join("files.mtree"));
@@ -58,22 +58,20 @@ fn bsdtar_reads_files_mtree() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_bsdtar, gild_no_mtree, gild_no_root), ignore = "needs bsdtar, NetBSD mtree and root")]
 fn netbsd_mtree_accepts_the_image_extracted_by_bsdtar() {
-    require_tool!("bsdtar");
-    require_tool!("mtree");
     // Extracted with owners kept, which only root can do; mtree compares them.
-    require_root!();
+    require(&[Need::Tool("bsdtar"), Need::Tool("mtree"), Need::Root]);
     let ws = Workspace::new();
     ws.recipe("demo").patch("P-1", rich_patch()).build();
     netbsd_mtree_accepts_extracted_image(&ws);
 }
 
 #[test]
+#[cfg_attr(any(gild_no_bsdtar, gild_no_mtree, gild_no_root), ignore = "needs bsdtar, NetBSD mtree and root")]
 fn odd_names_round_trip_through_files_mtree() {
-    require_tool!("bsdtar");
-    require_tool!("mtree");
     // Extracted with owners kept, which only root can do; mtree compares them.
-    require_root!();
+    require(&[Need::Tool("bsdtar"), Need::Tool("mtree"), Need::Root]);
     let names: [&[u8]; 8] = [
         b"opt/with space",
         b"opt/hash#tag",
@@ -110,15 +108,9 @@ fn odd_names_round_trip_through_files_mtree() {
 }
 
 #[test]
+#[cfg_attr(any(gild_no_bsdtar, gild_no_mtree, gild_no_mknod), ignore = "needs bsdtar, NetBSD mtree and device nodes")]
 fn netbsd_mtree_accepts_device_nodes_and_fifos() {
-    require_tool!("bsdtar");
-    require_tool!("mtree");
-    let probe = tempfile::tempdir().unwrap();
-    let (ok, _) = run(Command::new("mknod").arg(probe.path().join("n")).args(["c", "1", "3"]));
-    if !ok {
-        println!("skipped: cannot make device nodes here");
-        return;
-    }
+    require(&[Need::Tool("bsdtar"), Need::Tool("mtree"), Need::DeviceNodes]);
     let ws = Workspace::new();
     ws.recipe("demo")
         .image_line("allow-devices = true")

@@ -185,22 +185,13 @@ fn says_the_journal_failed(run: &Run, name: &str, outcome: &str) {
 }
 
 /// docs/README.md: a journal append that fails is a failed command (exit 2) that says so, in every
-/// command alike: the build (recorded, without its line), intake and defer (the recipe put
-/// back), promote (channels.toml put back).
+/// command alike: intake and defer (the recipe put back), the build (recorded, without its
+/// line), promote (channels.toml put back).
 #[test]
 fn a_journal_that_cannot_grow_fails_every_writing_command_with_exit_2() {
     let ws = Workspace::new();
     let recipe = ws.recipe("demo").patch("P-1", Layer::new().file("./etc/motd", b"one\n")).write();
     stuck_journal(&ws, "demo");
-    let run = ws.gild_with_file_size_limit(LIMIT, None, &["build", &recipe]);
-    says_the_journal_failed(
-        &run,
-        "demo",
-        "the build of `demo` 1.0.0 is recorded in `baselines/demo/1.0.0` without its journal line",
-    );
-    assert!(ws.exists("baselines/demo/1.0.0/baseline.toml"), "the commit point was passed: the baseline stays");
-    assert!(run.stdout.is_empty(), "no success report: {}", run.stdout);
-
     let before = ws.read(&recipe);
     let art = ws.signed_artifact("p2.tar", &Layer::new().file("./etc/two", b"two\n"), &["vendor"]);
     let args =
@@ -212,6 +203,115 @@ fn a_journal_that_cannot_grow_fails_every_writing_command_with_exit_2() {
     let run = ws.gild_with_file_size_limit(LIMIT, None, &["defer", &recipe, "P-1", "--reason", "breaks the app"]);
     says_the_journal_failed(&run, "demo", "nothing changed (`");
     assert_eq!(ws.read(&recipe), before, "defer put the recipe back");
+
+    let run = ws.gild_with_file_size_limit(LIMIT, None, &["build", &recipe]);
+    says_the_journal_failed(
+        &run,
+        "demo",
+        "the build of `demo` 1.0.0 is recorded in `baselines/demo/1.0.0` without its journal line (the next command that writes the journal records it as `recovered`)",
+    );
+    assert!(ws.exists("baselines/demo/1.0.0/baseline.toml"), "the commit point was passed: the baseline stays");
+    assert!(run.stdout.is_empty(), "no success report: {}", run.stdout);
+}
+
+/// A workspace whose `demo` 1.0.0 was recorded while its journal could not grow: committed,
+/// without its `build` line. The journal is stuck still; returns the recipe.
+fn unjournaled_build(ws: &Workspace) -> String {
+    let recipe = ws.recipe("demo").patch("P-1", Layer::new().file("./etc/motd", b"one\n")).section(ROLLOUT).write();
+    stuck_journal(ws, "demo");
+    ws.gild_with_file_size_limit(LIMIT, None, &["build", &recipe]).exit(2);
+    assert!(ws.exists("baselines/demo/1.0.0/baseline.toml"));
+    recipe
+}
+
+const ROLLOUT: &str = "[rollout]\nchannels = [\"test\", \"prod\"]\n";
+
+fn events(ws: &Workspace) -> Vec<serde_json::Value> {
+    lines(ws).iter().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// docs/baseline.md: `log --verify` names a baseline recorded without its `build` line (exit 1,
+/// a finding: the chain itself is intact).
+#[test]
+fn log_verify_names_a_baseline_whose_build_line_could_not_be_written() {
+    let ws = Workspace::new();
+    unjournaled_build(&ws);
+    ws.gild(&["log", "demo", "--verify"])
+        .exit(1)
+        .stdout_has("chain intact")
+        .stdout_has("unjournaled: demo 1.0.0 is recorded in `baselines/demo/1.0.0` without its `build` line");
+    let j = ws.gild(&["--json", "log", "demo", "--verify"]).exit(1).json();
+    assert_eq!(j["verified"]["ok"], false, "{j}");
+    assert!(j["verified"]["problem"].is_null(), "not tampering: {j}");
+    assert_eq!(
+        j["verified"]["unjournaled"],
+        serde_json::json!([{"version": "1.0.0", "baseline": "baselines/demo/1.0.0"}]),
+        "{j}"
+    );
+}
+
+/// docs/baseline.md: once the journal can grow again, the next command that writes it, whichever
+/// it is, first appends a `recovered` line for the baseline (what its `build` line would have
+/// said), then its own; `log --verify` is clean after.
+#[test]
+fn the_next_writing_command_records_an_unjournaled_build_as_recovered() {
+    let writers: [(&str, &[&str]); 5] = [
+        ("defer", &["defer", "RECIPE", "P-1", "--reason", "breaks the app"]),
+        ("promote", &["promote", "demo@1.0.0", "test"]),
+        ("revoke", &["revoke", "demo@1.0.0", "--reason", "typo"]),
+        ("build", &["build", "RECIPE", "--version", "1.1.0"]),
+        // A rebuild of the recorded version is unchanged and writes no line of its own.
+        ("", &["build", "RECIPE"]),
+    ];
+    for (event, args) in writers {
+        let ws = Workspace::new();
+        let recipe = unjournaled_build(&ws);
+        let args: Vec<&str> = args.iter().map(|a| if *a == "RECIPE" { recipe.as_str() } else { a }).collect();
+        ws.gild(&args).success().stderr_has("recorded the build of `demo` 1.0.0 in the journal as `recovered`");
+        let events = events(&ws);
+        let own = usize::from(!event.is_empty());
+        let recovered = &events[events.len() - 1 - own];
+        let record: toml::Value = toml::from_str(&ws.read_string("baselines/demo/1.0.0/baseline.toml")).unwrap();
+        assert_eq!(recovered["event"], "recovered", "{args:?}: {recovered}");
+        assert_eq!((recovered["name"].as_str(), recovered["version"].as_str()), (Some("demo"), Some("1.0.0")));
+        assert_eq!(recovered["tree"].as_str(), record["tree"].as_str(), "{recovered}");
+        let image = &record["image"][0];
+        assert_eq!(
+            recovered["images"],
+            serde_json::json!([{"file": image["file"].as_str(), "sha256": image["sha256"].as_str()}]),
+            "{recovered}"
+        );
+        if own == 1 {
+            assert_eq!(events.last().unwrap()["event"], event, "{args:?}: its own line follows");
+        }
+        let run = ws.gild(&["log", "demo", "--verify"]);
+        run.success();
+        assert!(!run.stdout.contains("unjournaled"), "{}", run.stdout);
+        // Recovered once: the next writing command finds nothing missing.
+        let run = ws.gild(&["build", &recipe, "--version", "2.0.0"]);
+        assert!(!run.success().stderr.contains("recovered"), "{}", run.stderr);
+        let events = self::events(&ws);
+        assert_eq!(events.iter().filter(|e| e["event"] == "recovered").count(), 1, "{args:?}: once");
+        assert_eq!(events.last().unwrap()["event"], "build");
+    }
+}
+
+/// A writing command whose `recovered` line cannot be written either fails (exit 2) before it
+/// changes anything, and says the build is still without its line.
+#[test]
+fn a_writing_command_that_cannot_record_the_recovery_changes_nothing() {
+    let ws = Workspace::new();
+    let recipe = unjournaled_build(&ws);
+    let before = ws.read(&recipe);
+    let outcome =
+        "nothing changed: the build of `demo` 1.0.0 in `baselines/demo/1.0.0` is still without its journal line";
+    let run = ws.gild_with_file_size_limit(LIMIT, None, &["defer", &recipe, "P-1", "--reason", "breaks the app"]);
+    says_the_journal_failed(&run, "demo", outcome);
+    assert_eq!(ws.read(&recipe), before, "the recipe is as it was");
+    let run = ws.gild_with_file_size_limit(LIMIT, None, &["promote", "demo@1.0.0", "test"]);
+    says_the_journal_failed(&run, "demo", outcome);
+    assert!(!ws.exists("baselines/demo/channels.toml"), "no channel moved");
+    ws.gild(&["log", "demo", "--verify"]).exit(1).stdout_has("unjournaled: demo 1.0.0");
 }
 
 #[test]

@@ -3,6 +3,10 @@
 //! `harness`. Every fixture (keys, signatures, tar layers, recipes) is generated in code.
 
 mod harness;
+// Shared with build.rs, which uses the probes; the tests use the rule.
+#[allow(dead_code)]
+#[path = "../support/needs.rs"]
+mod needs;
 
 mod base_index;
 mod build;

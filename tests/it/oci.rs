@@ -9,7 +9,6 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::harness::*;
-use crate::{require_root, require_tool};
 
 const LAYOUT: &str = "out/demo-1.0.0.oci";
 const GZIP_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
@@ -412,8 +411,9 @@ fn verify_refuses_another_image_with_the_same_layer() {
 }
 
 #[test]
+#[cfg_attr(gild_no_skopeo, ignore = "skopeo not installed")]
 fn verify_accepts_a_copy_made_by_skopeo() {
-    require_tool!("skopeo");
+    require(&[Need::Tool("skopeo")]);
     let ws = Workspace::new();
     amd64(&ws);
     // skopeo writes its own index.json; the image (manifest, config, layer) is the same.
@@ -484,8 +484,9 @@ fn run(cmd: &mut Command) -> String {
 }
 
 #[test]
+#[cfg_attr(gild_no_skopeo, ignore = "skopeo not installed")]
 fn skopeo_inspect_shows_the_version_and_the_layer() {
-    require_tool!("skopeo");
+    require(&[Need::Tool("skopeo")]);
     let ws = Workspace::new();
     amd64(&ws);
     let out = run(Command::new("skopeo").arg("inspect").arg(format!("oci:{}:1.0.0", ws.path(LAYOUT).display())));
@@ -498,8 +499,9 @@ fn skopeo_inspect_shows_the_version_and_the_layer() {
 }
 
 #[test]
+#[cfg_attr(gild_no_skopeo, ignore = "skopeo not installed")]
 fn skopeo_copies_the_layout_to_a_docker_archive() {
-    require_tool!("skopeo");
+    require(&[Need::Tool("skopeo")]);
     let ws = Workspace::new();
     amd64(&ws);
     let archive = ws.path("demo.tar");
@@ -511,24 +513,36 @@ fn skopeo_copies_the_layout_to_a_docker_archive() {
     assert!(listing.lines().any(|l| l == "manifest.json"), "{listing}");
 }
 
-#[test]
-fn umoci_unpacks_the_files_of_the_image() {
-    require_tool!("umoci");
-    // umoci keeps owners (and so unpacks the image as it is) only as root.
-    require_root!();
-    let ws = Workspace::new();
-    amd64(&ws);
+/// The demo layout unpacked by umoci into `bundle/` of the workspace. umoci keeps owners (and
+/// so unpacks the image as it is) only as root.
+fn umoci_unpack(ws: &Workspace) -> PathBuf {
+    amd64(ws);
     let bundle = ws.path("bundle");
     run(Command::new("umoci")
         .arg("unpack")
         .arg("--image")
         .arg(format!("{}:1.0.0", ws.path(LAYOUT).display()))
         .arg(&bundle));
+    bundle
+}
+
+#[test]
+#[cfg_attr(any(gild_no_umoci, gild_no_root), ignore = "needs umoci and root")]
+fn umoci_unpacks_the_files_of_the_image() {
+    require(&[Need::Tool("umoci"), Need::Root]);
+    let ws = Workspace::new();
+    umoci_unpack(&ws);
     ws.gild(&["diff", "demo@1.0.0", "bundle/rootfs"]).success().stdout_has("0 added, 0 removed, 0 changed");
-    if have_tool("mtree") {
-        let spec = ws.baseline_dir("demo", "1.0.0").join("files.mtree");
-        let out = run(Command::new("mtree").arg("-f").arg(&spec).arg("-p").arg(bundle.join("rootfs")));
-        // NetBSD mtree exits 0 on differences: its silence is the verdict.
-        assert!(out.trim().is_empty(), "mtree -f files.mtree on the rootfs:\n{out}");
-    }
+}
+
+#[test]
+#[cfg_attr(any(gild_no_umoci, gild_no_mtree, gild_no_root), ignore = "needs umoci, NetBSD mtree and root")]
+fn netbsd_mtree_accepts_the_rootfs_umoci_unpacks() {
+    require(&[Need::Tool("umoci"), Need::Tool("mtree"), Need::Root]);
+    let ws = Workspace::new();
+    let bundle = umoci_unpack(&ws);
+    let spec = ws.baseline_dir("demo", "1.0.0").join("files.mtree");
+    let out = run(Command::new("mtree").arg("-f").arg(&spec).arg("-p").arg(bundle.join("rootfs")));
+    // NetBSD mtree exits 0 on differences: its silence is the verdict.
+    assert!(out.trim().is_empty(), "mtree -f files.mtree on the rootfs:\n{out}");
 }

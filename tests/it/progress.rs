@@ -3,19 +3,6 @@
 
 use crate::harness::*;
 
-/// True when `script` can give a command a pseudo-terminal here (not in a container without
-/// `/dev/pts`); otherwise see [`can_run`].
-fn a_terminal_is_available() -> bool {
-    have_tool("script")
-        && can_run(
-            std::process::Command::new("script")
-                .args(["-q", "-e", "-c", "true", "/dev/null"])
-                .output()
-                .is_ok_and(|o| o.status.success()),
-            "`script` cannot open a pseudo-terminal here",
-        )
-}
-
 /// Runs gild with its stderr on a pseudo-terminal (`script`), the bar allowed at once; returns
 /// the exit code and everything the terminal showed.
 fn on_a_terminal(ws: &Workspace, args: &[&str]) -> (i32, String) {
@@ -44,10 +31,9 @@ fn a_tree(ws: &Workspace) {
 }
 
 #[test]
+#[cfg_attr(gild_no_pty, ignore = "`script` cannot open a pseudo-terminal here")]
 fn a_scan_on_a_terminal_shows_what_it_hashes_and_json_shows_no_bar() {
-    if !a_terminal_is_available() {
-        return;
-    }
+    require(&[Need::Terminal]);
     let ws = Workspace::new();
     a_tree(&ws);
     let (code, shown) = on_a_terminal(&ws, &["scan", "host", "-o", "host.mtree"]);
@@ -59,10 +45,9 @@ fn a_scan_on_a_terminal_shows_what_it_hashes_and_json_shows_no_bar() {
 }
 
 #[test]
+#[cfg_attr(gild_no_pty, ignore = "`script` cannot open a pseudo-terminal here")]
 fn an_audit_on_a_terminal_shows_the_target_it_reads() {
-    if !a_terminal_is_available() {
-        return;
-    }
+    require(&[Need::Terminal]);
     let ws = Workspace::new();
     let recipe = ws.recipe("demo").write();
     ws.gild(&["build", &recipe]).success();
@@ -74,10 +59,9 @@ fn an_audit_on_a_terminal_shows_the_target_it_reads() {
 }
 
 #[test]
+#[cfg_attr(gild_no_pty, ignore = "`script` cannot open a pseudo-terminal here")]
 fn a_build_on_a_terminal_shows_the_layer_it_reads() {
-    if !a_terminal_is_available() {
-        return;
-    }
+    require(&[Need::Terminal]);
     let ws = Workspace::new();
     let recipe = ws.recipe("demo").patch("P-1", Layer::new().file("./etc/motd", b"m")).write();
     let (code, shown) = on_a_terminal(&ws, &["build", &recipe]);

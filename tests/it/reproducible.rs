@@ -1,7 +1,6 @@
 //! docs/layers.md, docs/baseline.md: the same inputs give the same bytes anywhere; versions only go up.
 
 use crate::harness::*;
-use crate::require_tool;
 
 fn patch_layer() -> Layer {
     Layer::new()
@@ -141,15 +140,12 @@ fn rebuild_uses_the_recorded_epoch() {
 
 /// One core against every core (up to zstd's four workers), on an image of several zstd jobs
 /// (2 MiB each): the bytes are the same. A machine with one core cannot tell, so there the test
-/// skips (and fails under `CI=true`); `image::tests::zstd_bytes_do_not_depend_on_the_number_of_workers`
+/// is ignored (and fails under `CI=true`); `image::tests::zstd_bytes_do_not_depend_on_the_number_of_workers`
 /// checks the encoder itself with set worker counts on any machine.
 #[test]
+#[cfg_attr(any(gild_no_taskset, gild_no_two_cores), ignore = "needs taskset and 2 cores")]
 fn image_bytes_do_not_depend_on_the_cpu_count() {
-    require_tool!("taskset");
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if !can_run(cores >= 2, &format!("needs 2 cores to compare with 1, has {cores}")) {
-        return;
-    }
+    require(&[Need::Tool("taskset"), Need::TwoCores]);
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut noise = |n: usize| -> Vec<u8> {
         (0..n)

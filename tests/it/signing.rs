@@ -38,19 +38,25 @@ fn run_in(dir: &Path, program: &str, args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn a_signed_baseline_checks_out_with_stock_minisign_and_sha256sum() {
+fn a_signed_baseline_lists_every_file_in_sha256sums_and_verifies() {
     let ws = Workspace::new();
     let key = build_key(&ws, "build", "gild test build key - for tests only");
     signed_demo(&ws, &key);
-    let dir = ws.baseline_dir("web", "1.0.0");
-    let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
+    let sums = std::fs::read_to_string(ws.baseline_dir("web", "1.0.0").join("SHA256SUMS")).unwrap();
     for file in ["baseline.toml", "files.mtree", "RELEASE.md", "install.sh", "web-1.0.0.tar.zst"] {
         assert!(sums.contains(&format!("  {file}\n")), "SHA256SUMS lists {file}:\n{sums}");
     }
     ws.gild(&["verify", "web@1.0.0"]).success().stdout_has("signed by").stdout_has("ok  files.mtree");
-    if !can_run(have_tool("minisign") && have_tool("sha256sum"), "minisign or sha256sum not installed") {
-        return;
-    }
+}
+
+#[test]
+#[cfg_attr(any(gild_no_minisign, gild_no_sha256sum), ignore = "needs minisign and sha256sum")]
+fn a_signed_baseline_checks_out_with_stock_minisign_and_sha256sum() {
+    require(&[Need::Tool("minisign"), Need::Tool("sha256sum")]);
+    let ws = Workspace::new();
+    let key = build_key(&ws, "build", "gild test build key - for tests only");
+    signed_demo(&ws, &key);
+    let dir = ws.baseline_dir("web", "1.0.0");
     // Exactly the commands RELEASE.md gives, on a copy of the baseline directory with the
     // public key beside it.
     let release = std::fs::read_to_string(dir.join("RELEASE.md")).unwrap();
@@ -156,10 +162,9 @@ fn a_secret_key_inside_the_workspace_is_refused_unless_it_is_for_tests_only() {
 }
 
 #[test]
+#[cfg_attr(gild_no_minisign, ignore = "minisign not installed")]
 fn a_build_key_from_the_environment_and_one_made_by_the_minisign_cli_both_sign() {
-    if !can_run(have_tool("minisign"), "minisign not installed") {
-        return;
-    }
+    require(&[Need::Tool("minisign")]);
     let ws = Workspace::new();
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("cli.key");

@@ -2,7 +2,6 @@
 //! nothing.
 
 use crate::harness::*;
-use crate::require_tool;
 
 #[test]
 fn signature_by_a_declared_key_not_in_signed_by_does_not_count() {
@@ -122,8 +121,9 @@ fn signature_by_a_revoked_key_does_not_count() {
 }
 
 #[test]
+#[cfg_attr(gild_no_minisign, ignore = "minisign not installed")]
 fn legacy_and_prehashed_signatures_are_both_accepted() {
-    require_tool!("minisign");
+    require(&[Need::Tool("minisign")]);
     let ws = Workspace::new();
     let recipe = ws
         .recipe("demo")
@@ -336,72 +336,98 @@ fn the_first_untrusted_artifact_in_recipe_order_is_reported_and_journaled_once()
 
 /// Issue 16: an artifact rewritten in place after gild verified it, while the build runs.
 /// The second patch's signature is a FIFO, so gild waits on it right after verifying the
-/// first patch; the test rewrites the first patch (same file, same size) meanwhile, then lets
-/// gild go on. However the rewritten bytes fail (a corrupt compressed stream, a bad tar
-/// header), the error is the trust failure: exit 3, "changed while gild was reading it",
-/// with both digests.
-#[test]
-fn an_artifact_rewritten_after_verification_is_a_trust_failure_whatever_its_decoding_says() {
+/// first patch; this rewrites the first patch (same file, same size, 16 bytes from `at`
+/// flipped) meanwhile, then lets gild go on. Returns the build's run and the first patch's
+/// sha256 before and after.
+fn build_while_rewriting_the_first_patch(compression: Compression, at: usize) -> (Workspace, Run, String, String) {
     use std::io::{Seek, Write};
     use std::os::unix::fs::OpenOptionsExt;
-    for (c, at) in [(Compression::Zst, 24), (Compression::Gz, 24), (Compression::Xz, 80), (Compression::Tar, 0)] {
-        let ws = Workspace::new();
-        let payload: Vec<u8> = (0..40_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
-        let recipe = ws
-            .recipe("demo")
-            .patch("P-1", Layer::new().file("./opt/one", &payload).file("./opt/two", b"two\n"))
-            .compress(c)
-            .patch("P-2", Layer::new().file("./etc/motd", b"second\n"))
-            .write();
-        let first = ws.artifact("demo", "P-1");
-        let sig = ws.path(format!("{}.minisig", ws.artifact("demo", "P-2").display()));
-        let signature = std::fs::read(&sig).unwrap();
-        std::fs::remove_file(&sig).unwrap();
-        let fifo = std::ffi::CString::new(sig.to_str().unwrap()).unwrap();
-        // SAFETY: mkfifo with a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let ws = Workspace::new();
+    let payload: Vec<u8> = (0..40_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let recipe = ws
+        .recipe("demo")
+        .patch("P-1", Layer::new().file("./opt/one", &payload).file("./opt/two", b"two\n"))
+        .compress(compression)
+        .patch("P-2", Layer::new().file("./etc/motd", b"second\n"))
+        .write();
+    let first = ws.artifact("demo", "P-1");
+    let sig = ws.path(format!("{}.minisig", ws.artifact("demo", "P-2").display()));
+    let signature = std::fs::read(&sig).unwrap();
+    std::fs::remove_file(&sig).unwrap();
+    let fifo = std::ffi::CString::new(sig.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
 
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gild"))
-            .current_dir(&ws.root)
-            .args(["build", &recipe])
-            .env("NO_COLOR", "1")
-            .env("GILD_CACHE", ws.cache())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Opening the FIFO for writing succeeds once gild opens it for reading: P-1 is verified.
-        let started = std::time::Instant::now();
-        let mut writer = loop {
-            match std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&sig) {
-                Ok(f) => break f,
-                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-                    assert!(child.try_wait().unwrap().is_none(), "gild ended before reading the FIFO");
-                    assert!(started.elapsed() < std::time::Duration::from_secs(60), "gild never read the FIFO");
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-                Err(e) => panic!("{e}"),
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gild"))
+        .current_dir(&ws.root)
+        .args(["build", &recipe])
+        .env("NO_COLOR", "1")
+        .env("GILD_ACTOR", "tester")
+        .env("GILD_CACHE", ws.cache())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opening the FIFO for writing succeeds once gild opens it for reading: P-1 is verified.
+    let started = std::time::Instant::now();
+    let mut writer = loop {
+        match std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&sig) {
+            Ok(f) => break f,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                assert!(child.try_wait().unwrap().is_none(), "gild ended before reading the FIFO");
+                assert!(started.elapsed() < std::time::Duration::from_secs(60), "gild never read the FIFO");
+                std::thread::sleep(std::time::Duration::from_millis(2));
             }
-        };
-        let mut bytes = std::fs::read(&first).unwrap();
-        let expected = sha256_hex(&bytes);
-        for b in &mut bytes[at..at + 16] {
-            *b ^= 0x5a;
+            Err(e) => panic!("{e}"),
         }
-        let mut f = std::fs::OpenOptions::new().write(true).open(&first).unwrap();
-        f.seek(std::io::SeekFrom::Start(0)).unwrap();
-        f.write_all(&bytes).unwrap();
-        drop(f);
-        writer.write_all(&signature).unwrap();
-        drop(writer);
+    };
+    let mut bytes = std::fs::read(&first).unwrap();
+    let expected = sha256_hex(&bytes);
+    for b in &mut bytes[at..at + 16] {
+        *b ^= 0x5a;
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).open(&first).unwrap();
+    f.seek(std::io::SeekFrom::Start(0)).unwrap();
+    f.write_all(&bytes).unwrap();
+    drop(f);
+    writer.write_all(&signature).unwrap();
+    drop(writer);
 
-        let out = child.wait_with_output().unwrap();
-        let run = Run::new(&["build", &recipe], out);
+    let out = child.wait_with_output().unwrap();
+    let run = Run::new(&["build", &recipe], out);
+    (ws, run, expected, sha256_hex(&bytes))
+}
+
+/// However the rewritten bytes fail (a corrupt compressed stream, a bad tar header), the error
+/// is the trust failure: exit 3, "changed while gild was reading it", with both digests.
+#[test]
+fn an_artifact_rewritten_after_verification_is_a_trust_failure_whatever_its_decoding_says() {
+    for (c, at) in [(Compression::Zst, 24), (Compression::Gz, 24), (Compression::Xz, 80), (Compression::Tar, 0)] {
+        let (ws, run, expected, found) = build_while_rewriting_the_first_patch(c, at);
         run.exit(3)
             .stderr_has("P-1")
             .stderr_has("changed while gild was reading it")
             .stderr_has(&expected)
-            .stderr_has(&sha256_hex(&bytes));
+            .stderr_has(&found);
         ws.assert_nothing_written("demo", "1.0.0");
     }
+}
+
+/// docs/recipe.md: a trust failure gets one `refused` line, the one found while layering (an
+/// artifact rewritten after its verification) too: naming the artifact and both digests.
+#[test]
+fn an_artifact_rewritten_during_layering_is_journaled_as_refused_once() {
+    let (ws, run, expected, found) = build_while_rewriting_the_first_patch(Compression::Zst, 24);
+    run.exit(3).stderr_has("changed while gild was reading it");
+    let j = ws.gild(&["--json", "log", "demo", "--verify"]).success().json();
+    let entries = j["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "one line: {entries:?}");
+    let refused = &entries[0];
+    assert_eq!(refused["event"], "refused", "{refused}");
+    assert_eq!(refused["name"], "demo");
+    assert_eq!(refused["id"], "P-1");
+    let recipe: toml::Value = toml::from_str(&ws.read_string("recipes/demo.toml")).unwrap();
+    assert_eq!(refused["artifact"].as_str(), recipe["patch"][0]["artifact"].as_str(), "{refused}");
+    assert_eq!((refused["expected"].as_str(), refused["found"].as_str()), (Some(&expected[..]), Some(&found[..])));
+    assert!(refused["reason"].as_str().unwrap().contains("changed while gild was reading it"), "{refused}");
 }
