@@ -29,6 +29,9 @@ use crate::workspace::TMP_PREFIX;
 /// Whether a baseline records an image: `(version, file name, sha256 when it must match)`.
 pub type Recorded<'a> = dyn Fn(&str, &str, Option<&str>) -> bool + 'a;
 
+/// A claim's first line.
+const HEADER: &str = "gild-claim 1\n";
+
 /// The prefix of a claim file in `baselines/NAME/`.
 pub const CLAIM_PREFIX: &str = ".gild-claim-";
 
@@ -49,7 +52,7 @@ impl Claim {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let stem = name.strip_prefix(CLAIM_PREFIX).unwrap_or(name).to_string();
         let mut claim = Claim { path, file, stem };
-        claim.append(&format!("gild-claim 1\nversion {version}\n"))?;
+        claim.append(&format!("{HEADER}version {version}\n"))?;
         Ok(claim)
     }
 
@@ -114,6 +117,11 @@ struct Listed {
 fn read_claim(path: &Path) -> io::Result<Option<Listed>> {
     let text = fs::read(path)?;
     let mut claim = Listed::default();
+    // Killed before its first line was whole: it claims nothing (nothing is created before
+    // the line that claims it), and the file is the killed build's own.
+    if HEADER.as_bytes().starts_with(&text) {
+        return Ok(Some(claim));
+    }
     let mut lines = text.split_inclusive(|&b| b == b'\n').filter_map(|l| l.strip_suffix(b"\n"));
     if lines.next() != Some(b"gild-claim 1") {
         return Ok(None);
@@ -337,5 +345,21 @@ mod tests {
         let path = claim.path.clone();
         drop(claim);
         assert!(!path.exists(), "a claim is removed when its build ends");
+    }
+
+    /// A build killed between creating its claim and writing its first line leaves an empty
+    /// (or torn) claim: it claims nothing, and the next build removes it.
+    #[test]
+    fn a_claim_killed_before_its_first_line_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        for torn in [&b""[..], b"gild-cl"] {
+            std::fs::write(dir.path().join(format!("{CLAIM_PREFIX}torn")), torn).unwrap();
+            let warnings = clean(dir.path(), dir.path(), "demo", &|_, _, _| false).unwrap();
+            assert!(warnings.is_empty(), "{warnings:?}");
+            assert!(!dir.path().join(format!("{CLAIM_PREFIX}torn")).exists());
+        }
+        std::fs::write(dir.path().join(format!("{CLAIM_PREFIX}other")), b"not a claim\n").unwrap();
+        let warnings = clean(dir.path(), dir.path(), "demo", &|_, _, _| false).unwrap();
+        assert_eq!(warnings.len(), 1, "anything else is left in place: {warnings:?}");
     }
 }
