@@ -13,6 +13,7 @@ mod deb;
 mod debfix;
 mod defer;
 mod errors;
+mod frames;
 mod hardening;
 mod install;
 mod intake;
