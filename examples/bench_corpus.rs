@@ -16,12 +16,17 @@
 //! - `scale`: `artifacts/scale.tar.zst`, a base of exactly 1,000,000 small entries, and
 //!   `recipes/scale.toml`;
 //! - `diff`: two bases of 500,000 small entries that differ in about 1.5% of their paths,
-//!   with `recipes/diff-a.toml` and `recipes/diff-b.toml`, for comparing two baselines.
+//!   with `recipes/diff-a.toml` and `recipes/diff-b.toml`, for comparing two baselines;
+//! - `next`: a seventh patch, `artifacts/patches/7-tzdata-2026c.tar`, that updates one file of
+//!   the main base, and `next-patch.toml`, its `[[patch]]` table: appended to
+//!   `recipes/bench.toml` at version 1.0.1 it makes the next version, on which `bench/run.sh`
+//!   measures a warm rebuild (a new version whose tree differs from the recorded one in one
+//!   small file).
 //!
 //! Every artifact is signed (prehashed) with `keys/bench.key`, a key the generator makes when
 //! it is missing. **It is a benchmark key with an unencrypted secret half: never trust it.**
-//! Each recipe is written last, so its presence means its variant is complete; each variant
-//! also writes `corpus-VARIANT.txt` with its entry counts and sizes.
+//! Each recipe (and `next-patch.toml`) is written last, so its presence means its variant is
+//! complete; each variant also writes `corpus-VARIANT.txt` with its entry counts and sizes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -118,6 +123,8 @@ enum Stuff {
     Data,
     /// Text, gzip-compressed (man pages, changelogs): the size given is the compressed one.
     Gzip,
+    /// dpkg's database (`var/lib/dpkg/status`): deb822 stanzas, whole, to about the size given.
+    Status,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,6 +174,7 @@ impl Dict {
             Stuff::Script => self.text(&mut rng, n, b"#!/bin/sh\nset -e\n"),
             Stuff::Elf => self.elf(&mut rng, n),
             Stuff::Data => self.data(&mut rng, n),
+            Stuff::Status => self.status(&mut rng, n),
             Stuff::Gzip => {
                 let text = self.text(&mut rng, n * 4, b"");
                 let mut enc = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::default());
@@ -202,6 +210,43 @@ impl Dict {
             }
         }
         out.truncate(n);
+        out
+    }
+
+    /// One stanza per package, as dpkg writes them (`dpkg` itself first), until `n` bytes or
+    /// a little more: gild reads the base's `status` for its package inventory, so it must be
+    /// deb822 that parses, not word soup.
+    fn status(&self, rng: &mut Rng, n: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(n + 4096);
+        let mut i = 0;
+        while out.len() < n {
+            let name = match i {
+                0 => "dpkg".to_string(),
+                _ => format!("{}{i}", String::from_utf8_lossy(self.word(rng))),
+            };
+            let section = rng.pick(&["admin", "libs", "utils", "shells", "net", "perl", "python"]);
+            write!(
+                out,
+                "Package: {name}\nStatus: install ok installed\nPriority: {}\nSection: {section}\n\
+                 Installed-Size: {}\nMaintainer: Bench Maintainers <bench@example.invalid>\nArchitecture: amd64\n",
+                rng.pick(&["required", "important", "optional"]),
+                16 + rng.below(20_000),
+            )
+            .expect("writing to a Vec");
+            if rng.chance(0.4) {
+                writeln!(out, "Source: {}", String::from_utf8_lossy(self.word(rng))).expect("writing to a Vec");
+            }
+            let (major, minor, debian) = (rng.below(10), rng.below(40), 1 + rng.below(12));
+            writeln!(out, "Version: {major}.{minor}-{debian}").expect("writing to a Vec");
+            out.extend_from_slice(b"Description: ");
+            self.words_line(rng, &mut out, 3, 6);
+            for _ in 0..2 + rng.below(8) {
+                out.push(b' ');
+                self.words_line(rng, &mut out, 6, 10);
+            }
+            out.push(b'\n');
+            i += 1;
+        }
         out
     }
 
@@ -954,10 +999,8 @@ fn main_base(seed: u64, dict: &Dict) -> Plan {
             p.file(&format!("{d}/{pkg}.prerm"), Stuff::Script, r.size(600.0, 0.8, 100, 20_000), r.next(), 0o755);
         }
     }
-    // Text of a database's size, under names gild does not read as one: random text is no
-    // dpkg `status`, and gild refuses a tree whose package database it cannot read.
-    p.file("var/lib/dpkg/status.bench", Stuff::Text, 460_000, r.next(), 0o644);
-    p.file("var/lib/dpkg/status-old", Stuff::Text, 455_000, r.next(), 0o644);
+    p.file("var/lib/dpkg/status", Stuff::Status, 460_000, r.next(), 0o644);
+    p.file("var/lib/dpkg/status-old", Stuff::Status, 455_000, r.next(), 0o644);
     p.file("var/cache/debconf/config.dat", Stuff::Text, 30_000, r.next(), 0o644);
     p.file("var/cache/debconf/templates.dat", Stuff::Text, 1_600_000, r.next(), 0o644);
     p.file("var/cache/ldconfig/aux-cache", Stuff::Data, 21_000, r.next(), 0o600);
@@ -1138,6 +1181,22 @@ fn main_patches(seed: u64, base: &Plan, dict: &Dict) -> Vec<PatchDef> {
     out
 }
 
+/// The patch of the `next` variant: one zone file of the base with new content of about its
+/// size, as a one-zone tzdata fix ships it. Small on purpose: a rebuild with it differs from
+/// the recorded version in one file (and `etc/gild/release`).
+fn next_patch(seed: u64, base: &Plan) -> Plan {
+    let mut r = Rng::new(seed, "next-patch");
+    let zones: Vec<String> = base
+        .paths_under("usr/share/zoneinfo/right/Europe")
+        .into_iter()
+        .filter(|p| matches!(base.entries[p].body, Body::File(_)))
+        .collect();
+    let zone = &zones[r.below(zones.len() as u64) as usize];
+    let mut p = Plan::new(1_794_960_000 + 30 * 86_400);
+    update(&mut p, base, zone, zone, &mut r);
+    p
+}
+
 // ---------------------------------------------------------------------------------------
 // The small-entry trees: `count` entries exactly, spread over two levels of directories.
 
@@ -1272,6 +1331,26 @@ impl Gen {
         Ok(())
     }
 
+    /// The next version's patch and its `[[patch]]` table (`next-patch.toml`, written last).
+    fn next(&self) -> Result<()> {
+        let base_plan = main_base(self.seed, &self.dict);
+        let a =
+            self.artifact("artifacts/patches/7-tzdata-2026c.tar", Comp::Plain, &next_patch(self.seed, &base_plan))?;
+        let mut desc = String::new();
+        describe(&mut desc, &a);
+        fs::write(self.dir.join("corpus-next.txt"), desc)?;
+        let table = format!(
+            "# The `[[patch]]` of the bench recipe's next version: appended to recipes/bench.toml at\n\
+             # version 1.0.1 (bench/run.sh does that in a workspace of its own). Written by\n\
+             # `cargo run --release --example bench_corpus -- --variant next`.\n\n\
+             [[patch]]\nid = \"BENCH-2026-0007\"\n{}severity = \"low\"\nfixes = []\nreleased = 2026-12-01\n\
+             approval = {{ change = \"CHG-9007\", by = \"bench\", date = 2026-12-01 }}\n",
+            artifact_toml(&a)
+        );
+        fs::write(self.dir.join("next-patch.toml"), table)?;
+        Ok(())
+    }
+
     /// A base-only recipe `name` over a small-entry tree; returns its description line.
     fn small(&self, name: &str, label: &str, count: u64, drift: Option<Drift>) -> Result<String> {
         let plan = small_tree(self.seed, label, count, drift);
@@ -1310,7 +1389,8 @@ fn run(dir: &Path, seed: u64, variants: &[String]) -> Result<()> {
                 desc += &gen.small("diff-b", "diff", 500_000, Some(drift))?;
                 fs::write(dir.join("corpus-diff.txt"), desc)?;
             }
-            other => return Err(format!("unknown variant `{other}` (main, scale or diff)").into()),
+            "next" => gen.next()?,
+            other => return Err(format!("unknown variant `{other}` (main, scale, diff or next)").into()),
         }
         eprintln!("  done in {:.1}s", start.elapsed().as_secs_f64());
     }
@@ -1332,7 +1412,7 @@ fn main() -> ExitCode {
             "--variant" => value("--variant").map(|v| variants.push(v)),
             "-h" | "--help" => {
                 println!(
-                    "usage: bench_corpus [--out DIR] [--seed N] [--variant main|scale|diff]...\n\n\
+                    "usage: bench_corpus [--out DIR] [--seed N] [--variant main|scale|diff|next]...\n\n\
                      Writes the benchmark corpus (default variant `main`) into DIR (default bench/corpus)."
                 );
                 return ExitCode::SUCCESS;

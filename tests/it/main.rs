@@ -18,6 +18,7 @@ mod deb;
 mod debfix;
 mod defer;
 mod errors;
+mod frames;
 mod hardening;
 mod install;
 mod intake;

@@ -138,10 +138,10 @@ fn rebuild_uses_the_recorded_epoch() {
     assert!(ws.read("out/demo-1.0.0.tar.zst") == image, "the rebuild did not use the recorded epoch");
 }
 
-/// One core against every core (up to zstd's four workers), on an image of several zstd jobs
-/// (2 MiB each): the bytes are the same. A machine with one core cannot tell, so there the test
-/// is ignored (and fails under `CI=true`); `image::tests::zstd_bytes_do_not_depend_on_the_number_of_workers`
-/// checks the encoder itself with set worker counts on any machine.
+/// One core against every core, on an image of several chunks (docs/image-format.md): the
+/// bytes are the same. A machine with one core cannot tell, so there the test is ignored (and
+/// fails under `CI=true`); `frames::image_bytes_depend_on_neither_the_worker_count_nor_the_cache`
+/// sets the worker count with `GILD_JOBS` on any machine.
 #[test]
 #[cfg_attr(any(gild_no_taskset, gild_no_two_cores), ignore = "needs taskset and 2 cores")]
 fn image_bytes_do_not_depend_on_the_cpu_count() {

@@ -59,15 +59,18 @@ pub const TOOLS: &[&str] = &[
     "busybox",
     "bzip2",
     "dash",
+    "gzip",
     "man",
     "minisign",
     "mtree",
+    "python3",
     "sha256sum",
     "shellcheck",
     "skopeo",
     "tar",
     "taskset",
     "umoci",
+    "zstd",
 ];
 
 const DPKG_TOOLS: &[&str] = &["dpkg", "dpkg-deb", "dpkg-query", "dpkg-divert", "dpkg-statoverride"];
