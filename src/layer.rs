@@ -211,25 +211,40 @@ impl Ahead {
     }
 }
 
-/// Decompresses `artifacts` in order into temporary files, sending each stream to `tx` as it
-/// starts, so the layers below them can be read meanwhile. Returns when every artifact is done
-/// or when the receiving end is gone.
+/// Decompresses `artifacts` into temporary files, sending each stream to `tx` in order before
+/// any is decoded, so the layers below them can be read meanwhile. Two lanes decode at once
+/// (patches alternate between them, each lane in order, with its own share of the spill
+/// budget, so a lane that waits for room waits only for the reader of its own earlier patch).
+/// Returns when every artifact is done or when the receiving end is gone.
 pub fn decode_ahead<'a>(
     artifacts: impl IntoIterator<Item = &'a Verified>,
     limits: &Limits,
     tx: std::sync::mpsc::Sender<Ahead>,
 ) {
-    let budget = decompress::Budget::new(decompress::AHEAD);
-    for artifact in artifacts {
-        let (writer, stream) = decompress::spill(&budget);
+    let artifacts: Vec<&Verified> = artifacts.into_iter().collect();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let lanes = cores.clamp(1, 2).min(artifacts.len()).max(1);
+    let budgets: Vec<_> = (0..lanes).map(|_| decompress::Budget::new(decompress::AHEAD / lanes as u64)).collect();
+    let mut work: Vec<Vec<_>> = (0..lanes).map(|_| Vec::new()).collect();
+    for (i, artifact) in artifacts.into_iter().enumerate() {
+        let (writer, stream) = decompress::spill(&budgets[i % lanes]);
         let (done, finished) = std::sync::mpsc::channel();
         if tx.send(Ahead { stream, finished }).is_err() {
             return;
         }
-        if done.send(decode(artifact, limits, writer)).is_err() {
-            return;
-        }
+        work[i % lanes].push((artifact, writer, done));
     }
+    std::thread::scope(|scope| {
+        for lane in work {
+            scope.spawn(move || {
+                for (artifact, writer, done) in lane {
+                    if done.send(decode(artifact, limits, writer)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
 }
 
 /// What one patch did to the tree, as the baseline records it.
