@@ -17,8 +17,9 @@ pub const STREAM_FORMAT: &str = "stream-1";
 
 /// zstd level 3 (zstd's default), one frame per chunk with its content size and checksum.
 pub const ZSTD_LEVEL: i32 = 3;
-/// libdeflate level 6: about `gzip -6`'s size, several times its speed.
-pub const GZIP_LEVEL: i32 = 6;
+/// libdeflate level 4: within 1% of `gzip -6`'s size at several times its speed (level 6
+/// is 1% smaller and 40% slower).
+pub const GZIP_LEVEL: i32 = 4;
 /// The libdeflate that `Cargo.lock` pins (a unit test keeps them equal): a frame's key names
 /// the compressor, so a cache never serves bytes another compressor version made.
 const LIBDEFLATER: &str = "1.26.1";
