@@ -42,8 +42,16 @@ for t in "${targets[@]}"; do
 		ls "$out/default/crashes" "$out/default/hangs" >&2
 	fi
 	if [ "$keep" = 1 ]; then
-		cargo afl cmin -i "$out/default/queue" -o "corpus/$t.min" -- "target/release/$t" >/dev/null 2>&1 &&
+		# afl-cmin has been seen to hang (waiting with no CPU): bounded, and the corpus kept
+		# as it was when it does not finish.
+		rm -rf "corpus/$t.min"
+		if timeout 600 cargo afl cmin -i "$out/default/queue" -o "corpus/$t.min" -- "target/release/$t" \
+			</dev/null >"$out.cmin.log" 2>&1; then
 			rm -rf "corpus/$t" && mv "corpus/$t.min" "corpus/$t"
+		else
+			rm -rf "corpus/$t.min"
+			echo "fuzz $t: corpus not minimised (see $out.cmin.log); corpus/$t unchanged" >&2
+		fi
 	fi
 done
 exit "$found"

@@ -549,3 +549,22 @@ fn the_recorded_frames_are_the_image_in_order() {
         assert!(decoded == tar, "{ext}: the frames decoded one by one are not the tar");
     }
 }
+
+/// A version recorded by a gild that wrote images as one stream (no `image-format` in its
+/// record) cannot have its images written again byte for byte: the rebuild checks the tree,
+/// says which format the record has, and writes no image.
+#[test]
+fn a_version_recorded_in_another_image_format_is_checked_but_not_rewritten() {
+    let ws = Workspace::new();
+    let recipe = ws.recipe("old").write();
+    ws.gild(&["build", &recipe]).success();
+    let path = "baselines/old/1.0.0/baseline.toml";
+    let text = ws.read_string(path);
+    assert!(text.contains("image-format = \"chunks-1\""), "{text}");
+    ws.write(path, text.replace("image-format = \"chunks-1\"\n", ""));
+    std::fs::remove_file(ws.path("out/old-1.0.0.tar.zst")).unwrap();
+    let j = ws.gild(&["--json", "build", &recipe]).success().json();
+    assert_eq!(j["status"], "unchanged", "{j}");
+    assert!(j["warnings"].to_string().contains("image format `stream-1`"), "{j}");
+    assert!(!ws.exists("out/old-1.0.0.tar.zst"), "no image in another format is written");
+}
