@@ -6,7 +6,9 @@
 //! Everything a build creates is listed in its [`claim::Claim`] first, so that after a kill
 //! the next build removes what the killed one wrote, and nothing else.
 
+mod cache;
 mod claim;
+mod records;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -36,7 +38,9 @@ use crate::recipe::{ArtifactSpec, Format, Recipe, Version};
 use crate::tree::GILD;
 use crate::trust::{self, Verified};
 use crate::workspace::{Workspace, TMP_PREFIX};
+use cache::{find_index, open_cache, recorded_frames, store_index};
 use claim::Claim;
+use records::{artifact_record, package_problems, package_records, patch_record, sbom, xattr_records};
 
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
@@ -379,97 +383,6 @@ fn build_once(
         base_index: index_use.filter(|_| record.base_index.is_some()),
         warnings,
     })
-}
-
-/// The frame cache, unless `--no-cache`; a cache that cannot be used is a warning.
-fn open_cache(opts: &BuildOptions, warnings: &mut Vec<String>) -> Option<Arc<crate::cache::Cache>> {
-    if opts.no_cache {
-        return None;
-    }
-    crate::cache::Cache::open().map_err(|w| warnings.push(w)).ok().map(Arc::new)
-}
-
-/// The cached index of this recipe's base, when a baseline built from the same base
-/// artifact recorded its sha256 (newest first) and the cache holds it with those bytes.
-fn find_index(
-    versions: &crate::rollout::Versions,
-    recipe: &Recipe,
-    cache: &Arc<crate::cache::Cache>,
-    key: &[u8; 32],
-    lost: &Arc<AtomicBool>,
-) -> Option<(layer::index::BaseIndex, String)> {
-    let base = hex::encode(&recipe.base.sha256);
-    for (_, dir) in versions.recorded.iter().rev() {
-        let Ok(record) = read_record(dir) else { continue };
-        let Some(digest) = record.base_index.filter(|_| record.base.sha256 == base) else { continue };
-        let Some(sha) = hex::decode_array(digest.as_bytes()) else { continue };
-        if recipe.sign.is_some()
-            && crate::sign::check(dir, &dir.join(".gild-no-images"), &recipe.sign.as_ref()?.public).is_err()
-        {
-            continue;
-        }
-        if let Some(bytes) = cache.get("index", key, &sha) {
-            return layer::index::BaseIndex::load(&bytes, Arc::clone(cache), Arc::clone(lost)).map(|i| (i, digest));
-        }
-    }
-    None
-}
-
-/// Stores the index of the base this build decoded; returns its sha256 for the record.
-fn store_index(
-    snapshot: layer::index::Snapshot,
-    layered: &Layered,
-    images: &Staged,
-    cache: &crate::cache::Cache,
-    key: &[u8; 32],
-    warnings: &mut Vec<String>,
-) -> Option<String> {
-    // The frames of the zstd image (else the gzip one): an OCI layer shares them.
-    let frames = [Format::TarZst, Format::TarGz].into_iter().find_map(|f| {
-        images.written.iter().find(|w| w.format == f && !w.frames.is_empty()).map(|w| (f, &w.frames[..]))
-    });
-    match snapshot.finish(&layered.spool, &images.map, frames, cache) {
-        Ok(bytes) => {
-            cache.put("index", key, &bytes);
-            Some(hex::encode(&sha2::Sha256::digest(&bytes)))
-        }
-        Err(e) => {
-            warnings.push(format!("cache: the base index was not stored: {e}"));
-            None
-        }
-    }
-}
-
-/// The frames recorded by this recipe's baselines (key → sha256): the only frames the cache
-/// may serve. A signed recipe's baseline counts only when its signature checks.
-fn recorded_frames(
-    recipe: &Recipe,
-    versions: &crate::rollout::Versions,
-    warnings: &mut Vec<String>,
-) -> std::collections::HashMap<[u8; 32], [u8; 32]> {
-    let mut out = std::collections::HashMap::new();
-    for (version, dir) in &versions.recorded {
-        let Ok(record) = read_record(dir) else { continue };
-        if record.image_format.as_deref() != Some(image::frame::IMAGE_FORMAT) {
-            continue;
-        }
-        if let Some(sign) = &recipe.sign {
-            // The images themselves are not needed: only the record's own signature counts.
-            let no_images = dir.join(".gild-no-images");
-            if let Err(e) = crate::sign::check(dir, &no_images, &sign.public) {
-                warnings.push(format!("the cache is not used for the frames of {version}: {e}"));
-                continue;
-            }
-        }
-        for f in record.image.iter().flat_map(|i| &i.frame) {
-            if let (Some(key), Some(sha)) =
-                (hex::decode_array(f.key.as_bytes()), hex::decode_array(f.sha256.as_bytes()))
-            {
-                out.insert(key, sha);
-            }
-        }
-    }
-    out
 }
 
 /// What a baseline's `build` journal line says of it (and a `recovered` line, when the build
@@ -1008,65 +921,6 @@ fn preconditions(changes: &[Changes], base: &BaseDigests, layered: &Layered) -> 
         .collect()
 }
 
-fn signature_records(v: &Verified) -> Vec<SignatureRecord> {
-    v.signers
-        .iter()
-        .map(|s| SignatureRecord {
-            key: s.key.clone(),
-            key_id: s.key_id.to_string(),
-            trusted_comment: s.trusted_comment.clone(),
-        })
-        .collect()
-}
-
-fn artifact_record(v: &Verified) -> ArtifactRecord {
-    ArtifactRecord {
-        artifact: v.spec().written.clone(),
-        sha256: hex::encode(&v.spec().sha256),
-        signature: signature_records(v),
-    }
-}
-
-fn patch_record(p: &crate::recipe::Patch, v: &Verified, c: &Changes, warnings: &mut Vec<String>) -> PatchRecord {
-    let esc = |paths: &[Vec<u8>]| paths.iter().map(|p| mtree::escape_path(p)).collect();
-    let deb = c.deb.as_ref().map(|d| deb_record(&p.artifact.id, d, warnings));
-    // A package's `fixes` defaults to what its changelog says it fixes (docs/debian.md).
-    let fixes = match &deb {
-        Some(d) if !p.fixes_given => d.changelog_fixes.clone(),
-        _ => p.fixes.clone(),
-    };
-    PatchRecord {
-        id: p.artifact.id.clone(),
-        artifact: p.artifact.written.clone(),
-        sha256: hex::encode(&p.artifact.sha256),
-        severity: p.severity,
-        fixes,
-        exploited: p.exploited,
-        released: p.released,
-        approval: p.approval.clone(),
-        backout: p.backout.clone(),
-        added: esc(&c.added),
-        changed: esc(&c.changed),
-        removed: esc(&c.removed),
-        signature: signature_records(v),
-        deb,
-    }
-}
-
-fn xattr_records(layered: &Layered) -> Vec<XattrRecord> {
-    let mut out = Vec::new();
-    for (path, node) in layered.tree.iter() {
-        for (name, value) in &node.xattrs {
-            out.push(XattrRecord {
-                path: mtree::escape_path(path),
-                name: mtree::escape(name),
-                sha256: hex::encode(&Sha256::digest(value)),
-            });
-        }
-    }
-    out
-}
-
 /// Writes `files.mtree` of the tree to `path`, synced; returns its sha256 (the `tree`).
 fn write_spec(layered: &Layered, path: &Path) -> Result<String, Error> {
     let write = || -> std::io::Result<String> {
@@ -1095,105 +949,6 @@ fn sync_dir(dir: &Path) {
 
 /// The most bytes a package's decompressed changelog may take (Debian's largest are a few MiB).
 const CHANGELOG_MAX: u64 = 64 << 20;
-
-fn deb_record(id: &str, d: &layer::Applied, warnings: &mut Vec<String>) -> baseline::DebRecord {
-    let previous = d.previous.as_deref().and_then(|v| deb::version::Version::parse(v).ok());
-    let newer = |v: &str| match (&previous, deb::version::Version::parse(v)) {
-        (None, _) => true,
-        (Some(prev), Ok(v)) => v > *prev,
-        (Some(_), Err(_)) => false,
-    };
-    let changelog_fixes = match &d.changelog {
-        Some(gz) => deb::changelog::cves_gz(gz, CHANGELOG_MAX, newer).unwrap_or_else(|e| {
-            warnings.push(format!("{id}: cannot read the changelog of `{}`: {e}", d.db_name));
-            Vec::new()
-        }),
-        None => Vec::new(),
-    };
-    for dist in &d.dist {
-        warnings
-            .push(format!("{id}: the edited conffile `{dist}` was kept; the package's version is `{dist}.dpkg-dist`"));
-    }
-    baseline::DebRecord {
-        package: d.db_name.clone(),
-        version: d.version.clone(),
-        architecture: d.architecture.clone(),
-        previous: d.previous.clone(),
-        changelog_fixes,
-        scripts: d.scripts.clone(),
-        triggers: d.triggers.clone(),
-        dist: d.dist.clone(),
-    }
-}
-
-/// The patch a layer index stands for (`base` for 0).
-fn layer_name(recipe: &Recipe, origin: u16) -> String {
-    match origin {
-        0 => "base".to_string(),
-        i => recipe.patches.get(i as usize - 1).map_or_else(|| "gild".to_string(), |p| p.artifact.id.clone()),
-    }
-}
-
-/// Unmet relations that a patch caused fail the build; those the base already had are
-/// warnings (gild did not make them, and cannot fix them).
-fn package_problems(recipe: &Recipe, changes: &[Changes], p: &layer::Packages) -> Result<Vec<String>, Error> {
-    let describe = |u: &deb::installed::Unmet| {
-        let verb = match u.field {
-            "Conflicts" => "conflicts with",
-            "Breaks" => "breaks",
-            "Pre-Depends" => "pre-depends on",
-            _ => "depends on",
-        };
-        let what =
-            if matches!(u.field, "Conflicts" | "Breaks") { "which is installed" } else { "which is not satisfied" };
-        format!("`{}` {} {verb} `{}`, {what}", u.package, u.version, u.relation)
-    };
-    let any_deb = changes.iter().any(|c| c.deb.is_some());
-    let mut problems = Vec::new();
-    let mut warnings = Vec::new();
-    for (u, origin) in &p.unmet {
-        if *origin > 0 && any_deb {
-            problems.push(format!("{} (after patch {})", describe(u), layer_name(recipe, *origin)));
-        } else {
-            warnings.push(format!("the base already has an unmet relation: {}", describe(u)));
-        }
-    }
-    if !problems.is_empty() {
-        return Err(layer::LayerError::Packages { problems }.into());
-    }
-    Ok(warnings)
-}
-
-fn package_records(recipe: &Recipe, p: &layer::Packages) -> Vec<PackageRecord> {
-    p.inventory
-        .iter()
-        .map(|(pkg, origin)| PackageRecord {
-            name: pkg.db_name.clone(),
-            version: pkg.version.clone(),
-            architecture: pkg.architecture.clone(),
-            source: pkg.source.clone(),
-            source_version: pkg.source_version.clone(),
-            patch: layer_name(recipe, *origin),
-        })
-        .collect()
-}
-
-/// `sbom.cdx.json`: the image's packages for scanners (docs/debian.md).
-fn sbom(record: &Record, p: &layer::Packages) -> String {
-    let image = deb::sbom::Image { name: record.name.clone(), version: record.version.clone(), epoch: record.epoch };
-    let packages: Vec<deb::sbom::Package> = p
-        .inventory
-        .iter()
-        .map(|(pkg, _)| deb::sbom::Package {
-            name: pkg.name.clone(),
-            version: pkg.version.clone(),
-            arch: pkg.architecture.clone(),
-            source: pkg.source.clone(),
-            source_version: pkg.source_version.clone(),
-        })
-        .collect();
-    deb::sbom::render(&image, p.os.as_ref(), &packages)
-}
 
 /// The build key of `[sign]`, which must be one of the keys `public` lists (or no reader
 /// could check what it signs).
