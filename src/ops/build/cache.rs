@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// How many of the newest baselines a build takes recorded frames from.
+const RECORDS: usize = 4;
+
 /// The frame cache, unless `--no-cache`; a cache that cannot be used is a warning.
 pub(super) fn open_cache(opts: &BuildOptions, warnings: &mut Vec<String>) -> Option<Arc<crate::cache::Cache>> {
     if opts.no_cache {
@@ -21,7 +24,7 @@ pub(super) fn find_index(
     lost: &Arc<AtomicBool>,
 ) -> Option<(layer::index::BaseIndex, String)> {
     let base = hex::encode(&recipe.base.sha256);
-    for (_, dir) in versions.recorded.iter().rev() {
+    for (_, dir) in versions.recorded.iter().rev().take(RECORDS) {
         let Ok(record) = read_record(dir) else { continue };
         let Some(digest) = record.base_index.filter(|_| record.base.sha256 == base) else { continue };
         let Some(sha) = hex::decode_array(digest.as_bytes()) else { continue };
@@ -70,7 +73,13 @@ pub(super) fn recorded_frames(
     warnings: &mut Vec<String>,
 ) -> std::collections::HashMap<[u8; 32], [u8; 32]> {
     let mut out = std::collections::HashMap::new();
-    for (version, dir) in &versions.recorded {
+    // The newest few versions (and the one rebuilt): an older one's frames are what the cache
+    // evicts first, and reading every record of a long history, signatures checked, costs
+    // more than the frames save.
+    let newest = versions.recorded.iter().rev().take(RECORDS);
+    let rebuilt = versions.get(&recipe.version).into_iter();
+    let mut seen = std::collections::HashSet::new();
+    for (version, dir) in newest.chain(rebuilt).filter(|(v, _)| seen.insert(v.clone())) {
         let Ok(record) = read_record(dir) else { continue };
         if record.image_format.as_deref() != Some(image::frame::IMAGE_FORMAT) {
             continue;
