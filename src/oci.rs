@@ -221,6 +221,8 @@ impl Staging {
             layer: digest(&layer.1),
             diff_id: digest(&diff_id),
             file: files,
+            // The build adds the layer's frames, which it knows.
+            frame: Vec::new(),
         };
         Ok(Layout { record, dir: self.dir })
     }

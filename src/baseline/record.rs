@@ -156,6 +156,9 @@ pub struct OciRecord {
     /// Every file of the layout, by its path inside the layout directory.
     #[serde(default)]
     pub file: Vec<ImageFile>,
+    /// The layer's frames, in order (as an image's; docs/image-format.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frame: Vec<FrameRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -697,11 +697,7 @@ fn write_images(
         .into_iter()
         .map(|(format, tmp)| {
             let w = of(format);
-            let frame = w
-                .frames
-                .iter()
-                .map(|f| baseline::FrameRecord { key: hex::encode(&f.key), sha256: hex::encode(&f.sha256) })
-                .collect();
+            let frame = frame_records(&w.frames);
             (ImageFile { file: image_name(recipe, format), size: w.size, sha256: hex::encode(&w.sha256), frame }, tmp)
         })
         .collect();
@@ -710,11 +706,17 @@ fn write_images(
             let (layer, tar) = (of(o.layer.format()), of(Format::Tar));
             let version = recipe.version.to_string();
             let about = oci::About { name: &recipe.name, version: &version, tree: record.0, epoch: record.1, oci: o };
-            Some(staging.finish((layer.size, layer.sha256), tar.sha256, &about).map_err(io())?)
+            let mut layout = staging.finish((layer.size, layer.sha256), tar.sha256, &about).map_err(io())?;
+            layout.record.frame = frame_records(&layer.frames);
+            Some(layout)
         }
         None => None,
     };
     Ok(Staged { files, oci, count, map, written })
+}
+
+fn frame_records(frames: &[image::Frame]) -> Vec<baseline::FrameRecord> {
+    frames.iter().map(|f| baseline::FrameRecord { key: hex::encode(&f.key), sha256: hex::encode(&f.sha256) }).collect()
 }
 
 /// A rebuild of a recorded version with the same tree: rewrites nothing but a recorded image

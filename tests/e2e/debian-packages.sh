@@ -185,8 +185,9 @@ EOF
 done <"$scratch/chosen"
 
 # ---------------------------------------------------------------------------------------
-# 4. The build
+# 4. The build (with a frame cache of its own: section 8 rebuilds from it)
 
+export GILD_CACHE=$scratch/cache
 if ! (cd "$ws" && "$gild" build recipes/deb.toml) >"$scratch/build.out" 2>"$scratch/build.err"; then
 	show_file stdout "$scratch/build.out"
 	show_file stderr "$scratch/build.err"
@@ -348,3 +349,30 @@ fi
 (cd "$scratch/bundle/rootfs" && mtree -f "$ws/baselines/deb/1.0.0/files.mtree") >"$scratch/mtree.out" 2>&1 || true
 [ ! -s "$scratch/mtree.out" ] || { show_file "mtree -f files.mtree" "$scratch/mtree.out"; fail "the rootfs umoci unpacks differs from files.mtree"; }
 ok "umoci unpack of the OCI layout gives a rootfs that NetBSD mtree finds identical to files.mtree"
+
+# ---------------------------------------------------------------------------------------
+# 8. The next version from the warm cache: the base is not decoded again (its index and the
+# image's frames stand in for it, the package database read from them), and the images are
+# the very bytes a build without the cache writes.
+
+if ! (cd "$ws" && "$gild" --json build recipes/deb.toml --version 1.0.1) >"$scratch/warm.json" 2>"$scratch/warm.err"; then
+	show_file stderr "$scratch/warm.err"
+	fail "the warm rebuild of 1.0.1 failed"
+fi
+python3 - "$scratch/warm.json" <<'PY' || { show_file "--json" "$scratch/warm.json"; fail "the warm rebuild did not start from the base index or reused no frame"; }
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["base-index"] == "used", j["base-index"]
+assert j["frames"]["reused"] > 0, j["frames"]
+PY
+diff <(grep -v '^\./etc/gild/release ' "$ws/baselines/deb/1.0.0/files.mtree") \
+	<(grep -v '^\./etc/gild/release ' "$ws/baselines/deb/1.0.1/files.mtree") >"$scratch/warm-tree.diff" ||
+	{ show_file diff "$scratch/warm-tree.diff"; fail "the warm rebuild's tree differs from the cold build's"; }
+rm -rf "$ws/out/deb-1.0.1".*
+(cd "$ws" && "$gild" build recipes/deb.toml --version 1.0.1 --no-cache) >"$scratch/nocache.out" 2>&1 ||
+	{ show_file output "$scratch/nocache.out"; fail "the rebuild of 1.0.1 without the cache failed"; }
+if ! grep -q '^unchanged deb 1.0.1' "$scratch/nocache.out" || ! grep -q 'matches the record' "$scratch/nocache.out"; then
+	show_file output "$scratch/nocache.out"
+	fail "1.0.1 without the cache is not the recorded image"
+fi
+ok "1.0.1 from the warm cache: base index used, $(python3 -c 'import json,sys; f=json.load(open(sys.argv[1]))["frames"]; print(f["reused"], "frames reused,", f["compressed"], "compressed")' "$scratch/warm.json"); without the cache: the same bytes"

@@ -29,7 +29,14 @@ fn base() -> Layer {
 }
 
 fn recipe(ws: &Workspace, version: &str, patches: usize) -> String {
-    let mut r = ws.recipe("idx").version(version).formats(&["tar.zst", "tar.gz"]).base(base());
+    recipe_in(ws, version, patches, &["tar.zst", "tar.gz"])
+}
+
+fn recipe_in(ws: &Workspace, version: &str, patches: usize, formats: &[&str]) -> String {
+    let mut r = ws.recipe("idx").version(version).formats(formats).base(base());
+    if formats.contains(&"oci") {
+        r = r.image_line("platform = \"linux/amd64\"");
+    }
     for p in 0..patches {
         let layer =
             Layer::new().file(format!("./usr/share/data/f{:04}", 100 * p + 7), format!("patched {p}\n").as_bytes());
@@ -70,6 +77,18 @@ fn a_rebuild_with_one_more_patch_starts_from_the_base_index_and_gives_the_same_b
     let image = ws.image("idx", "1.0.1");
     assert_eq!(image.data("usr/share/data/f0107"), b"patched 1\n");
     assert_eq!(image.data("usr/share/data/f0007"), b"patched 0\n");
+}
+
+/// An OCI layout's layer is chunked like an image, and its frames are recorded too: the next
+/// version takes the unchanged ones from the cache, and the base from its index.
+#[test]
+fn an_oci_layer_alone_is_rebuilt_from_the_cache() {
+    let ws = Workspace::new();
+    ws.gild(&["build", &recipe_in(&ws, "1.0.0", 1, &["oci"])]).success();
+    assert!(ws.read_string("baselines/idx/1.0.0/baseline.toml").contains("[[oci.frame]]"));
+    let j = ws.gild(&["--json", "build", &recipe_in(&ws, "1.0.1", 2, &["oci"])]).success().json();
+    assert_eq!(j["base-index"], "used", "{j}");
+    assert!(j["frames"]["reused"].as_u64().unwrap() > 0, "{j}");
 }
 
 #[test]

@@ -92,7 +92,7 @@ pub(super) fn recorded_frames(
                 continue;
             }
         }
-        for f in record.image.iter().flat_map(|i| &i.frame) {
+        for f in record.image.iter().flat_map(|i| &i.frame).chain(record.oci.iter().flat_map(|o| &o.frame)) {
             if let (Some(key), Some(sha)) =
                 (hex::decode_array(f.key.as_bytes()), hex::decode_array(f.sha256.as_bytes()))
             {
