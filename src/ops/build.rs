@@ -38,7 +38,7 @@ use crate::recipe::{ArtifactSpec, Format, Recipe, Version};
 use crate::tree::GILD;
 use crate::trust::{self, Verified};
 use crate::workspace::{Workspace, TMP_PREFIX};
-use cache::{find_index, open_cache, recorded_frames, store_index};
+use cache::{find_index, open_cache, recorded_frames, store_index, trusted_records};
 use claim::Claim;
 use records::{artifact_record, package_problems, package_records, patch_record, sbom, xattr_records};
 
@@ -171,9 +171,15 @@ fn build_once(
 
     let mut warnings = cleaned;
     let cache = open_cache(opts, &mut warnings);
+    // The records the cache may serve from, read (and their signatures checked) once.
+    let trusted = match &cache {
+        Some(_) => trusted_records(&recipe, &versions, &mut warnings),
+        None => Vec::new(),
+    };
+    let recorded = recorded_frames(&trusted);
     let index_key = layer::index::key(&recipe.base.sha256, epoch, recipe.allow_devices, &limits);
     let base_index = match (&cache, index_lost) {
-        (Some(cache), Some(lost)) => find_index(&versions, &recipe, cache, &index_key, lost),
+        (Some(cache), Some(lost)) => find_index(&trusted, &recipe, cache, &index_key, lost),
         _ => None,
     };
     let (start, index_digest) = match base_index {
@@ -204,7 +210,6 @@ fn build_once(
             });
         }
         progress.finish();
-        let recorded = recorded_frames(&recipe, &versions, &mut warnings);
         let frames = image::Frames { cache: cache.as_deref(), recorded: &recorded };
         let mut report = unchanged(&ws, &recipe, record, &layered, &out_dir, &mut claim, frames)?;
         report.warnings.splice(0..0, warnings);
@@ -222,7 +227,6 @@ fn build_once(
                 .map(|i| format!("{} (`{}`): signature not counted: {}", v.spec().id, v.spec().written, i.reason)),
         );
     }
-    let recorded = recorded_frames(&recipe, &versions, &mut warnings);
     let frames = image::Frames { cache: cache.as_deref(), recorded: &recorded };
     let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), &mut claim, frames, progress)?;
     progress.finish();

@@ -137,15 +137,7 @@ fn leftovers(ws: &Workspace) -> Vec<String> {
 fn sigint_stops_a_build_exits_130_and_leaves_nothing() {
     let ws = Workspace::new();
     let recipe = ws.recipe("demo").base(big_base(48)).compress(Compression::Tar).write();
-    let child = assert_cmd::cargo::cargo_bin("gild");
-    let child = Command::new(child)
-        .current_dir(&ws.root)
-        .args(["build", &recipe])
-        .env("GILD_CACHE", ws.cache())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = ws.process(&["build", &recipe]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let start = Instant::now();
     while !ws.path("baselines/demo/.lock").exists() && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(5));
@@ -177,10 +169,8 @@ enum Landed {
 /// `delay`, SIGKILLs it, and says on which side of the commit point the kill landed.
 fn kill_build(ws: &Workspace, recipe: &str, version: &str, ready: &dyn Fn() -> bool, deadline: Duration) -> Landed {
     use std::os::unix::process::ExitStatusExt;
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("gild"))
-        .current_dir(&ws.root)
-        .args(["build", recipe, "--version", version])
-        .env("GILD_CACHE", ws.cache())
+    let mut child = ws
+        .process(&["build", recipe, "--version", version])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -296,16 +286,7 @@ fn builds_killed_on_both_sides_of_the_commit_point_leave_the_workspace_built_or_
 fn two_builds_of_one_image_at_once_do_not_interleave() {
     let ws = Workspace::new();
     let recipe = ws.recipe("demo").base(big_base(8)).compress(Compression::Tar).write();
-    let spawn = || {
-        Command::new(assert_cmd::cargo::cargo_bin("gild"))
-            .current_dir(&ws.root)
-            .args(["build", &recipe])
-            .env("GILD_CACHE", ws.cache())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || ws.process(&["build", &recipe]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert!(a.status.success() && b.status.success());

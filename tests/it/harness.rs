@@ -552,24 +552,40 @@ impl Workspace {
     /// A `gild` command in this workspace (clean of the caller's SOURCE_DATE_EPOCH and colour).
     /// With `GILD_IT_RSS_LOG=FILE`, every run goes through GNU time, which appends its peak
     /// RSS (KiB) and command line to FILE: how the hostile-input memory bound is measured.
-    pub fn command(&self, args: &[&str]) -> assert_cmd::Command {
-        let bin = assert_cmd::cargo::cargo_bin("gild");
-        let mut cmd = match std::env::var_os("GILD_IT_RSS_LOG") {
-            Some(log) => {
-                let mut c = assert_cmd::Command::new("/usr/bin/time");
-                c.arg("-a").arg("-o").arg(log).arg("-f").arg("%M %C").arg(bin);
-                c
-            }
-            None => assert_cmd::Command::new(bin),
-        };
+    /// `program` in this workspace with the environment every test runs gild in: no
+    /// `SOURCE_DATE_EPOCH` or `GILD_NOW` from outside, no colour, a fixed actor, the
+    /// workspace's own cache.
+    fn base_command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
         cmd.current_dir(&self.root)
-            .args(args)
             .env_remove("SOURCE_DATE_EPOCH")
             .env_remove("GILD_NOW")
             .env("NO_COLOR", "1")
             .env("GILD_ACTOR", "tester")
-            .env("GILD_CACHE", self.cache())
-            .timeout(Duration::from_secs(120));
+            .env("GILD_CACHE", self.cache());
+        cmd
+    }
+
+    /// gild with `args` as a plain process, for tests that spawn, signal or wire it up.
+    pub fn process(&self, args: &[&str]) -> Command {
+        let mut cmd = self.base_command(assert_cmd::cargo::cargo_bin("gild"));
+        cmd.args(args);
+        cmd
+    }
+
+    pub fn command(&self, args: &[&str]) -> assert_cmd::Command {
+        let bin = assert_cmd::cargo::cargo_bin("gild");
+        let mut cmd = match std::env::var_os("GILD_IT_RSS_LOG") {
+            Some(log) => {
+                let mut c = self.base_command("/usr/bin/time");
+                c.arg("-a").arg("-o").arg(log).arg("-f").arg("%M %C").arg(bin);
+                c
+            }
+            None => self.base_command(bin),
+        };
+        cmd.args(args);
+        let mut cmd = assert_cmd::Command::from_std(cmd);
+        cmd.timeout(Duration::from_secs(120));
         cmd
     }
 
@@ -582,14 +598,7 @@ impl Workspace {
     /// a full disk, while reading works. Root cannot write past it either.
     pub fn gild_with_file_size_limit(&self, bytes: u64, now: Option<&str>, args: &[&str]) -> Run {
         use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("gild"));
-        cmd.current_dir(&self.root)
-            .args(args)
-            .env_remove("SOURCE_DATE_EPOCH")
-            .env_remove("GILD_NOW")
-            .env("NO_COLOR", "1")
-            .env("GILD_ACTOR", "tester")
-            .env("GILD_CACHE", self.cache());
+        let mut cmd = self.process(args);
         if let Some(now) = now {
             cmd.env("GILD_NOW", now);
         }
@@ -634,14 +643,8 @@ impl Workspace {
         // SAFETY: both descriptors were just created and are owned here alone.
         let (reader, writer) = unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) };
         drop(reader);
-        let out = Command::new(assert_cmd::cargo::cargo_bin("gild"))
-            .current_dir(&self.root)
-            .args(args)
-            .env_remove("SOURCE_DATE_EPOCH")
-            .env_remove("GILD_NOW")
-            .env("NO_COLOR", "1")
-            .env("GILD_ACTOR", "tester")
-            .env("GILD_CACHE", self.cache())
+        let out = self
+            .process(args)
             .stdin(std::process::Stdio::null())
             .stdout(writer)
             .stderr(std::process::Stdio::piped())

@@ -358,12 +358,8 @@ fn build_while_rewriting_the_first_patch(compression: Compression, at: usize) ->
     // SAFETY: mkfifo with a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
 
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gild"))
-        .current_dir(&ws.root)
-        .args(["build", &recipe])
-        .env("NO_COLOR", "1")
-        .env("GILD_ACTOR", "tester")
-        .env("GILD_CACHE", ws.cache())
+    let mut child = ws
+        .process(&["build", &recipe])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
