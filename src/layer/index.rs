@@ -21,10 +21,14 @@ use crate::cache::Cache;
 use crate::image::{ChunkMap, Segment};
 use crate::limits::Limits;
 use crate::recipe::Format;
-use crate::spool::{Content, External, SpoolReader, EXTERNAL};
+use crate::spool::{Content, External, Ranges, EXTERNAL};
 use crate::tree::{Kind, Node, Tree};
 
-const MAGIC: &[u8] = b"gild-base-index-1\n";
+const MAGIC: &[u8] = b"gild-base-index-2\n";
+/// How a frame the index points at is stored.
+const ZSTD: u8 = 0;
+const GZIP: u8 = 1;
+const RAW: u8 = 2;
 /// Bases with more entries are not indexed: the snapshot would cost more memory than the
 /// build's bound allows.
 pub const MAX_ENTRIES: usize = 200_000;
@@ -71,68 +75,88 @@ impl Snapshot {
         Some(Snapshot { nodes, warnings: warnings.to_vec(), contents })
     }
 
-    /// The index of this base: contents the image holds point at its frames (`frames`, the
-    /// frames of one compressed image, in order); the others are stored as extra frames in the
-    /// cache. Returns the index's bytes (to be stored and its sha256 recorded).
+    /// Stores, as extra frames in the cache, the base's contents no image of this build holds:
+    /// those no file of the final tree has (a patch replaced them), or every content when no
+    /// image is compressed in frames (`held` is empty). Runs beside the image's writing: it
+    /// needs only the final tree. The frames are stored raw: they are read far more often than
+    /// the cache's room is short, and compressing them was the longest step of a cold build's
+    /// tail.
+    pub fn extras(
+        &self,
+        ranges: Ranges<'_>,
+        held: &std::collections::HashSet<[u8; 32]>,
+        cache: &Cache,
+    ) -> io::Result<Extras> {
+        let mut out = Extras::default();
+        let mut extra = Vec::new();
+        let mut pending: Vec<([u8; 32], u64, u64)> = Vec::new();
+        let mut done = std::collections::HashSet::new();
+        let mut flush = |extra: &mut Vec<u8>, pending: &mut Vec<([u8; 32], u64, u64)>| {
+            if extra.is_empty() {
+                return;
+            }
+            let sha: [u8; 32] = Sha256::digest(&*extra).into();
+            let key: [u8; 32] = Sha256::new().chain_update(b"gild raw frame\0").chain_update(sha).finalize().into();
+            cache.put("frame", &key, extra);
+            let n = out.frames.len() as u32;
+            out.frames.push((RAW, key, sha, extra.len() as u64));
+            for (digest, at, len) in pending.drain(..) {
+                out.located.push((digest, vec![Segment { chunk: n, at, len }]));
+            }
+            extra.clear();
+        };
+        for content in &self.contents {
+            if content.size == 0 || held.contains(&content.sha256) || !done.insert(content.sha256) {
+                continue;
+            }
+            let at = extra.len() as u64;
+            ranges.read_into(content, 0, content.size, &mut extra)?;
+            pending.push((content.sha256, at, content.size));
+            if extra.len() >= EXTRA {
+                flush(&mut extra, &mut pending);
+            }
+        }
+        flush(&mut extra, &mut pending);
+        Ok(out)
+    }
+
+    /// The index of this base: contents the image holds point at its frames (`image`, the
+    /// frames of one compressed image, in order), the others at the `extras` stored before.
+    /// Returns the index's bytes (to be stored and its sha256 recorded); an error when a
+    /// content is in neither.
     pub fn finish(
         self,
-        spool: &SpoolReader,
+        extras: Extras,
         map: &ChunkMap,
         image: Option<(Format, &[crate::image::Frame])>,
-        cache: &Cache,
     ) -> io::Result<Vec<u8>> {
         let mut frames: Vec<(u8, [u8; 32], [u8; 32], u64)> = Vec::new();
         if let Some((format, list)) = image {
-            let kind = if format == Format::TarGz { 1 } else { 0 };
+            let kind = if format == Format::TarGz { GZIP } else { ZSTD };
             for (f, len) in list.iter().zip(&map.chunks) {
                 frames.push((kind, f.key, f.sha256, *len));
             }
         }
-        let mut located: Vec<([u8; 32], Vec<Segment>)> = Vec::new();
-        let mut extra = Vec::new();
-        let mut pending: Vec<([u8; 32], u64, u64)> = Vec::new();
-        let ranges = spool.ranges();
-        let mut done = std::collections::HashSet::new();
-        let flush = |extra: &mut Vec<u8>,
-                     pending: &mut Vec<([u8; 32], u64, u64)>,
-                     frames: &mut Vec<(u8, [u8; 32], [u8; 32], u64)>,
-                     located: &mut Vec<([u8; 32], Vec<Segment>)>|
-         -> io::Result<()> {
-            if extra.is_empty() {
-                return Ok(());
-            }
-            let bytes = zstd::bulk::compress(extra, 1)?;
-            let key: [u8; 32] =
-                Sha256::new().chain_update(b"gild extra frame\0").chain_update(&*extra).finalize().into();
-            let sha: [u8; 32] = Sha256::digest(&bytes).into();
-            cache.put("frame", &key, &bytes);
-            let chunk = frames.len() as u32;
-            frames.push((0, key, sha, extra.len() as u64));
-            for (digest, at, len) in pending.drain(..) {
-                located.push((digest, vec![Segment { chunk, at, len }]));
-            }
-            extra.clear();
-            Ok(())
-        };
+        let base = frames.len() as u32;
+        frames.extend(extras.frames);
+        let mut located: HashMap<[u8; 32], Vec<Segment>> = extras
+            .located
+            .into_iter()
+            .map(|(d, s)| (d, s.into_iter().map(|s| Segment { chunk: s.chunk + base, ..s }).collect()))
+            .collect();
         for content in &self.contents {
-            if content.size == 0 || !done.insert(content.sha256) {
+            if content.size == 0 || located.contains_key(&content.sha256) {
                 continue;
             }
             match map.contents.get(&content.sha256).filter(|_| image.is_some()) {
                 Some(segments) if segments.iter().map(|s| s.len).sum::<u64>() == content.size => {
-                    located.push((content.sha256, segments.clone()));
+                    located.insert(content.sha256, segments.clone());
                 }
-                _ => {
-                    let at = extra.len() as u64;
-                    ranges.read_into(content, 0, content.size, &mut extra)?;
-                    pending.push((content.sha256, at, content.size));
-                    if extra.len() >= EXTRA {
-                        flush(&mut extra, &mut pending, &mut frames, &mut located)?;
-                    }
-                }
+                _ => return Err(io::Error::other("a content of the base is in no frame")),
             }
         }
-        flush(&mut extra, &mut pending, &mut frames, &mut located)?;
+        let mut located: Vec<_> = located.into_iter().collect();
+        located.sort_by(|a, b| a.0.cmp(&b.0));
 
         let mut out = MAGIC.to_vec();
         put_u64(&mut out, self.warnings.len() as u64);
@@ -159,6 +183,13 @@ impl Snapshot {
         }
         Ok(out)
     }
+}
+
+/// The base's contents no image holds, stored in the cache as raw frames, and where each lies.
+#[derive(Default)]
+pub struct Extras {
+    frames: Vec<(u8, [u8; 32], [u8; 32], u64)>,
+    located: Vec<([u8; 32], Vec<Segment>)>,
 }
 
 /// A loaded index: the base's tree, whose contents are read from the cache's frames.
@@ -261,13 +292,15 @@ impl Frames {
         };
         let bytes = self.cache.get("frame", &key, &sha).ok_or_else(lost)?;
         let data = match kind {
-            1 => {
+            RAW => bytes,
+            GZIP => {
                 let mut out = vec![0; len as usize];
                 let n = libdeflater::Decompressor::new().gzip_decompress(&bytes, &mut out).map_err(|_| lost())?;
                 out.truncate(n);
                 out
             }
-            _ => zstd::bulk::decompress(&bytes, len as usize).map_err(|_| lost())?,
+            ZSTD => zstd::bulk::decompress(&bytes, len as usize).map_err(|_| lost())?,
+            _ => return Err(lost()),
         };
         if data.len() as u64 != len {
             return Err(lost());

@@ -38,7 +38,7 @@ use crate::recipe::{ArtifactSpec, Format, Recipe, Version};
 use crate::tree::GILD;
 use crate::trust::{self, Verified};
 use crate::workspace::{Workspace, TMP_PREFIX};
-use cache::{find_index, open_cache, recorded_frames, store_index, trusted_records};
+use cache::{find_index, index_extras, open_cache, recorded_frames, store_index, trusted_records};
 use claim::Claim;
 use records::{artifact_record, package_problems, package_records, patch_record, sbom, xattr_records};
 
@@ -228,7 +228,19 @@ fn build_once(
         );
     }
     let frames = image::Frames { cache: cache.as_deref(), recorded: &recorded };
-    let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), &mut claim, frames, progress)?;
+    // The base's contents no image holds go to the cache while the images are written.
+    let (images, extras) = std::thread::scope(|scope| -> Result<_, Error> {
+        let extras = match (&snapshot, &cache) {
+            (Some(snapshot), Some(cache)) => {
+                let (tree, recipe) = ((&layered.tree, layered.spool.ranges()), &recipe);
+                Some(scope.spawn(move || index_extras(snapshot, tree, recipe, cache)))
+            }
+            _ => None,
+        };
+        let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), &mut claim, frames, progress)?;
+        let extras = extras.map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("the thread stopped"))));
+        Ok((images, extras))
+    })?;
     progress.finish();
     let index_use = match (&index_digest, &snapshot) {
         (Some(_), _) => Some("used"),
@@ -238,7 +250,8 @@ fn build_once(
     let base_index = match (index_digest, snapshot, &cache) {
         (Some(digest), _, _) => Some(digest),
         (None, Some(snapshot), Some(cache)) => {
-            store_index(snapshot, &layered, &images, cache, &index_key, &mut warnings)
+            let extras = extras.unwrap_or_else(|| Err(std::io::Error::other("no extra frames")));
+            store_index(snapshot, extras, &images, cache, &index_key, &mut warnings)
         }
         _ => None,
     };

@@ -61,10 +61,32 @@ pub(super) fn find_index(
     None
 }
 
+/// Stores, beside the image's writing, the base's contents the images will not hold (see
+/// [`layer::index::Snapshot::extras`]).
+pub(super) fn index_extras(
+    snapshot: &layer::index::Snapshot,
+    (tree, ranges): (&crate::tree::Tree, crate::spool::Ranges<'_>),
+    recipe: &Recipe,
+    cache: &crate::cache::Cache,
+) -> std::io::Result<layer::index::Extras> {
+    let framed = |f: &Format| matches!(f, Format::TarZst | Format::TarGz);
+    let compressed =
+        recipe.formats.iter().any(framed) || recipe.oci.as_ref().is_some_and(|o| framed(&o.layer.format()));
+    let mut held = std::collections::HashSet::new();
+    if compressed {
+        for (_, node) in tree.iter() {
+            if let crate::tree::Kind::File(c) = &node.kind {
+                held.insert(c.sha256);
+            }
+        }
+    }
+    snapshot.extras(ranges, &held, cache)
+}
+
 /// Stores the index of the base this build decoded; returns its sha256 for the record.
 pub(super) fn store_index(
     snapshot: layer::index::Snapshot,
-    layered: &Layered,
+    extras: std::io::Result<layer::index::Extras>,
     images: &Staged,
     cache: &crate::cache::Cache,
     key: &[u8; 32],
@@ -74,7 +96,7 @@ pub(super) fn store_index(
     let frames = [Format::TarZst, Format::TarGz].into_iter().find_map(|f| {
         images.written.iter().find(|w| w.format == f && !w.frames.is_empty()).map(|w| (f, &w.frames[..]))
     });
-    match snapshot.finish(&layered.spool, &images.map, frames, cache) {
+    match extras.and_then(|extras| snapshot.finish(extras, &images.map, frames)) {
         Ok(bytes) => {
             cache.put("index", key, &bytes);
             Some(hex::encode(&sha2::Sha256::digest(&bytes)))
