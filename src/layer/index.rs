@@ -156,7 +156,7 @@ impl Snapshot {
             }
         }
         let mut located: Vec<_> = located.into_iter().collect();
-        located.sort_by(|a, b| a.0.cmp(&b.0));
+        located.sort_by_key(|a| a.0);
 
         let mut out = MAGIC.to_vec();
         put_u64(&mut out, self.warnings.len() as u64);
