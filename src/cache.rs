@@ -9,7 +9,7 @@
 //! `GILD_CACHE_MAX`.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -140,6 +140,52 @@ impl Cache {
         Some(bytes)
     }
 
+    /// The entry of `kind` at `key`, opened and rewound, when its sha256 is `expected`: for
+    /// entries too large to read whole. It is hashed through the handle it is then read from,
+    /// so a replaced entry is not read; one with other bytes is removed.
+    pub fn get_file(&self, kind: &str, key: &[u8; 32], expected: &[u8; 32]) -> Option<fs::File> {
+        let path = self.path(kind, key);
+        let read = || -> std::io::Result<(fs::File, [u8; 32])> {
+            let mut file = fs::File::open(&path)?;
+            let mut hasher = Sha256::new();
+            std::io::copy(&mut file, &mut hasher)?;
+            file.seek(std::io::SeekFrom::Start(0))?;
+            Ok((file, hasher.finalize().into()))
+        };
+        let file = match read() {
+            Ok((file, sha)) if &sha == expected => file,
+            Ok(_) => {
+                self.warn(format!("cache: `{}` is not what a baseline recorded; ignored and removed", path.display()));
+                let _ = fs::remove_file(&path);
+                return None;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                self.warn(format!("cache: cannot read `{}`: {e}", path.display()));
+                return None;
+            }
+        };
+        let _ = fs::File::options().append(true).open(&path).and_then(|f| f.set_modified(SystemTime::now()));
+        Some(file)
+    }
+
+    /// A new entry of `kind` at `key`, written beside its name until [`Writing::commit`].
+    pub fn create(&self, kind: &str, key: &[u8; 32]) -> Option<Writing<'_>> {
+        let path = self.path(kind, key);
+        let dir = path.parent().expect("entries live in a directory");
+        let create = || -> std::io::Result<tempfile::NamedTempFile> {
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+            tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)
+        };
+        match create() {
+            Ok(tmp) => Some(Writing { cache: self, path, tmp }),
+            Err(e) => {
+                self.warn(format!("cache: cannot write `{}`: {e}", path.display()));
+                None
+            }
+        }
+    }
+
     /// Whether an entry of `kind` is at `key` (its bytes are checked when it is read).
     pub fn has(&self, kind: &str, key: &[u8; 32]) -> bool {
         self.path(kind, key).is_file()
@@ -166,7 +212,7 @@ impl Cache {
     pub fn trim(&self) {
         let mut entries = Vec::new();
         let mut total = 0u64;
-        for kind in ["frame", "index"] {
+        for kind in ["frame", "index", "decoded"] {
             let Ok(groups) = fs::read_dir(self.dir.join(kind)) else { continue };
             for group in groups.flatten() {
                 let Ok(files) = fs::read_dir(group.path()) else { continue };
@@ -194,6 +240,44 @@ impl Cache {
                 Ok(()) => total -= len,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => total -= len,
                 Err(e) => self.warn(format!("cache: cannot remove `{}`: {e}", path.display())),
+            }
+        }
+    }
+}
+
+/// An entry being written (dropped unfinished, it is removed).
+pub struct Writing<'a> {
+    cache: &'a Cache,
+    path: PathBuf,
+    tmp: tempfile::NamedTempFile,
+}
+
+impl Writing<'_> {
+    pub fn file(&mut self) -> &mut fs::File {
+        self.tmp.as_file_mut()
+    }
+
+    /// Gives the entry up, with a warning.
+    pub fn fail(self, e: std::io::Error) {
+        self.cache.warn(format!("cache: cannot write `{}`: {e}", self.path.display()));
+    }
+
+    /// Puts the entry in place; returns its sha256 (for a baseline to record).
+    pub fn commit(mut self) -> Option<[u8; 32]> {
+        let mut finish = || -> std::io::Result<[u8; 32]> {
+            let file = self.tmp.as_file_mut();
+            file.seek(std::io::SeekFrom::Start(0))?;
+            let mut hasher = Sha256::new();
+            std::io::copy(file, &mut hasher)?;
+            file.set_permissions(fs::Permissions::from_mode(0o600))?;
+            Ok(hasher.finalize().into())
+        };
+        let sha = finish().and_then(|sha| self.tmp.persist(&self.path).map(|_| sha).map_err(|e| e.error));
+        match sha {
+            Ok(sha) => Some(sha),
+            Err(e) => {
+                self.cache.warn(format!("cache: cannot write `{}`: {e}", self.path.display()));
+                None
             }
         }
     }

@@ -7,6 +7,7 @@
 //! layer set it, and a whiteout spares what its own layer set, wherever it stands in the tar.
 
 mod check;
+pub mod decoded;
 pub(crate) mod decompress;
 mod dpkg;
 pub mod index;
@@ -126,13 +127,18 @@ pub struct Decoded {
     /// found, so that a failure can first be told apart from an artifact that changed since it
     /// was verified. An error when the file itself could not be read through.
     pub digest: io::Result<[u8; 32]>,
+    /// The sha256 of the decoded stream as the cache keeps it (see [`decoded`]), for the
+    /// baseline to record.
+    pub kept: Option<[u8; 32]>,
+    /// Read from the cache, not decompressed.
+    pub from_cache: bool,
 }
 
 impl Decoded {
     /// Nothing could be decoded nor hashed (the decompressing thread is gone).
     pub fn failed(e: io::Error) -> Decoded {
         let again = io::Error::new(e.kind(), e.to_string());
-        Decoded { result: Err(e), digest: Err(again) }
+        Decoded { result: Err(e), digest: Err(again), kept: None, from_cache: false }
     }
 
     /// The trust failure when the bytes read were not the verified ones. Settled before any
@@ -165,7 +171,7 @@ pub fn decode(artifact: &Verified, limits: &Limits, mut sink: impl Sink) -> Deco
     };
     drop(sink);
     let digest = io::copy(&mut pinned, &mut io::sink()).map(|_| pinned.digest());
-    Decoded { result, digest }
+    Decoded { result, digest, kept: None, from_cache: false }
 }
 
 fn decode_tar(pinned: &mut impl io::Read, limits: &Limits, sink: &mut impl Sink) -> io::Result<Compression> {
@@ -219,6 +225,7 @@ impl Ahead {
 pub fn decode_ahead<'a>(
     artifacts: impl IntoIterator<Item = &'a Verified>,
     limits: &Limits,
+    reuse: Option<&decoded::Reuse>,
     tx: std::sync::mpsc::Sender<Ahead>,
 ) {
     let artifacts: Vec<&Verified> = artifacts.into_iter().collect();
@@ -238,7 +245,11 @@ pub fn decode_ahead<'a>(
         for lane in work {
             scope.spawn(move || {
                 for (artifact, writer, done) in lane {
-                    if done.send(decode(artifact, limits, writer)).is_err() {
+                    let decoded = match reuse {
+                        Some(reuse) => reuse.decode(artifact, limits, writer),
+                        None => decode(artifact, limits, writer),
+                    };
+                    if done.send(decoded).is_err() {
                         return;
                     }
                 }
@@ -263,6 +274,10 @@ pub struct Changes {
     /// Files gild generated for this layer (the dpkg database), which no member holds, with
     /// the bytes it gave them.
     pub generated: Vec<(Vec<u8>, crate::spool::Content)>,
+    /// The sha256 of the layer as decoded, when the cache keeps it that way.
+    pub decoded: Option<[u8; 32]>,
+    /// The decoded layer was read from the cache.
+    pub from_cache: bool,
 }
 
 /// Where a file's content came from within its layer.
@@ -400,6 +415,7 @@ impl Layering {
             return Err(changed.into());
         }
         parsed?;
+        let (kept, from_cache) = (produced.kept, produced.from_cache);
         let compression = produced.result.map_err(|e| archive_err(with_window_help(TarError::Io(e))))?;
         produced.digest.map_err(|e| archive_err(TarError::Io(e)))?;
         if pass.dropped.records > 0 {
@@ -419,7 +435,7 @@ impl Layering {
                 _ => None,
             })
             .collect();
-        Ok(Changes { compression: Some(compression), deb, generated, ..self.changes(pass) })
+        Ok(Changes { compression: Some(compression), deb, generated, decoded: kept, from_cache, ..self.changes(pass) })
     }
 
     /// Reads every entry of one layer's tar stream into the tree.

@@ -155,6 +155,7 @@ impl Output {
                 "rewritten": r.rewritten,
                 "frames": {"reused": r.frames.reused, "compressed": r.frames.compressed},
                 "base-index": r.base_index,
+                "decoded": {"reused": r.decoded.reused, "decompressed": r.decoded.decompressed},
                 "baseline": r.baseline,
                 "patches": r.patches.iter().map(|p| json!({
                     "id": p.id, "added": p.added.len(), "changed": p.changed.len(), "removed": p.removed.len(), "fixes": p.fixes,
@@ -185,6 +186,10 @@ impl Output {
         let f = r.frames;
         if f.reused + f.compressed > 0 {
             outln!("  frames    {} compressed, {} from the cache", f.compressed, f.reused);
+        }
+        if r.decoded.reused > 0 {
+            let d = r.decoded;
+            outln!("  patches   {} decompressed, {} read decoded from the cache", d.decompressed, d.reused);
         }
         if r.base_index == Some("used") {
             outln!("  base      read from the cache's index of it, not decoded again");

@@ -200,6 +200,10 @@ pub struct PatchRecord {
     pub changed: Vec<String>,
     #[serde(default)]
     pub removed: Vec<String>,
+    /// The sha256 of the patch as decoded, as the build cache keeps it: a rebuild takes the
+    /// decoded patch from the cache only when its bytes have this digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<String>,
     #[serde(default)]
     pub signature: Vec<SignatureRecord>,
     /// What the patch did to the package database, when it is a Debian package.

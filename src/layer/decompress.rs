@@ -317,6 +317,14 @@ impl SpillWriter {
     }
 }
 
+impl SpillWriter {
+    /// Sends a whole file, read from where it stands, as the stream: a patch the cache kept
+    /// decoded is read in place, not copied.
+    pub fn send_file(self, file: File) {
+        let _ = self.tx.send(Ok(Segment { file, held: self.budget.take(0) }));
+    }
+}
+
 impl Sink for SpillWriter {
     fn pump(&mut self, reader: &mut dyn Read) -> io::Result<()> {
         let mut buf = vec![0u8; 256 * 1024];

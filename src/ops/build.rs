@@ -38,7 +38,7 @@ use crate::recipe::{ArtifactSpec, Format, Recipe, Version};
 use crate::tree::GILD;
 use crate::trust::{self, Verified};
 use crate::workspace::{Workspace, TMP_PREFIX};
-use cache::{find_index, index_extras, open_cache, recorded_frames, store_index, trusted_records};
+use cache::{find_index, index_extras, open_cache, recorded_decoded, recorded_frames, store_index, trusted_records};
 use claim::Claim;
 use records::{artifact_record, package_problems, package_records, patch_record, sbom, xattr_records};
 
@@ -55,6 +55,20 @@ pub struct BuildOptions {
 pub enum Status {
     Built,
     Unchanged,
+}
+
+/// How many patches were read decoded from the cache, and how many were decompressed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodedCount {
+    pub reused: u64,
+    pub decompressed: u64,
+}
+
+impl DecodedCount {
+    fn of(changes: &[Changes]) -> DecodedCount {
+        let reused = changes.iter().filter(|c| c.from_cache).count() as u64;
+        DecodedCount { reused, decompressed: changes.len() as u64 - reused }
+    }
 }
 
 /// What a build did, for `output`.
@@ -81,6 +95,8 @@ pub struct BuildReport {
     /// Whether the base came from a cached index (`used`), was decoded and indexed
     /// (`written`), or neither (no cache, or an unchanged build).
     pub base_index: Option<&'static str>,
+    /// How the patches were decoded: read from the cache, or decompressed.
+    pub decoded: DecodedCount,
     pub warnings: Vec<String>,
 }
 
@@ -177,6 +193,7 @@ fn build_once(
         None => Vec::new(),
     };
     let recorded = recorded_frames(&trusted);
+    let reuse = cache.as_ref().map(|c| layer::decoded::Reuse::new(Arc::clone(c), recorded_decoded(&trusted)));
     let index_key = layer::index::key(&recipe.base.sha256, epoch, recipe.allow_devices, &limits);
     let base_index = match (&cache, index_lost) {
         (Some(cache), Some(lost)) => find_index(&trusted, &recipe, cache, &index_key, lost),
@@ -186,40 +203,66 @@ fn build_once(
         Some((index, digest)) => (Start::Index(Box::new(index)), Some(digest)),
         None => (Start::Decode { snapshot: cache.is_some() }, None),
     };
-    let (verified, (layered, changes, base_links, packages, base_digests), snapshot) =
-        verify_and_layer(&ws, &recipe, limits, epoch, start, progress)?;
-    warnings.extend(layered.warnings.iter().cloned());
-    if let Some(p) = &packages {
-        warnings.extend(package_problems(&recipe, &changes, p)?);
-    }
-    // The baseline is staged from here on: files.mtree streams into it while it is hashed.
-    let staging = || Error::io(format!("cannot stage the baseline in `{}`", records_dir.display()));
-    let mut claim = Claim::create(&records_dir, &recipe.version).map_err(staging())?;
-    let staged = claim.staged(&records_dir).map_err(staging())?;
-    let tree_hash = write_spec(&layered, &staged.path().join("files.mtree"))?;
-
-    if let Some(record) = existing {
-        if record.tree != tree_hash {
-            return Err(Error::Version {
-                message: format!(
-                    "version {} of `{}` is already recorded with another tree (recorded {}, built {tree_hash})",
-                    recipe.version, recipe.name, record.tree
-                ),
-                causes: Vec::new(),
-                recipe: display_path(&recipe.path, &ws.root),
-            });
+    let (base, patches, (layered, changes, base_links, packages, base_digests), snapshot) =
+        verify_and_layer(&ws, &recipe, limits, epoch, start, reuse.as_ref(), progress)?;
+    // Everything up to the images' writing; the base's verification may still be running
+    // beside it (see [`BaseCheck`]), and its failure is reported before any of these.
+    let region = (|| -> Result<Region, Error> {
+        warnings.extend(layered.warnings.iter().cloned());
+        if let Some(p) = &packages {
+            warnings.extend(package_problems(&recipe, &changes, p)?);
         }
-        progress.finish();
+        // The baseline is staged from here on: files.mtree streams into it while it is hashed.
+        let staging = || Error::io(format!("cannot stage the baseline in `{}`", records_dir.display()));
+        let mut claim = Claim::create(&records_dir, &recipe.version).map_err(staging())?;
+        let staged = claim.staged(&records_dir).map_err(staging())?;
+        let tree_hash = write_spec(&layered, &staged.path().join("files.mtree"))?;
+        if let Some(record) = existing {
+            if record.tree != tree_hash {
+                return Err(Error::Version {
+                    message: format!(
+                        "version {} of `{}` is already recorded with another tree (recorded {}, built {tree_hash})",
+                        recipe.version, recipe.name, record.tree
+                    ),
+                    causes: Vec::new(),
+                    recipe: display_path(&recipe.path, &ws.root),
+                });
+            }
+            return Ok(Region::Unchanged { record: Box::new(record), claim });
+        }
         let frames = image::Frames { cache: cache.as_deref(), recorded: &recorded };
-        let mut report = unchanged(&ws, &recipe, record, &layered, &out_dir, &mut claim, frames)?;
-        report.warnings.splice(0..0, warnings);
-        if let Some(cache) = &cache {
-            cache.trim();
-            report.warnings.extend(cache.warnings());
+        // The base's contents no image holds go to the cache while the images are written.
+        let (images, extras) = std::thread::scope(|scope| -> Result<_, Error> {
+            let extras = match (&snapshot, &cache) {
+                (Some(snapshot), Some(cache)) => {
+                    let (tree, recipe) = ((&layered.tree, layered.spool.ranges()), &recipe);
+                    Some(scope.spawn(move || index_extras(snapshot, tree, recipe, cache)))
+                }
+                _ => None,
+            };
+            let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), &mut claim, frames, progress)?;
+            let extras = extras.map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("the thread stopped"))));
+            Ok((images, extras))
+        })?;
+        Ok(Region::Built(Box::new(Built { claim, staged, tree_hash, images, extras })))
+    })();
+    let base = base.settle(&ws, &recipe)?;
+    let Built { mut claim, staged, tree_hash, images, extras } = match region? {
+        Region::Built(built) => *built,
+        Region::Unchanged { record, mut claim } => {
+            progress.finish();
+            let frames = image::Frames { cache: cache.as_deref(), recorded: &recorded };
+            let mut report = unchanged(&ws, &recipe, *record, &layered, &out_dir, &mut claim, frames)?;
+            report.decoded = DecodedCount::of(&changes);
+            report.warnings.splice(0..0, warnings);
+            if let Some(cache) = &cache {
+                cache.trim();
+                report.warnings.extend(cache.warnings());
+            }
+            return Ok(report);
         }
-        return Ok(report);
-    }
-
+    };
+    let verified: Vec<Verified> = std::iter::once(base).chain(patches).collect();
     for v in &verified {
         warnings.extend(
             v.ignored
@@ -227,20 +270,6 @@ fn build_once(
                 .map(|i| format!("{} (`{}`): signature not counted: {}", v.spec().id, v.spec().written, i.reason)),
         );
     }
-    let frames = image::Frames { cache: cache.as_deref(), recorded: &recorded };
-    // The base's contents no image holds go to the cache while the images are written.
-    let (images, extras) = std::thread::scope(|scope| -> Result<_, Error> {
-        let extras = match (&snapshot, &cache) {
-            (Some(snapshot), Some(cache)) => {
-                let (tree, recipe) = ((&layered.tree, layered.spool.ranges()), &recipe);
-                Some(scope.spawn(move || index_extras(snapshot, tree, recipe, cache)))
-            }
-            _ => None,
-        };
-        let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), &mut claim, frames, progress)?;
-        let extras = extras.map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("the thread stopped"))));
-        Ok((images, extras))
-    })?;
     progress.finish();
     let index_use = match (&index_digest, &snapshot) {
         (Some(_), _) => Some("used"),
@@ -398,6 +427,7 @@ fn build_once(
         checks: record.check.clone(),
         frames: images.count,
         base_index: index_use.filter(|_| record.base_index.is_some()),
+        decoded: DecodedCount::of(&changes),
         warnings,
     })
 }
@@ -575,13 +605,20 @@ fn verify_and_layer(
     limits: crate::limits::Limits,
     epoch: Option<i64>,
     start: Start,
+    reuse: Option<&layer::decoded::Reuse>,
     progress: &dyn Progress,
-) -> Result<(Vec<Verified>, LayerAll, Option<layer::index::Snapshot>), Error> {
-    let mut details = Map::new();
-    details.insert("version".into(), json!(recipe.version.to_string()));
+) -> Result<(BaseCheck, Vec<Verified>, LayerAll, Option<layer::index::Snapshot>), Error> {
     let patches: Vec<&ArtifactSpec> = recipe.patches.iter().map(|p| &p.artifact).collect();
     let stopped = || Error::io("cannot verify the patches")(std::io::Error::other("the worker thread stopped"));
-    let (verified, layered, snapshot) = std::thread::scope(|scope| -> Result<_, Error> {
+    let mut base = match &start {
+        // The index spares the build from reading the base: it is verified meanwhile.
+        Start::Index(_) => {
+            let (spec, keys) = (recipe.base.clone(), recipe.keys.clone());
+            BaseCheck::Pending(std::thread::spawn(move || trust::verify(&spec, &keys)))
+        }
+        Start::Decode { .. } => BaseCheck::Done(super::verify_or_refuse(ws, recipe, &recipe.base, details(recipe))?),
+    };
+    let layered = std::thread::scope(|scope| -> Result<_, Error> {
         let (checked_tx, checked) = mpsc::channel();
         let (ahead_tx, ahead) = mpsc::channel();
         let worker_patches = patches.clone();
@@ -598,56 +635,127 @@ fn verify_and_layer(
                 }
             }
             drop(checked_tx);
-            layer::decode_ahead(ok.iter().map(|v| &**v), &limits, ahead_tx);
+            layer::decode_ahead(ok.iter().map(|v| &**v), &limits, reuse, ahead_tx);
         });
 
-        let base = super::verify_or_refuse(ws, recipe, &recipe.base, details.clone())?;
-        let mut verified = vec![Arc::new(base)];
+        let mut verified = Vec::new();
         for spec in &patches {
             match checked.recv().map_err(|_| stopped())? {
                 Ok(v) => verified.push(v),
-                Err(e) => return Err(super::refuse(ws, recipe, spec, details.clone(), e)),
+                Err(e) => return Err(super::refuse(ws, recipe, spec, details(recipe), e)),
             }
         }
 
         // An artifact rewritten after its verification is found while it is layered: a trust
         // failure like any other, journaled as one `refused` line.
-        let refused = |i: usize, e: layer::LayerError| match e {
-            layer::LayerError::Trust(t) => super::refuse(ws, recipe, verified[i].spec(), details.clone(), t),
+        let refused = |spec: &ArtifactSpec, e: layer::LayerError| match e {
+            layer::LayerError::Trust(t) => super::refuse(ws, recipe, spec, details(recipe), t),
             e => Error::from(e),
         };
         let spool_err = Error::io("cannot create the spool file");
-        let (mut layering, snapshot) = match start {
-            Start::Index(index) => {
+        let (mut layering, snapshot) = match (start, &base) {
+            (Start::Index(index), _) => {
                 (Layering::from_index(limits, recipe.allow_devices, epoch, *index).map_err(spool_err)?, None)
             }
-            Start::Decode { snapshot } => {
+            (Start::Decode { snapshot }, BaseCheck::Done(verified)) => {
                 let mut layering = Layering::new(limits, recipe.allow_devices, epoch).map_err(spool_err)?;
-                layering.apply(0, &verified[0], progress).map_err(|e| refused(0, e))?;
+                layering.apply(0, verified, progress).map_err(|e| refused(verified.spec(), e))?;
                 let snapshot = if snapshot { layering.snapshot() } else { None };
                 (layering, snapshot)
             }
+            (Start::Decode { .. }, _) => unreachable!("a decoded base is verified first"),
         };
         let base_links = layering.top_level_links();
-        let base_digests = if verified.iter().skip(1).any(|v| v.is_deb()) {
+        let base_digests = if verified.iter().any(|v| v.is_deb()) {
             layering.digests(&[b"etc", b"var/lib/dpkg"])
         } else {
             BaseDigests::new()
         };
         let mut changes = Vec::new();
-        for (i, v) in verified.iter().enumerate().skip(1) {
+        for (i, v) in verified.iter().enumerate() {
             let (stream, finished) = ahead.recv().map_err(|_| stopped())?.into_parts();
-            let downgrade = recipe.patches[i - 1].downgrade;
-            let applied = layering.apply_decoded(i as u16, v, downgrade, stream, finished, progress);
-            changes.push(applied.map_err(|e| refused(i, e))?);
+            let downgrade = recipe.patches[i].downgrade;
+            let applied = layering.apply_decoded(i as u16 + 1, v, downgrade, stream, finished, progress);
+            changes.push(applied.map_err(|e| refused(v.spec(), e))?);
         }
         let packages = layering.packages()?;
         layering.add_release(&release_text(recipe))?;
         Ok((verified, (layering.finish()?, changes, base_links, packages, base_digests), snapshot))
-    })?;
+    });
+    // Any failure waits for the base's verification: a base that fails it is reported first.
+    let (verified, layered, snapshot) = match layered {
+        Ok(done) => done,
+        Err(e) => {
+            base.wait();
+            return Err(match base {
+                BaseCheck::Failed(Some(t)) => super::refuse(ws, recipe, &recipe.base, details(recipe), t),
+                _ => e,
+            });
+        }
+    };
     // The worker is done, and with it its references.
     let verified = verified.into_iter().map(|v| Arc::into_inner(v).expect("the worker has finished")).collect();
-    Ok((verified, layered, snapshot))
+    Ok((base, verified, layered, snapshot))
+}
+
+/// What a `refused` journal line of this build says besides the artifact.
+fn details(recipe: &Recipe) -> Map<String, serde_json::Value> {
+    let mut details = Map::new();
+    details.insert("version".into(), json!(recipe.version.to_string()));
+    details
+}
+
+/// The base's verification: done before the base is read, or, when a base index spares the
+/// build from reading it, running beside the layering and the images' writing. Nothing is
+/// published before it succeeds, and its failure is the build's error, reported before any
+/// other, as if it had come first.
+enum BaseCheck {
+    Done(Verified),
+    Pending(std::thread::JoinHandle<Result<Verified, trust::TrustError>>),
+    /// Why it failed (`None`: the verifying thread stopped).
+    Failed(Option<trust::TrustError>),
+}
+
+impl BaseCheck {
+    /// Waits for a pending verification.
+    fn wait(&mut self) {
+        if let BaseCheck::Pending(_) = self {
+            let BaseCheck::Pending(handle) = std::mem::replace(self, BaseCheck::Failed(None)) else {
+                unreachable!("matched above")
+            };
+            *self = match handle.join() {
+                Ok(Ok(v)) => BaseCheck::Done(v),
+                Ok(Err(e)) => BaseCheck::Failed(Some(e)),
+                Err(_) => BaseCheck::Failed(None),
+            };
+        }
+    }
+
+    /// The verified base, or the refusal (journaled) of a base that failed verification.
+    fn settle(mut self, ws: &Workspace, recipe: &Recipe) -> Result<Verified, Error> {
+        self.wait();
+        match self {
+            BaseCheck::Done(v) => Ok(v),
+            BaseCheck::Failed(Some(e)) => Err(super::refuse(ws, recipe, &recipe.base, details(recipe), e)),
+            BaseCheck::Failed(None) | BaseCheck::Pending(_) => {
+                Err(Error::io("cannot verify the base")(std::io::Error::other("the verifying thread stopped")))
+            }
+        }
+    }
+}
+
+/// What a build has done when its images are written, or the record of the version it rebuilt.
+enum Region {
+    Built(Box<Built>),
+    Unchanged { record: Box<Record>, claim: Claim },
+}
+
+struct Built {
+    claim: Claim,
+    staged: tempfile::TempDir,
+    tree_hash: String,
+    images: Staged,
+    extras: Option<std::io::Result<layer::index::Extras>>,
 }
 
 /// `etc/gild/release`: which baseline a host was built from.
@@ -828,6 +936,7 @@ fn unchanged(
         checks: record.check.clone(),
         frames: count,
         base_index: None,
+        decoded: DecodedCount::default(),
         warnings,
     })
 }

@@ -122,3 +122,20 @@ pub(super) fn recorded_frames(records: &[Record]) -> std::collections::HashMap<[
     }
     out
 }
+
+/// The decoded digests `records` list for their patches (artifact sha256 → digests): the only
+/// decoded patches the cache may serve.
+pub(super) fn recorded_decoded(records: &[Record]) -> std::collections::HashMap<[u8; 32], Vec<[u8; 32]>> {
+    let mut out: std::collections::HashMap<[u8; 32], Vec<[u8; 32]>> = std::collections::HashMap::new();
+    for patch in records.iter().flat_map(|r| &r.patch) {
+        let pin = hex::decode_array(patch.sha256.as_bytes());
+        let decoded = patch.decoded.as_deref().and_then(|d| hex::decode_array(d.as_bytes()));
+        if let (Some(pin), Some(decoded)) = (pin, decoded) {
+            let digests = out.entry(pin).or_default();
+            if !digests.contains(&decoded) {
+                digests.push(decoded);
+            }
+        }
+    }
+    out
+}

@@ -47,6 +47,7 @@ pub(super) fn patch_record(
         added: esc(&c.added),
         changed: esc(&c.changed),
         removed: esc(&c.removed),
+        decoded: c.decoded.map(|d| hex::encode(&d)),
         signature: signature_records(v),
         deb,
     }
