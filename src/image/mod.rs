@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io;
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -27,6 +27,7 @@ use crate::tree::Tree;
 use chunk::{Chunk, Chunker};
 use frame::Compressors;
 pub use sink::Hashed;
+use sink::Threaded;
 pub use tar::{write_tar, Stream};
 
 /// At most this many workers compress at once: each holds a chunk or two in memory.
@@ -124,7 +125,7 @@ pub fn write(
 ) -> io::Result<Wrote> {
     let mut sinks: Vec<Sink> = outputs
         .into_iter()
-        .map(|(format, files)| Sink { format, out: Hashed::fanout(files), frames: Vec::new() })
+        .map(|(format, files)| Sink { format, out: Threaded::new(files), frames: Vec::new() })
         .collect();
     let need = Need {
         plain: sinks.iter().any(|s| s.format == Format::Tar),
@@ -266,21 +267,22 @@ impl Order {
     fn take(&mut self, done: Done, sinks: &mut [Sink]) -> io::Result<usize> {
         self.pending.insert(done.index, done);
         let mut written = 0;
-        while let Some(done) = self.pending.remove(&self.next) {
-            for sink in sinks.iter_mut() {
-                if sink.format == Format::Tar {
-                    io::Write::write_all(&mut sink.out, done.plain.as_deref().expect("asked for"))?;
-                    continue;
-                }
-                let made = done.frames.iter().find(|f| f.format == sink.format).expect("every compressed format");
-                io::Write::write_all(&mut sink.out, &made.bytes)?;
-                sink.frames.push(Frame { key: made.key, sha256: made.sha256 });
-            }
+        while let Some(mut done) = self.pending.remove(&self.next) {
             for f in &done.frames {
                 match f.reused {
                     true => self.count.reused += 1,
                     false => self.count.compressed += 1,
                 }
+            }
+            for sink in sinks.iter_mut() {
+                if sink.format == Format::Tar {
+                    sink.out.write(Arc::new(done.plain.take().expect("asked for")))?;
+                    continue;
+                }
+                let at = done.frames.iter().position(|f| f.format == sink.format).expect("every compressed format");
+                let made = done.frames.swap_remove(at);
+                sink.frames.push(Frame { key: made.key, sha256: made.sha256 });
+                sink.out.write(Arc::new(made.bytes))?;
             }
             self.next += 1;
             written += 1;
@@ -291,6 +293,6 @@ impl Order {
 
 struct Sink {
     format: Format,
-    out: Hashed,
+    out: Threaded,
     frames: Vec<Frame>,
 }

@@ -2,6 +2,9 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
@@ -81,5 +84,74 @@ impl Write for Hashed {
 
     fn flush(&mut self) -> io::Result<()> {
         self.files.iter_mut().try_for_each(|f| f.flush())
+    }
+}
+
+/// An image's files, written on a thread of their own while the caller hashes the same bytes:
+/// a rebuild that copies most frames from the cache spends its time on these two.
+pub struct Threaded {
+    tx: Option<mpsc::SyncSender<Arc<Vec<u8>>>>,
+    writer: Option<JoinHandle<io::Result<()>>>,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl Threaded {
+    /// No file: only hashed (and counted).
+    pub fn new(files: Vec<File>) -> Threaded {
+        let (tx, writer) = match files.is_empty() {
+            true => (None, None),
+            false => {
+                // A rendezvous: the writer holds one buffer at a time, the one being hashed.
+                let (tx, rx) = mpsc::sync_channel::<Arc<Vec<u8>>>(0);
+                let writer = std::thread::spawn(move || -> io::Result<()> {
+                    let mut out = Hashed::fanout(files);
+                    for buf in rx {
+                        for file in &mut out.files {
+                            file.write_all(&buf)?;
+                        }
+                    }
+                    out.finish().map(drop)
+                });
+                (Some(tx), Some(writer))
+            }
+        };
+        Threaded { tx, writer, hasher: Sha256::new(), size: 0 }
+    }
+
+    pub fn write(&mut self, buf: Arc<Vec<u8>>) -> io::Result<()> {
+        if let Some(tx) = &self.tx {
+            if tx.send(Arc::clone(&buf)).is_err() {
+                // The writer stopped on an error: that error is the one to report.
+                self.tx = None;
+                return Err(self.join().err().unwrap_or_else(|| io::Error::other("the image writer stopped")));
+            }
+        }
+        self.hasher.update(&buf[..]);
+        self.size += buf.len() as u64;
+        Ok(())
+    }
+
+    fn join(&mut self) -> io::Result<()> {
+        match self.writer.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the image writer stopped")),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the files to be written and synced; returns their size and sha256.
+    pub fn finish(mut self) -> io::Result<(u64, [u8; 32])> {
+        self.tx = None;
+        self.join()?;
+        Ok((self.size, std::mem::take(&mut self.hasher).finalize().into()))
+    }
+}
+
+impl Drop for Threaded {
+    /// An image given up on is not written behind the build's back.
+    fn drop(&mut self) {
+        self.tx = None;
+        let _ = self.join();
     }
 }
