@@ -163,6 +163,11 @@ impl Verified {
         &self.spec
     }
 
+    /// The first bytes of the verified file (its magic).
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
     /// A Debian package (`!<arch>` magic), not a tar stream.
     pub fn is_deb(&self) -> bool {
         crate::deb::ar::is_ar(&self.head)

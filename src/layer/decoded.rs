@@ -45,6 +45,9 @@ impl Reuse {
             sink.send_file(file);
             return Decoded { result: Ok(kind), digest: Ok(pin), kept: Some(digest), from_cache: true };
         }
+        if !worth_keeping(artifact) {
+            return decode(artifact, limits, sink);
+        }
         let Some(mut entry) = self.cache.create(KIND, &key) else { return decode(artifact, limits, sink) };
         if entry.file().write_all(&[u8::MAX]).is_err() {
             return decode(artifact, limits, sink);
@@ -70,6 +73,13 @@ impl Reuse {
         }
         None
     }
+}
+
+/// Whether keeping the decoded stream saves a later build anything: decompressing xz or gzip
+/// (or a package, whose data is xz as a rule) costs far more than reading the stream back; a
+/// plain or zstd tar is read about as fast as the cache could give it.
+fn worth_keeping(artifact: &Verified) -> bool {
+    artifact.is_deb() || matches!(Compression::detect(artifact.head()), Ok(Compression::Gzip | Compression::Xz))
 }
 
 /// The cache key of a decoded patch: the artifact, and what decides how it decodes.
