@@ -193,9 +193,22 @@ pub fn write(
 
 /// `GILD_JOBS`, else the cores available (at most [`MAX_WORKERS`]): the speed, never the bytes.
 fn workers() -> usize {
-    match std::env::var("GILD_JOBS").ok().and_then(|j| j.parse::<usize>().ok()) {
-        Some(n) => n.clamp(1, 256),
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS),
+    match std::env::var("GILD_JOBS").ok().and_then(|j| j.parse::<usize>().ok()).filter(|n| *n > 0) {
+        Some(n) => n.min(256),
+        None => cores(),
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS)
+}
+
+/// The warning for a `GILD_JOBS` that is not a number of threads (the cores are used then).
+pub fn jobs_warning() -> Option<String> {
+    let jobs = std::env::var("GILD_JOBS").ok()?;
+    match jobs.trim().parse::<usize>() {
+        Ok(n) if n > 0 && jobs.trim() == jobs => None,
+        _ => Some(format!("GILD_JOBS={jobs} is not a number of threads (1 or more); using {}", cores())),
     }
 }
 

@@ -186,6 +186,7 @@ fn build_once(
     };
 
     let mut warnings = cleaned;
+    warnings.extend(image::jobs_warning());
     let cache = open_cache(opts, &mut warnings);
     // The records the cache may serve from, read (and their signatures checked) once.
     let trusted = match &cache {

@@ -568,3 +568,23 @@ fn a_version_recorded_in_another_image_format_is_checked_but_not_rewritten() {
     assert!(j["warnings"].to_string().contains("image format `stream-1`"), "{j}");
     assert!(!ws.exists("out/old-1.0.0.tar.zst"), "no image in another format is written");
 }
+
+/// A `GILD_JOBS` that is not a number of threads is said, not silently dropped; the build goes
+/// on with the cores, and the bytes are those of any other worker count.
+#[test]
+fn a_gild_jobs_that_is_not_a_number_is_a_warning() {
+    let tree = Tree::new(31, 2, false);
+    let mut built = Vec::new();
+    for jobs in ["2", "two", "0"] {
+        let ws = Workspace::new();
+        let r = recipe(&ws, "1.0.0", &tree, &[]);
+        let j = build(&ws, &[("GILD_JOBS", OsStr::new(jobs))], &r, &["--no-cache"]);
+        let warnings = j["warnings"].to_string();
+        match jobs {
+            "2" => assert!(!warnings.contains("GILD_JOBS"), "{warnings}"),
+            _ => assert!(warnings.contains(&format!("GILD_JOBS={jobs} is not a number of threads")), "{warnings}"),
+        }
+        built.push(images(&ws, "1.0.0"));
+    }
+    assert!(built.windows(2).all(|w| w[0] == w[1]), "the worker count moved a byte");
+}
