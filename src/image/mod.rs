@@ -50,9 +50,11 @@ pub struct Written {
     pub frames: Vec<Frame>,
 }
 
-/// Where frames may come from: the cache, for keys a baseline recorded (key → sha256).
+/// How frames are made: in which image format, and, from the cache, for keys a baseline
+/// recorded (key → sha256).
 #[derive(Clone, Copy)]
 pub struct Frames<'a> {
+    pub format: frame::ImageFormat,
     pub cache: Option<&'a Cache>,
     pub recorded: &'a HashMap<[u8; 32], [u8; 32]>,
 }
@@ -142,7 +144,7 @@ pub fn write(
         for _ in 0..workers {
             let (queue, done_tx, need) = (&queue, done_tx.clone(), &need);
             scope.spawn(move || {
-                let mut compressors = match Compressors::new() {
+                let mut compressors = match Compressors::new(frames.format) {
                     Ok(c) => c,
                     Err(e) => return drop(done_tx.send(Err(e))),
                 };
@@ -246,7 +248,7 @@ fn process(chunk: Chunk, need: &Need, ranges: Ranges, frames: Frames, z: &mut Co
         data = Some(chunk.bytes(&ranges)?);
     }
     for &format in &need.compressed {
-        let key = frame::key(format, &chunk.key);
+        let key = frame::key(frames.format, format, &chunk.key);
         let cached = frames.cache.zip(frames.recorded.get(&key)).and_then(|(cache, sha)| {
             let bytes = cache.get("frame", &key, sha)?;
             Some((bytes, *sha))

@@ -231,7 +231,8 @@ fn build_once(
             }
             return Ok(Region::Unchanged { record: Box::new(record), claim });
         }
-        let frames = image::Frames { cache: cache.as_deref(), recorded: &recorded };
+        let frames =
+            image::Frames { format: image::frame::ImageFormat::CURRENT, cache: cache.as_deref(), recorded: &recorded };
         // The base's contents no image holds go to the cache while the images are written.
         let (images, extras) = std::thread::scope(|scope| -> Result<_, Error> {
             let extras = match (&snapshot, &cache) {
@@ -252,7 +253,11 @@ fn build_once(
         Region::Built(built) => *built,
         Region::Unchanged { record, mut claim } => {
             progress.finish();
-            let frames = image::Frames { cache: cache.as_deref(), recorded: &recorded };
+            let frames = image::Frames {
+                format: image::frame::ImageFormat::CURRENT,
+                cache: cache.as_deref(),
+                recorded: &recorded,
+            };
             let mut report = unchanged(&ws, &recipe, *record, &layered, &out_dir, &mut claim, frames)?;
             report.decoded = DecodedCount::of(&changes);
             report.warnings.splice(0..0, warnings);
@@ -308,7 +313,7 @@ fn build_once(
         entries: layered.tree.len() as u64,
         journal: Some(head.unwrap_or_else(|| baseline::JournalHead { seq: 0, hash: "0".repeat(64) })),
         install_data: install_data.clone(),
-        image_format: Some(image::frame::IMAGE_FORMAT.into()),
+        image_format: Some(image::frame::ImageFormat::CURRENT.name().into()),
         base_index,
         image: images.files.iter().map(|(f, _)| f.clone()).collect(),
         oci: images.oci.as_ref().map(|l| l.record.clone()),
@@ -887,15 +892,18 @@ fn unchanged(
     let mut rewritten = Vec::new();
     let mut count = image::FrameCount::default();
     let format = record.image_format.as_deref().unwrap_or(image::frame::STREAM_FORMAT);
-    if (!missing.is_empty() || oci.is_some()) && format != image::frame::IMAGE_FORMAT {
+    let known = image::frame::ImageFormat::parse(format);
+    if (!missing.is_empty() || oci.is_some()) && known.is_none() {
         // Another image format cannot give the recorded bytes: the tree was checked, say so.
         warnings.push(format!(
             "`{}` {} was recorded in image format `{format}`, and this gild writes `{}`: its missing images are not written (bump `[image] version` to build them)",
             record.name,
             record.version,
-            image::frame::IMAGE_FORMAT
+            image::frame::ImageFormat::CURRENT.name()
         ));
-    } else if !missing.is_empty() || oci.is_some() {
+    } else if let (Some(known), true) = (known, !missing.is_empty() || oci.is_some()) {
+        // The recorded format, whichever this gild writes new versions in.
+        let frames = image::Frames { format: known, ..frames };
         let only = Recipe { formats: missing, oci, ..recipe.clone() };
         let staged = write_images(&only, layered, out_dir, (&record.tree, record.epoch), claim, frames, &Silent)?;
         count = staged.count;

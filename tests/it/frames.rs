@@ -560,8 +560,8 @@ fn a_version_recorded_in_another_image_format_is_checked_but_not_rewritten() {
     ws.gild(&["build", &recipe]).success();
     let path = "baselines/old/1.0.0/baseline.toml";
     let text = ws.read_string(path);
-    assert!(text.contains("image-format = \"chunks-1\""), "{text}");
-    ws.write(path, text.replace("image-format = \"chunks-1\"\n", ""));
+    assert!(text.contains("image-format = \"chunks-2\""), "{text}");
+    ws.write(path, text.replace("image-format = \"chunks-2\"\n", ""));
     std::fs::remove_file(ws.path("out/old-1.0.0.tar.zst")).unwrap();
     let j = ws.gild(&["--json", "build", &recipe]).success().json();
     assert_eq!(j["status"], "unchanged", "{j}");
@@ -587,4 +587,61 @@ fn a_gild_jobs_that_is_not_a_number_is_a_warning() {
         built.push(images(&ws, "1.0.0"));
     }
     assert!(built.windows(2).all(|w| w[0] == w[1]), "the worker count moved a byte");
+}
+
+/// The committed demo baseline was recorded in the image format before this gild's
+/// (`chunks-1`, gzip level 4): this gild still writes that format for it, so its images come
+/// out with the recorded bytes, while a new version is recorded in the current format.
+#[test]
+fn a_version_recorded_in_the_previous_image_format_is_rebuilt_to_its_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let copy = |dir: &str| {
+        std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+        for e in std::fs::read_dir(repo.join(dir)).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), tmp.path().join(dir).join(e.file_name())).unwrap();
+            }
+        }
+    };
+    for dir in ["recipes", "fixtures", "fixtures/keys", "fixtures/patches", "baselines/demo", "baselines/demo/1.1.0"] {
+        copy(dir);
+    }
+    let record = std::fs::read_to_string(tmp.path().join("baselines/demo/1.1.0/baseline.toml")).unwrap();
+    assert!(record.contains("image-format = \"chunks-1\""), "the committed demo is recorded in chunks-1");
+    let gild = |args: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("gild")
+            .unwrap()
+            .current_dir(tmp.path())
+            .args(args)
+            .env("GILD_CACHE", tmp.path().join(".cache"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gild {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let j = gild(&["--json", "build", "recipes/demo.toml"]);
+    assert_eq!(j["status"], "unchanged", "{j}");
+    let rewritten = j["rewritten"].as_array().unwrap();
+    assert_eq!(rewritten.len(), 2, "both images written again, each with its recorded sha256: {j}");
+    for ext in ["tar.zst", "tar.gz"] {
+        let image = std::fs::read(tmp.path().join(format!("out/demo-1.1.0.{ext}"))).unwrap();
+        let sha = hex_sha256(&image);
+        assert!(record.contains(&sha), "out/demo-1.1.0.{ext} has the sha256 the record has");
+    }
+    // The next version is recorded in the current format.
+    let recipe = std::fs::read_to_string(tmp.path().join("recipes/demo.toml")).unwrap();
+    let next = recipe.replacen("version = \"1.1.0\"", "version = \"1.1.1\"", 1);
+    assert_ne!(recipe, next, "the demo recipe names version 1.1.0");
+    std::fs::write(tmp.path().join("recipes/demo.toml"), next).unwrap();
+    gild(&["--json", "build", "recipes/demo.toml"]);
+    let record = std::fs::read_to_string(tmp.path().join("baselines/demo/1.1.1/baseline.toml")).unwrap();
+    assert!(record.contains("image-format = \"chunks-2\""), "{record}");
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -111,7 +111,9 @@ pub(super) fn store_index(
 /// The frames `records` list (key → sha256): the only frames the cache may serve.
 pub(super) fn recorded_frames(records: &[Record]) -> std::collections::HashMap<[u8; 32], [u8; 32]> {
     let mut out = std::collections::HashMap::new();
-    for record in records.iter().filter(|r| r.image_format.as_deref() == Some(image::frame::IMAGE_FORMAT)) {
+    for record in
+        records.iter().filter(|r| r.image_format.as_deref().and_then(image::frame::ImageFormat::parse).is_some())
+    {
         for f in record.image.iter().flat_map(|i| &i.frame).chain(record.oci.iter().flat_map(|o| &o.frame)) {
             if let (Some(key), Some(sha)) =
                 (hex::decode_array(f.key.as_bytes()), hex::decode_array(f.sha256.as_bytes()))
