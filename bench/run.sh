@@ -228,7 +228,7 @@ bench "$work/rebuild.json" \
 rm -rf "$warm/baselines/bench/1.0.1" "$work/out-warm"
 eval "$rebuild --json $rebuild_args" >"$work/warm.json"
 eval "$rebuild --json $rebuild_args" >"$work/noop.json"
-warm_check="the warm rebuild was \`$(jq -r .status "$work/warm.json")\`: $(jq -r .frames.reused "$work/warm.json") frames from the cache, $(jq -r .frames.compressed "$work/warm.json") compressed; the no-op rebuild was \`$(jq -r .status "$work/noop.json")\`"
+warm_check="the warm rebuild was \`$(jq -r .status "$work/warm.json")\`: $(jq -r .frames.reused "$work/warm.json") frames from the cache, $(jq -r .frames.compressed "$work/warm.json") compressed; $(jq -r .decoded.reused "$work/warm.json") patches read decoded from the cache, $(jq -r .decoded.decompressed "$work/warm.json") decompressed; base index \`$(jq -r '."base-index"' "$work/warm.json")\`; the no-op rebuild was \`$(jq -r .status "$work/noop.json")\`"
 echo "$warm_check" >&2
 
 # ---------------------------------------------------------------------------------------
@@ -414,7 +414,7 @@ gz_over_single=$(size_ratio "$gz_size" "$gz_single")
     echo "## Rebuilds"
     echo
     echo "In a workspace of its own, version 1.0.0 of the bench recipe is recorded, which fills"
-    echo "the frame cache. The warm rebuild builds version 1.0.1: the same recipe plus one small"
+    echo "the cache (frames, the base index, the gzip and xz patches decoded). The warm rebuild builds version 1.0.1: the same recipe plus one small"
     echo "patch (\`artifacts/patches/7-tzdata-2026c.tar\`, one file; \`--variant next\` of the"
     echo "generator); before each run its baseline and images are removed, so every run is the"
     echo "build of a new version from the same state. The no-op rebuild builds the recorded 1.0.1"
