@@ -378,6 +378,42 @@ fn entries_another_workspace_left_in_the_cache_are_not_used_without_a_record() {
     assert_eq!(decoded(&j), (2, 1), "{j}");
 }
 
+/// Decoded patches count toward `GILD_CACHE_MAX` like frames: a bounded cache keeps none of
+/// them, and the next build, finding the recorded entries gone, decompresses its patches and
+/// keeps them for the one after.
+#[test]
+fn decoded_entries_are_trimmed_to_gild_cache_max_and_missing_ones_are_decompressed() {
+    let ws = Workspace::new();
+    let r = recipe(&ws, "1.0.0", &[GZ, XZ]);
+    let mut cmd = ws.command(&["--json", "build", &r]);
+    cmd.env("GILD_CACHE_MAX", "1K");
+    Run::new(&["--json", "build", &r], cmd.output().unwrap()).success();
+    assert_eq!(recorded_decoded(&ws, NAME, "1.0.0").iter().flatten().count(), 2, "recorded all the same");
+    let held: u64 = files_under(&ws.cache()).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
+    assert!(held <= 1024, "the cache holds {held} bytes with GILD_CACHE_MAX=1K: {:?}", entries(&ws));
+    let j = build(&ws, &recipe(&ws, "1.0.1", &[GZ, XZ, ZST]), &[]);
+    assert_eq!(decoded(&j), (0, 3), "{j}");
+    let j = build(&ws, &recipe(&ws, "1.0.2", &[GZ, XZ, ZST, TAR]), &[]);
+    assert_eq!(decoded(&j), (3, 1), "{j}");
+}
+
+/// The limits decide how a patch decodes, so an entry decoded under others is not read: a
+/// window limit below the xz patch's dictionary refuses it as a build without the cache does,
+/// though the cache holds it decoded (under the default limits).
+#[test]
+fn a_patch_the_limits_now_refuse_is_refused_though_the_cache_holds_it_decoded() {
+    let ws = Workspace::new();
+    build(&ws, &recipe(&ws, "1.0.0", &[XZ]), &[]);
+    let r = recipe(&ws, "1.0.1", &[XZ, GZ]);
+    for extra in [&[][..], &["--no-cache"][..]] {
+        let mut args = vec!["--limit", "window=1MiB", "build", &r];
+        args.extend_from_slice(extra);
+        ws.gild(&args).exit(2).stderr_has("(P-0)").stderr_has("window");
+        ws.assert_nothing_written(NAME, "1.0.1");
+    }
+    assert_eq!(decoded(&build(&ws, &r, &[])), (1, 1), "under the default limits the entry is read");
+}
+
 /// With `[sign]`, a baseline vouches for a decoded entry only when its signature checks: an
 /// entry replaced by another stream (one with a file the patch does not have) and the record
 /// edited to name its digest are not taken; the patch is decompressed from its artifact.
@@ -569,6 +605,23 @@ fn a_base_failing_verification_beside_the_layering_publishes_nothing() {
         let j = build(&ws, &r, &[]);
         assert_eq!(j["base-index"], "used", "{broken}: {j}");
     }
+}
+
+/// A base artifact gone while its index is used is what it is when the base is decoded: a
+/// mistake in the input (exit 2), not a trust failure, so nothing is journaled.
+#[test]
+fn a_missing_base_is_an_input_mistake_when_its_index_is_used_too() {
+    let ws = Workspace::new();
+    build(&ws, &recipe(&ws, "1.0.0", &[ZST]), &[]);
+    let r = recipe(&ws, "1.0.1", &[ZST, GZ]);
+    let base = ws.artifact(NAME, "base");
+    let good = ws.read(&base);
+    std::fs::remove_file(&base).unwrap();
+    ws.gild(&["build", &r]).exit(2).stderr_has("cannot read artifact `../artifacts/dec-base.tar` (base)");
+    ws.assert_nothing_written(NAME, "1.0.1");
+    assert!(journal(&ws, NAME).iter().all(|e| e["event"] != "refused"), "nothing refused");
+    std::fs::write(&base, good).unwrap();
+    assert_eq!(build(&ws, &r, &[])["base-index"], "used");
 }
 
 /// A base failing beside the layering is reported before what the layering found: a patch
