@@ -518,20 +518,17 @@ fn build_verifying_the_base_last(ws: &Workspace, recipe: &str, signature: &[u8])
         .spawn()
         .unwrap();
     let started = Instant::now();
-    let waited = || {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "gild neither read the base's signature nor staged images"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
     // Opening the FIFO for writing succeeds once gild opens it for reading.
     let mut writer = loop {
         match std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&sig) {
             Ok(f) => break f,
             Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
                 assert!(child.try_wait().unwrap().is_none(), "gild ended before reading the base's signature");
-                waited();
+                if started.elapsed() > Duration::from_secs(60) {
+                    child.kill().unwrap();
+                    panic!("gild did not read the base's signature within a minute");
+                }
+                std::thread::sleep(Duration::from_millis(5));
             }
             Err(e) => panic!("{e}"),
         }
