@@ -16,6 +16,7 @@ mod commands;
 mod compare;
 mod deb;
 mod debfix;
+mod decoded;
 mod defer;
 mod errors;
 mod frames;
