@@ -140,10 +140,11 @@ impl Cache {
         Some(bytes)
     }
 
-    /// The entry of `kind` at `key`, opened and rewound, when its sha256 is `expected`: for
-    /// entries too large to read whole. It is hashed through the handle it is then read from,
-    /// so a replaced entry is not read; one with other bytes is removed.
-    pub fn get_file(&self, kind: &str, key: &[u8; 32], expected: &[u8; 32]) -> Option<fs::File> {
+    /// The entry of `kind` at `key`, opened and rewound, when its sha256 is one of `expected`
+    /// (returned with it): for entries too large to read whole. It is hashed through the
+    /// handle it is then read from, so a replaced entry is not read; one with other bytes is
+    /// removed.
+    pub fn get_file(&self, kind: &str, key: &[u8; 32], expected: &[[u8; 32]]) -> Option<(fs::File, [u8; 32])> {
         let path = self.path(kind, key);
         let read = || -> std::io::Result<(fs::File, [u8; 32])> {
             let mut file = fs::File::open(&path)?;
@@ -152,8 +153,8 @@ impl Cache {
             file.seek(std::io::SeekFrom::Start(0))?;
             Ok((file, hasher.finalize().into()))
         };
-        let file = match read() {
-            Ok((file, sha)) if &sha == expected => file,
+        let (file, sha) = match read() {
+            Ok((file, sha)) if expected.contains(&sha) => (file, sha),
             Ok(_) => {
                 self.warn(format!("cache: `{}` is not what a baseline recorded; ignored and removed", path.display()));
                 let _ = fs::remove_file(&path);
@@ -166,7 +167,7 @@ impl Cache {
             }
         };
         let _ = fs::File::options().append(true).open(&path).and_then(|f| f.set_modified(SystemTime::now()));
-        Some(file)
+        Some((file, sha))
     }
 
     /// A new entry of `kind` at `key`, written beside its name until [`Writing::commit`].
@@ -308,6 +309,25 @@ mod tests {
         assert_eq!(c.get("frame", &key, &[0; 32]), None, "another digest is a miss");
         assert_eq!(c.get("frame", &key, &sha), None, "and the entry is gone");
         assert_eq!(c.warnings().len(), 1);
+    }
+
+    /// A large entry written through [`Writing`] is served when its sha256 is any one of those
+    /// several baselines recorded, hashed through the handle it is read from.
+    #[test]
+    fn a_streamed_entry_is_served_for_any_recorded_digest() {
+        let (_d, c) = cache(1 << 20);
+        let key = [9u8; 32];
+        let mut w = c.create("decoded", &key).unwrap();
+        w.file().write_all(b"decoded stream").unwrap();
+        let sha = w.commit().unwrap();
+        assert_eq!(sha, <[u8; 32]>::from(Sha256::digest(b"decoded stream")));
+        let (mut file, found) = c.get_file("decoded", &key, &[[1; 32], sha]).unwrap();
+        assert_eq!(found, sha, "the digest that matched");
+        let mut read = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut read).unwrap();
+        assert_eq!(read, b"decoded stream", "rewound after hashing");
+        assert!(c.get_file("decoded", &key, &[[1; 32]]).is_none(), "no recorded digest matches");
+        assert!(c.get_file("decoded", &key, &[sha]).is_none(), "and the entry is gone");
     }
 
     #[test]

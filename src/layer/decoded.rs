@@ -65,13 +65,10 @@ impl Reuse {
 
     /// The cached stream of the artifact pinned `pin`, rewound past its compression byte.
     fn hit(&self, pin: &[u8; 32], key: &[u8; 32]) -> Option<(Compression, File, [u8; 32])> {
-        for digest in self.recorded.get(pin)? {
-            let Some(mut file) = self.cache.get_file(KIND, key, digest) else { continue };
-            let mut first = [0u8; 1];
-            file.read_exact(&mut first).ok()?;
-            return Some((compression(first[0])?, file, *digest));
-        }
-        None
+        let (mut file, digest) = self.cache.get_file(KIND, key, self.recorded.get(pin)?)?;
+        let mut first = [0u8; 1];
+        file.read_exact(&mut first).ok()?;
+        Some((compression(first[0])?, file, digest))
     }
 }
 

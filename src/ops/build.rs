@@ -605,9 +605,9 @@ type BaseDigests = std::collections::HashMap<Vec<u8>, [u8; 32]>;
 /// files: by the time the base is read, the patches wait decompressed. No byte of an artifact
 /// is decompressed before its own verification, and nothing is layered before every artifact
 /// is verified, so a trust failure is reported (and journaled) first and in recipe order.
-fn verify_and_layer(
+fn verify_and_layer<'a>(
     ws: &Workspace,
-    recipe: &Recipe,
+    recipe: &'a Recipe,
     limits: crate::limits::Limits,
     epoch: Option<i64>,
     start: Start,
@@ -624,7 +624,7 @@ fn verify_and_layer(
         }
         Start::Decode { .. } => BaseCheck::Done(super::verify_or_refuse(ws, recipe, &recipe.base, details(recipe))?),
     };
-    let layered = std::thread::scope(|scope| -> Result<_, Error> {
+    let layered = std::thread::scope(|scope| -> Result<_, Failed<'a>> {
         let (checked_tx, checked) = mpsc::channel();
         let (ahead_tx, ahead) = mpsc::channel();
         let worker_patches = patches.clone();
@@ -648,15 +648,15 @@ fn verify_and_layer(
         for spec in &patches {
             match checked.recv().map_err(|_| stopped())? {
                 Ok(v) => verified.push(v),
-                Err(e) => return Err(super::refuse(ws, recipe, spec, details(recipe), e)),
+                Err(e) => return Err(Failed::Refused(spec, e)),
             }
         }
 
         // An artifact rewritten after its verification is found while it is layered: a trust
         // failure like any other, journaled as one `refused` line.
-        let refused = |spec: &ArtifactSpec, e: layer::LayerError| match e {
-            layer::LayerError::Trust(t) => super::refuse(ws, recipe, spec, details(recipe), t),
-            e => Error::from(e),
+        let refused = |spec: &'a ArtifactSpec, e: layer::LayerError| match e {
+            layer::LayerError::Trust(t) => Failed::Refused(spec, t),
+            e => Failed::Other(Error::from(e)),
         };
         let spool_err = Error::io("cannot create the spool file");
         let (mut layering, snapshot) = match (start, &base) {
@@ -665,7 +665,7 @@ fn verify_and_layer(
             }
             (Start::Decode { snapshot }, BaseCheck::Done(verified)) => {
                 let mut layering = Layering::new(limits, recipe.allow_devices, epoch).map_err(spool_err)?;
-                layering.apply(0, verified, progress).map_err(|e| refused(verified.spec(), e))?;
+                layering.apply(0, verified, progress).map_err(|e| refused(&recipe.base, e))?;
                 let snapshot = if snapshot { layering.snapshot() } else { None };
                 (layering, snapshot)
             }
@@ -682,26 +682,41 @@ fn verify_and_layer(
             let (stream, finished) = ahead.recv().map_err(|_| stopped())?.into_parts();
             let downgrade = recipe.patches[i].downgrade;
             let applied = layering.apply_decoded(i as u16 + 1, v, downgrade, stream, finished, progress);
-            changes.push(applied.map_err(|e| refused(v.spec(), e))?);
+            changes.push(applied.map_err(|e| refused(&recipe.patches[i].artifact, e))?);
         }
         let packages = layering.packages()?;
         layering.add_release(&release_text(recipe))?;
         Ok((verified, (layering.finish()?, changes, base_links, packages, base_digests), snapshot))
     });
-    // Any failure waits for the base's verification: a base that fails it is reported first.
+    // Any failure waits for the base's verification: a base that fails it is the one refusal
+    // reported and journaled, as when it is verified first.
     let (verified, layered, snapshot) = match layered {
         Ok(done) => done,
-        Err(e) => {
+        Err(failed) => {
             base.wait();
-            return Err(match base {
-                BaseCheck::Failed(Some(t)) => super::refuse(ws, recipe, &recipe.base, details(recipe), t),
-                _ => e,
+            return Err(match (base, failed) {
+                (BaseCheck::Failed(Some(t)), _) => super::refuse(ws, recipe, &recipe.base, details(recipe), t),
+                (_, Failed::Refused(spec, t)) => super::refuse(ws, recipe, spec, details(recipe), t),
+                (_, Failed::Other(e)) => e,
             });
         }
     };
     // The worker is done, and with it its references.
     let verified = verified.into_iter().map(|v| Arc::into_inner(v).expect("the worker has finished")).collect();
     Ok((base, verified, layered, snapshot))
+}
+
+/// Why layering stopped: an artifact that failed verification (journaled once the base's
+/// verification is known, which comes first), or any other error.
+enum Failed<'a> {
+    Refused(&'a ArtifactSpec, trust::TrustError),
+    Other(Error),
+}
+
+impl<E: Into<Error>> From<E> for Failed<'_> {
+    fn from(e: E) -> Self {
+        Failed::Other(e.into())
+    }
 }
 
 /// What a `refused` journal line of this build says besides the artifact.
