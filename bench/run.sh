@@ -160,7 +160,10 @@ pairs "$work/pairs.txt" \
     "rm -rf $(q "$corpus/baselines/bench") $(q "$work/out") $(q "$cold") && sync" \
     "GILD_CACHE=$(q "$cold") $(q "$gild") -C $(q "$corpus") build recipes/bench.toml --out $(q "$work/out")" \
     "sync" "zstd -dc $(q "$base") | zstd -3 -T0 -q"
-pair_median() { sort -g -k"$1","$1" "$work/pairs.txt" | awk -v k="$1" '{ v[NR] = $k } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# pair_median COLUMN [FILE]: the median of a column of pairs.txt (or FILE).
+pair_median() { sort -g -k"$1","$1" "${2:-$work/pairs.txt}" | awk -v k="$1" '{ v[NR] = $k } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# pair_range FILE: the lowest and highest ratio of the pairs.
+pair_range() { sort -g -k3,3 "$1" | awk 'NR == 1 { lo = $3 } { hi = $3 } END { printf "%.2f–%.2f", lo, hi }'; }
 
 # The last gild run's baseline and image stay for the audit row.
 [ -f "$corpus/baselines/bench/1.0.0/files.mtree" ] ||
