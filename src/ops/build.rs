@@ -8,7 +8,10 @@
 
 mod cache;
 mod claim;
+mod install_script;
+mod layering;
 mod records;
+mod unchanged;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -40,7 +43,10 @@ use crate::trust::{self, Verified};
 use crate::workspace::{Workspace, TMP_PREFIX};
 use cache::{find_index, index_extras, open_cache, recorded_decoded, recorded_frames, store_index, trusted_records};
 use claim::Claim;
+use install_script::{install_script, preconditions, write_install_data};
+use layering::{verify_and_layer, BaseDigests, Start};
 use records::{artifact_record, package_problems, package_records, patch_record, sbom, xattr_records};
+use unchanged::unchanged;
 
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
@@ -207,7 +213,7 @@ fn build_once(
     let (base, patches, (layered, changes, base_links, packages, base_digests), snapshot) =
         verify_and_layer(&ws, &recipe, limits, epoch, start, reuse.as_ref(), progress)?;
     // Everything up to the images' writing; the base's verification may still be running
-    // beside it (see [`BaseCheck`]), and its failure is reported before any of these.
+    // beside it (see `layering::BaseCheck`), and its failure is reported before any of these.
     let region = (|| -> Result<Region, Error> {
         warnings.extend(layered.warnings.iter().cloned());
         if let Some(p) = &packages {
@@ -585,186 +591,6 @@ fn read_record(dir: &Path) -> Result<Record, Error> {
     })
 }
 
-/// The layered tree, what each patch changed, and the base's top-level symlinks.
-/// Where layering starts: from a cached base index, or by decoding the base (and then taking
-/// a snapshot of it for the index when there is a cache).
-enum Start {
-    Index(Box<layer::index::BaseIndex>),
-    Decode { snapshot: bool },
-}
-
-type LayerAll = (Layered, Vec<Changes>, Vec<(Vec<u8>, Vec<u8>)>, Option<layer::Packages>, BaseDigests);
-
-/// The base's sha256 of the files a Debian package's install touches (`etc/`, `var/lib/dpkg/`).
-type BaseDigests = std::collections::HashMap<Vec<u8>, [u8; 32]>;
-
-/// Verifies every artifact and layers them, keeping both cores busy.
-///
-/// This thread verifies the base and layers it (its decompression on a second thread), while
-/// a worker verifies the patches and then decompresses them ahead, in order, into temporary
-/// files: by the time the base is read, the patches wait decompressed. No byte of an artifact
-/// is decompressed before its own verification, and nothing is layered before every artifact
-/// is verified, so a trust failure is reported (and journaled) first and in recipe order.
-fn verify_and_layer<'a>(
-    ws: &Workspace,
-    recipe: &'a Recipe,
-    limits: crate::limits::Limits,
-    epoch: Option<i64>,
-    start: Start,
-    reuse: Option<&layer::decoded::Reuse>,
-    progress: &dyn Progress,
-) -> Result<(BaseCheck, Vec<Verified>, LayerAll, Option<layer::index::Snapshot>), Error> {
-    let patches: Vec<&ArtifactSpec> = recipe.patches.iter().map(|p| &p.artifact).collect();
-    let stopped = || Error::io("cannot verify the patches")(std::io::Error::other("the worker thread stopped"));
-    let mut base = match &start {
-        // The index spares the build from reading the base: it is verified meanwhile.
-        Start::Index(_) => {
-            let (spec, keys) = (recipe.base.clone(), recipe.keys.clone());
-            BaseCheck::Pending(std::thread::spawn(move || trust::verify(&spec, &keys)))
-        }
-        Start::Decode { .. } => BaseCheck::Done(super::verify_or_refuse(ws, recipe, &recipe.base, details(recipe))?),
-    };
-    let layered = std::thread::scope(|scope| -> Result<_, Failed<'a>> {
-        let (checked_tx, checked) = mpsc::channel();
-        let (ahead_tx, ahead) = mpsc::channel();
-        let worker_patches = patches.clone();
-        scope.spawn(move || {
-            let mut ok = Vec::new();
-            for spec in worker_patches {
-                let v = trust::verify(spec, &recipe.keys).map(Arc::new);
-                let failed = v.is_err();
-                if let Ok(v) = &v {
-                    ok.push(Arc::clone(v));
-                }
-                if checked_tx.send(v).is_err() || failed {
-                    return;
-                }
-            }
-            drop(checked_tx);
-            layer::decode_ahead(ok.iter().map(|v| &**v), &limits, reuse, ahead_tx);
-        });
-
-        let mut verified = Vec::new();
-        for spec in &patches {
-            match checked.recv().map_err(|_| stopped())? {
-                Ok(v) => verified.push(v),
-                Err(e) => return Err(Failed::Refused(spec, e)),
-            }
-        }
-
-        // An artifact rewritten after its verification is found while it is layered: a trust
-        // failure like any other, journaled as one `refused` line.
-        let refused = |spec: &'a ArtifactSpec, e: layer::LayerError| match e {
-            layer::LayerError::Trust(t) => Failed::Refused(spec, t),
-            e => Failed::Other(Error::from(e)),
-        };
-        let spool_err = Error::io("cannot create the spool file");
-        let (mut layering, snapshot) = match (start, &base) {
-            (Start::Index(index), _) => {
-                (Layering::from_index(limits, recipe.allow_devices, epoch, *index).map_err(spool_err)?, None)
-            }
-            (Start::Decode { snapshot }, BaseCheck::Done(verified)) => {
-                let mut layering = Layering::new(limits, recipe.allow_devices, epoch).map_err(spool_err)?;
-                layering.apply(0, verified, progress).map_err(|e| refused(&recipe.base, e))?;
-                let snapshot = if snapshot { layering.snapshot() } else { None };
-                (layering, snapshot)
-            }
-            (Start::Decode { .. }, _) => unreachable!("a decoded base is verified first"),
-        };
-        let base_links = layering.top_level_links();
-        let base_digests = if verified.iter().any(|v| v.is_deb()) {
-            layering.digests(&[b"etc", b"var/lib/dpkg"])
-        } else {
-            BaseDigests::new()
-        };
-        let mut changes = Vec::new();
-        for (i, v) in verified.iter().enumerate() {
-            let (stream, finished) = ahead.recv().map_err(|_| stopped())?.into_parts();
-            let downgrade = recipe.patches[i].downgrade;
-            let applied = layering.apply_decoded(i as u16 + 1, v, downgrade, stream, finished, progress);
-            changes.push(applied.map_err(|e| refused(&recipe.patches[i].artifact, e))?);
-        }
-        let packages = layering.packages()?;
-        layering.add_release(&release_text(recipe))?;
-        Ok((verified, (layering.finish()?, changes, base_links, packages, base_digests), snapshot))
-    });
-    // Any failure waits for the base's verification: a base that fails it is the one refusal
-    // reported and journaled, as when it is verified first.
-    let (verified, layered, snapshot) = match layered {
-        Ok(done) => done,
-        Err(failed) => {
-            base.wait();
-            return Err(match (base, failed) {
-                (BaseCheck::Failed(Some(t)), _) => super::refuse(ws, recipe, &recipe.base, details(recipe), t),
-                (_, Failed::Refused(spec, t)) => super::refuse(ws, recipe, spec, details(recipe), t),
-                (_, Failed::Other(e)) => e,
-            });
-        }
-    };
-    // The worker is done, and with it its references.
-    let verified = verified.into_iter().map(|v| Arc::into_inner(v).expect("the worker has finished")).collect();
-    Ok((base, verified, layered, snapshot))
-}
-
-/// Why layering stopped: an artifact that failed verification (journaled once the base's
-/// verification is known, which comes first), or any other error.
-enum Failed<'a> {
-    Refused(&'a ArtifactSpec, trust::TrustError),
-    Other(Error),
-}
-
-impl<E: Into<Error>> From<E> for Failed<'_> {
-    fn from(e: E) -> Self {
-        Failed::Other(e.into())
-    }
-}
-
-/// What a `refused` journal line of this build says besides the artifact.
-fn details(recipe: &Recipe) -> Map<String, serde_json::Value> {
-    let mut details = Map::new();
-    details.insert("version".into(), json!(recipe.version.to_string()));
-    details
-}
-
-/// The base's verification: done before the base is read, or, when a base index spares the
-/// build from reading it, running beside the layering and the images' writing. Nothing is
-/// published before it succeeds, and its failure is the build's error, reported before any
-/// other, as if it had come first.
-enum BaseCheck {
-    Done(Verified),
-    Pending(std::thread::JoinHandle<Result<Verified, trust::TrustError>>),
-    /// Why it failed (`None`: the verifying thread stopped).
-    Failed(Option<trust::TrustError>),
-}
-
-impl BaseCheck {
-    /// Waits for a pending verification.
-    fn wait(&mut self) {
-        if let BaseCheck::Pending(_) = self {
-            let BaseCheck::Pending(handle) = std::mem::replace(self, BaseCheck::Failed(None)) else {
-                unreachable!("matched above")
-            };
-            *self = match handle.join() {
-                Ok(Ok(v)) => BaseCheck::Done(v),
-                Ok(Err(e)) => BaseCheck::Failed(Some(e)),
-                Err(_) => BaseCheck::Failed(None),
-            };
-        }
-    }
-
-    /// The verified base, or the refusal (journaled) of a base that failed verification.
-    fn settle(mut self, ws: &Workspace, recipe: &Recipe) -> Result<Verified, Error> {
-        self.wait();
-        match self {
-            BaseCheck::Done(v) => Ok(v),
-            BaseCheck::Failed(Some(e)) => Err(super::refuse(ws, recipe, &recipe.base, details(recipe), e)),
-            BaseCheck::Failed(None) | BaseCheck::Pending(_) => {
-                Err(Error::io("cannot verify the base")(std::io::Error::other("the verifying thread stopped")))
-            }
-        }
-    }
-}
-
 /// What a build has done when its images are written, or the record of the version it rebuilt.
 enum Region {
     Built(Box<Built>),
@@ -863,214 +689,6 @@ fn write_images(
 
 fn frame_records(frames: &[image::Frame]) -> Vec<baseline::FrameRecord> {
     frames.iter().map(|f| baseline::FrameRecord { key: hex::encode(&f.key), sha256: hex::encode(&f.sha256) }).collect()
-}
-
-/// A rebuild of a recorded version with the same tree: rewrites nothing but a recorded image
-/// or OCI layout missing from `out_dir`, which must come out with its recorded digests.
-fn unchanged(
-    ws: &Workspace,
-    recipe: &Recipe,
-    record: Record,
-    layered: &Layered,
-    out_dir: &Path,
-    claim: &mut Claim,
-    frames: image::Frames,
-) -> Result<BuildReport, Error> {
-    let mut warnings = Vec::new();
-    let mut missing = Vec::new();
-    for &f in &recipe.formats {
-        let name = image_name(recipe, f);
-        match record.image.iter().any(|i| i.file == name) {
-            true if !out_dir.join(&name).exists() => missing.push(f),
-            true => {}
-            false => warnings.push(unrecorded_format(&record, f.extension())),
-        }
-    }
-    let oci = match (&recipe.oci, &record.oci) {
-        (Some(o), Some(r)) => {
-            if let Some(message) = oci::recorded_otherwise(o, r) {
-                let message = format!("version {} of `{}` {message}", recipe.version, recipe.name);
-                return Err(Error::Version {
-                    message,
-                    causes: Vec::new(),
-                    recipe: display_path(&recipe.path, &ws.root),
-                });
-            }
-            (!out_dir.join(&r.dir).exists()).then(|| o.clone())
-        }
-        (Some(_), None) => {
-            warnings.push(unrecorded_format(&record, "oci"));
-            None
-        }
-        (None, _) => None,
-    };
-    let mut rewritten = Vec::new();
-    let mut count = image::FrameCount::default();
-    let format = record.image_format.as_deref().unwrap_or(image::frame::STREAM_FORMAT);
-    let known = image::frame::ImageFormat::parse(format);
-    if (!missing.is_empty() || oci.is_some()) && known.is_none() {
-        // Another image format cannot give the recorded bytes: the tree was checked, say so.
-        warnings.push(format!(
-            "`{}` {} was recorded in image format `{format}`, and this gild writes `{}`: its missing images are not written (bump `[image] version` to build them)",
-            record.name,
-            record.version,
-            image::frame::ImageFormat::CURRENT.name()
-        ));
-    } else if let (Some(known), true) = (known, !missing.is_empty() || oci.is_some()) {
-        // The recorded format, whichever this gild writes new versions in.
-        let frames = image::Frames { format: known, ..frames };
-        let only = Recipe { formats: missing, oci, ..recipe.clone() };
-        let staged = write_images(&only, layered, out_dir, (&record.tree, record.epoch), claim, frames, &Silent)?;
-        count = staged.count;
-        for (file, tmp) in staged.files {
-            let recorded = record.image.iter().find(|i| i.file == file.file).expect("filtered above");
-            if recorded.sha256 != file.sha256 {
-                return Err(Error::Irreproducible {
-                    file: file.file,
-                    expected: recorded.sha256.clone(),
-                    found: file.sha256,
-                });
-            }
-            let dest = out_dir.join(&file.file);
-            publish(tmp, &dest, &file, claim)?;
-            rewritten.push(display_path(&dest, &ws.root));
-        }
-        if let (Some(layout), Some(recorded)) = (staged.oci, &record.oci) {
-            if let Some((file, expected, found)) = oci::first_difference(recorded, &layout.record) {
-                return Err(Error::Irreproducible { file: format!("{}/{file}", recorded.dir), expected, found });
-            }
-            let (_, dest) = publish_layout(layout, out_dir, claim)?;
-            rewritten.push(display_path(&dest, &ws.root));
-        }
-    }
-    let baseline_dir = ws.baselines(&recipe.name).join(&record.version);
-    Ok(BuildReport {
-        status: Status::Unchanged,
-        name: record.name.clone(),
-        version: record.version.clone(),
-        parent: record.parent.clone(),
-        tree: record.tree.clone(),
-        entries: record.entries,
-        images: record.image.iter().map(|i| (i.clone(), display_path(&out_dir.join(&i.file), &ws.root))).collect(),
-        oci: record.oci.as_ref().map(|o| (o.clone(), display_path(&out_dir.join(&o.dir), &ws.root))),
-        rewritten,
-        baseline: display_path(&baseline_dir, &ws.root),
-        patches: record.patch.clone(),
-        notable: record.notable.clone(),
-        checks: record.check.clone(),
-        frames: count,
-        base_index: None,
-        decoded: DecodedCount::default(),
-        warnings,
-    })
-}
-
-/// A format the recipe asks for that the recorded version was built without: a rebuild
-/// writes only what is recorded.
-fn unrecorded_format(record: &Record, format: &str) -> String {
-    format!(
-        "`{}` {} was recorded without the `{format}` format, so none is written: bump `[image] version` to build it",
-        record.name, record.version
-    )
-}
-
-/// The inputs of `install.sh`: artifacts and signature files by file name, resolved steps.
-fn install_script(
-    recipe: &Recipe,
-    verified: &[Verified],
-    changes: &[Changes],
-    base_links: Vec<(Vec<u8>, Vec<u8>)>,
-    layered: &Layered,
-    install_data: Option<String>,
-    preconditions: Vec<install::Precondition>,
-) -> String {
-    let file_name =
-        |s: &str| Path::new(s).file_name().map_or_else(|| s.to_string(), |f| f.to_string_lossy().into_owned());
-    let patches = recipe
-        .patches
-        .iter()
-        .zip(&verified[1..])
-        .zip(changes)
-        .map(|((p, v), c)| ScriptPatch {
-            id: &p.artifact.id,
-            file: file_name(&p.artifact.written),
-            sha256: hex::encode(&p.artifact.sha256),
-            compression: c.compression.unwrap_or(Compression::None),
-            signatures: v
-                .signers
-                .iter()
-                .filter_map(|s| {
-                    let key = recipe.keys.iter().find(|k| k.name == s.key)?;
-                    Some((file_name(&s.signature), key.key.base64().to_string(), s.key.clone()))
-                })
-                .collect(),
-            steps: &c.steps,
-            deb: c.deb.is_some(),
-        })
-        .collect();
-    let gild_steps = layered
-        .tree
-        .iter()
-        .filter(|(_, n)| n.origin == GILD)
-        .map(|(p, n)| Step::Put { path: p.clone(), node: n.clone(), source: None })
-        .collect();
-    let release = release_text(recipe);
-    let version = recipe.version.to_string();
-    install::render(&ScriptInput {
-        name: &recipe.name,
-        version: &version,
-        base_links,
-        patches,
-        gild_steps,
-        release: &release,
-        install_data,
-        preconditions,
-        signed_with: recipe.sign.as_ref().and_then(|p| p.public.first()).map(|(f, _)| file_name(f)),
-    })
-}
-
-/// `install-data.tar` in the staged baseline, when a patch is a Debian package.
-fn write_install_data(
-    changes: &[Changes],
-    layered: &Layered,
-    epoch: Option<i64>,
-    path: &Path,
-) -> Result<Option<baseline::DataFile>, Error> {
-    if !changes.iter().any(|c| c.deb.is_some()) {
-        return Ok(None);
-    }
-    let generated: Vec<(usize, &[install::Generated])> =
-        changes.iter().enumerate().map(|(i, c)| (i + 1, &c.generated[..])).collect();
-    let tree = install::data_tree(&generated, epoch.unwrap_or(0));
-    let write = || -> std::io::Result<(u64, [u8; 32])> {
-        let mut out = image::Stream { out: image::Hashed::new(fs::File::create(path)?), spool: &layered.spool };
-        image::write_tar(&tree, &mut out, &Silent)?;
-        out.out.finish()
-    };
-    let (size, sha) = write().map_err(Error::io(format!("cannot write `{}`", path.display())))?;
-    Ok(Some(baseline::DataFile { size, sha256: hex::encode(&sha) }))
-}
-
-/// The host files `install.sh` must find as the base or the image has them before changing
-/// anything: the package database's `status`, `diversions` and `statoverride`, and every
-/// conffile a package ships.
-fn preconditions(changes: &[Changes], base: &BaseDigests, layered: &Layered) -> Vec<install::Precondition> {
-    if !changes.iter().any(|c| c.deb.is_some()) {
-        return Vec::new();
-    }
-    let mut paths: std::collections::BTreeSet<Vec<u8>> =
-        ["status", "diversions", "statoverride"].iter().map(|f| format!("var/lib/dpkg/{f}").into_bytes()).collect();
-    for c in changes.iter().filter_map(|c| c.deb.as_ref()) {
-        paths.extend(c.conffiles.iter().cloned());
-    }
-    let image = |p: &[u8]| match layered.tree.get(p).map(|n| &n.kind) {
-        Some(crate::tree::Kind::File(c)) => Some(hex::encode(&c.sha256)),
-        _ => None,
-    };
-    paths
-        .into_iter()
-        .map(|path| install::Precondition { base: base.get(&path).map(|d| hex::encode(d)), image: image(&path), path })
-        .collect()
 }
 
 /// Writes `files.mtree` of the tree to `path`, synced; returns its sha256 (the `tree`).
