@@ -20,11 +20,15 @@ pub(super) type BaseDigests = std::collections::HashMap<Vec<u8>, [u8; 32]>;
 
 /// Verifies every artifact and layers them, keeping both cores busy.
 ///
-/// This thread verifies the base and layers it (its decompression on a second thread), while
-/// a worker verifies the patches and then decompresses them ahead, in order, into temporary
-/// files: by the time the base is read, the patches wait decompressed. No byte of an artifact
-/// is decompressed before its own verification, and nothing is layered before every artifact
-/// is verified, so a trust failure is reported (and journaled) first and in recipe order.
+/// A worker verifies the patches and then decodes them ahead, in order, into temporary files
+/// (or reads them decoded from the cache), while this thread verifies the base and layers it
+/// (its decompression on a second thread): by the time the base is read, the patches wait
+/// decoded. No byte of an artifact is decompressed before its own verification, and no patch
+/// is layered before every patch is verified. When a base index spares the build from reading
+/// the base, the base is verified on a thread of its own instead, and the caller settles it
+/// ([`BaseCheck::settle`]) before it publishes anything. A base that fails verification is
+/// the one refusal reported and journaled, whatever else failed; otherwise the first patch
+/// that failed, in recipe order.
 pub(super) fn verify_and_layer<'a>(
     ws: &Workspace,
     recipe: &'a Recipe,
