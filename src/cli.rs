@@ -42,9 +42,9 @@ pub enum Command {
         /// Build this version instead of `[image] version`
         #[arg(long, value_name = "V")]
         version: Option<String>,
-        /// Neither read nor write the cache of frames and base indexes (GILD_CACHE, else
-        /// ~/.cache/gild, bounded by GILD_CACHE_MAX; GILD_JOBS threads compress). The image
-        /// comes out the same either way
+        /// Neither read nor write the cache of frames, base indexes and decoded patches
+        /// (GILD_CACHE, else ~/.cache/gild, bounded by GILD_CACHE_MAX; GILD_JOBS threads
+        /// compress). The image comes out the same either way
         #[arg(long)]
         no_cache: bool,
     },

@@ -52,7 +52,7 @@ complete -c gild -n "__fish_gild_using_subcommand build" -l out -d 'Where the im
 complete -c gild -n "__fish_gild_using_subcommand build" -l version -d 'Build this version instead of `[image] version`' -r
 complete -c gild -n "__fish_gild_using_subcommand build" -s C -d 'Run as if started in DIR (the workspace holding `recipes/`)' -r -F
 complete -c gild -n "__fish_gild_using_subcommand build" -l limit -d 'Raise or lower a limit on layers (header, path, depth, entries, unpacked, links, window)' -r
-complete -c gild -n "__fish_gild_using_subcommand build" -l no-cache -d 'Neither read nor write the cache of frames and base indexes (GILD_CACHE, else ~/.cache/gild, bounded by GILD_CACHE_MAX; GILD_JOBS threads compress). The image comes out the same either way'
+complete -c gild -n "__fish_gild_using_subcommand build" -l no-cache -d 'Neither read nor write the cache of frames, base indexes and decoded patches (GILD_CACHE, else ~/.cache/gild, bounded by GILD_CACHE_MAX; GILD_JOBS threads compress). The image comes out the same either way'
 complete -c gild -n "__fish_gild_using_subcommand build" -l json -d 'Print one JSON document on stdout'
 complete -c gild -n "__fish_gild_using_subcommand build" -s h -l help -d 'Print help'
 complete -c gild -n "__fish_gild_using_subcommand verify" -l baseline -d 'The baseline the image must match: NAME, NAME@VERSION or a baseline directory' -r

@@ -37,7 +37,7 @@ _arguments "${_arguments_options[@]}" : \
 '--version=[Build this version instead of \`\[image\] version\`]:V:_default' \
 '-C+[Run as if started in DIR (the workspace holding \`recipes/\`)]:DIR:_files' \
 '*--limit=[Raise or lower a limit on layers (header, path, depth, entries, unpacked, links, window)]:KEY=VALUE:_default' \
-'--no-cache[Neither read nor write the cache of frames and base indexes (GILD_CACHE, else ~/.cache/gild, bounded by GILD_CACHE_MAX; GILD_JOBS threads compress). The image comes out the same either way]' \
+'--no-cache[Neither read nor write the cache of frames, base indexes and decoded patches (GILD_CACHE, else ~/.cache/gild, bounded by GILD_CACHE_MAX; GILD_JOBS threads compress). The image comes out the same either way]' \
 '--json[Print one JSON document on stdout]' \
 '-h[Print help]' \
 '--help[Print help]' \
