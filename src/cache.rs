@@ -120,24 +120,11 @@ impl Cache {
     /// is removed (it is corrupt: entries are named by what determines their bytes).
     pub fn get(&self, kind: &str, key: &[u8; 32], expected: &[u8; 32]) -> Option<Vec<u8>> {
         let path = self.path(kind, key);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-            Err(e) => {
-                self.warn(format!("cache: cannot read `{}`: {e}", path.display()));
-                return None;
-            }
-        };
-        if Sha256::digest(&bytes).as_slice() != expected {
-            self.warn(format!("cache: `{}` is not what a baseline recorded; ignored and removed", path.display()));
-            let _ = fs::remove_file(&path);
-            return None;
-        }
-        // Used now: the last to be evicted.
-        if let Ok(f) = fs::File::options().append(true).open(&path) {
-            let _ = f.set_modified(SystemTime::now());
-        }
-        Some(bytes)
+        let read = fs::read(&path).map(|bytes| {
+            let sha = Sha256::digest(&bytes).into();
+            (bytes, sha)
+        });
+        self.checked(&path, read, &[*expected]).map(|(bytes, _)| bytes)
     }
 
     /// The entry of `kind` at `key`, opened and rewound, when its sha256 is one of `expected`
@@ -153,33 +140,41 @@ impl Cache {
             file.seek(std::io::SeekFrom::Start(0))?;
             Ok((file, hasher.finalize().into()))
         };
-        let (file, sha) = match read() {
-            Ok((file, sha)) if expected.contains(&sha) => (file, sha),
+        self.checked(&path, read(), expected)
+    }
+
+    /// An entry read (with its sha256), when that is one of `expected`; the read's failure is a
+    /// warning, a missing entry a plain miss, and an entry with other bytes removed. A served
+    /// entry is marked used now: the last to be evicted.
+    fn checked<T>(
+        &self,
+        path: &Path,
+        read: std::io::Result<(T, [u8; 32])>,
+        expected: &[[u8; 32]],
+    ) -> Option<(T, [u8; 32])> {
+        match read {
+            Ok((entry, sha)) if expected.contains(&sha) => {
+                let _ = fs::File::options().append(true).open(path).and_then(|f| f.set_modified(SystemTime::now()));
+                Some((entry, sha))
+            }
             Ok(_) => {
                 self.warn(format!("cache: `{}` is not what a baseline recorded; ignored and removed", path.display()));
-                let _ = fs::remove_file(&path);
-                return None;
+                let _ = fs::remove_file(path);
+                None
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
                 self.warn(format!("cache: cannot read `{}`: {e}", path.display()));
-                return None;
+                None
             }
-        };
-        let _ = fs::File::options().append(true).open(&path).and_then(|f| f.set_modified(SystemTime::now()));
-        Some((file, sha))
+        }
     }
 
     /// A new entry of `kind` at `key`, written beside its name until [`Writing::commit`].
     pub fn create(&self, kind: &str, key: &[u8; 32]) -> Option<Writing<'_>> {
         let path = self.path(kind, key);
-        let dir = path.parent().expect("entries live in a directory");
-        let create = || -> std::io::Result<tempfile::NamedTempFile> {
-            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-            tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)
-        };
-        match create() {
-            Ok(tmp) => Some(Writing { cache: self, path, tmp }),
+        match beside(&path) {
+            Ok(tmp) => Some(Writing { cache: self, path, tmp, hasher: Sha256::new() }),
             Err(e) => {
                 self.warn(format!("cache: cannot write `{}`: {e}", path.display()));
                 None
@@ -193,14 +188,12 @@ impl Cache {
     }
 
     /// Stores an entry, written beside and renamed so no reader sees part of it.
+    /// (The caller knows the bytes' sha256: they are not hashed again here.)
     pub fn put(&self, kind: &str, key: &[u8; 32], bytes: &[u8]) {
         let path = self.path(kind, key);
-        let dir = path.parent().expect("entries live in a directory");
         let write = || -> std::io::Result<()> {
-            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-            let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+            let mut tmp = beside(&path)?;
             tmp.write_all(bytes)?;
-            tmp.as_file().set_permissions(fs::Permissions::from_mode(0o600))?;
             tmp.persist(&path).map_err(|e| e.error)?;
             Ok(())
         };
@@ -246,42 +239,52 @@ impl Cache {
     }
 }
 
-/// An entry being written (dropped unfinished, it is removed).
+/// An entry being written, hashed as it is (dropped unfinished, it is removed).
 pub struct Writing<'a> {
     cache: &'a Cache,
     path: PathBuf,
     tmp: tempfile::NamedTempFile,
+    hasher: Sha256,
+}
+
+impl Write for Writing<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.tmp.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tmp.flush()
+    }
 }
 
 impl Writing<'_> {
-    pub fn file(&mut self) -> &mut fs::File {
-        self.tmp.as_file_mut()
-    }
-
     /// Gives the entry up, with a warning.
     pub fn fail(self, e: std::io::Error) {
         self.cache.warn(format!("cache: cannot write `{}`: {e}", self.path.display()));
     }
 
     /// Puts the entry in place; returns its sha256 (for a baseline to record).
-    pub fn commit(mut self) -> Option<[u8; 32]> {
-        let mut finish = || -> std::io::Result<[u8; 32]> {
-            let file = self.tmp.as_file_mut();
-            file.seek(std::io::SeekFrom::Start(0))?;
-            let mut hasher = Sha256::new();
-            std::io::copy(file, &mut hasher)?;
-            file.set_permissions(fs::Permissions::from_mode(0o600))?;
-            Ok(hasher.finalize().into())
-        };
-        let sha = finish().and_then(|sha| self.tmp.persist(&self.path).map(|_| sha).map_err(|e| e.error));
-        match sha {
-            Ok(sha) => Some(sha),
+    pub fn commit(self) -> Option<[u8; 32]> {
+        let Writing { cache, path, tmp, hasher } = self;
+        match tmp.persist(&path) {
+            Ok(_) => Some(hasher.finalize().into()),
             Err(e) => {
-                self.cache.warn(format!("cache: cannot write `{}`: {e}", self.path.display()));
+                cache.warn(format!("cache: cannot write `{}`: {}", path.display(), e.error));
                 None
             }
         }
     }
+}
+
+/// A private temporary beside the entry at `path`, to be renamed onto it.
+fn beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = path.parent().expect("entries live in a directory");
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.as_file().set_permissions(fs::Permissions::from_mode(0o600))?;
+    Ok(tmp)
 }
 
 /// A temporary older than a day was left by a killed build.
@@ -318,7 +321,7 @@ mod tests {
         let (_d, c) = cache(1 << 20);
         let key = [9u8; 32];
         let mut w = c.create("decoded", &key).unwrap();
-        w.file().write_all(b"decoded stream").unwrap();
+        w.write_all(b"decoded stream").unwrap();
         let sha = w.commit().unwrap();
         assert_eq!(sha, <[u8; 32]>::from(Sha256::digest(b"decoded stream")));
         let (mut file, found) = c.get_file("decoded", &key, &[[1; 32], sha]).unwrap();

@@ -2,7 +2,7 @@
 //! decompress a recorded patch again: for an `xz` package that is most of a warm rebuild.
 //!
 //! An entry is the stream decoding gave the layering (a tar, or a package's control data and
-//! data tar) after one byte naming the compression. A build still verifies the artifact; it
+//! data tar), then one byte naming the compression. A build still verifies the artifact; it
 //! takes the entry instead of decompressing only when the entry's sha256 equals the one a
 //! (signed) baseline recorded as the `decoded` digest of a patch with the same artifact
 //! sha256, and the entry's key names the decoder's version and limits, so that the stream is
@@ -40,35 +40,35 @@ impl Reuse {
     pub fn decode(&self, artifact: &Verified, limits: &Limits, sink: SpillWriter) -> Decoded {
         let pin = artifact.spec().sha256;
         let key = key(&pin, limits);
-        if let Some((kind, file, digest)) = self.hit(&pin, &key) {
+        if let Some((kind, file, len, digest)) = self.hit(&pin, &key) {
             // The entry was checked through this handle; the layering reads it in place.
-            sink.send_file(file);
+            sink.send_file(file, len);
             return Decoded { result: Ok(kind), digest: Ok(pin), kept: Some(digest), from_cache: true };
         }
         if !worth_keeping(artifact) {
             return decode(artifact, limits, sink);
         }
-        let Some(mut entry) = self.cache.create(KIND, &key) else { return decode(artifact, limits, sink) };
-        if entry.file().write_all(&[u8::MAX]).is_err() {
-            return decode(artifact, limits, sink);
-        }
+        let Some(entry) = self.cache.create(KIND, &key) else { return decode(artifact, limits, sink) };
         let mut tee = Teeing { entry: Some(entry), complete: false };
         let mut decoded = decode(artifact, limits, Tee { sink, state: &mut tee });
         let whole = tee.complete && matches!(decoded.digest, Ok(d) if d == pin);
         if let (true, Ok(kind), Some(mut entry)) = (whole, &decoded.result, tee.entry) {
-            if entry.file().write_all_at(&[byte(*kind)], 0).is_ok() {
-                decoded.kept = entry.commit();
+            match entry.write_all(&[byte(*kind)]) {
+                Ok(()) => decoded.kept = entry.commit(),
+                Err(e) => entry.fail(e),
             }
         }
         decoded
     }
 
-    /// The cached stream of the artifact pinned `pin`, rewound past its compression byte.
-    fn hit(&self, pin: &[u8; 32], key: &[u8; 32]) -> Option<(Compression, File, [u8; 32])> {
-        let (mut file, digest) = self.cache.get_file(KIND, key, self.recorded.get(pin)?)?;
-        let mut first = [0u8; 1];
-        file.read_exact(&mut first).ok()?;
-        Some((compression(first[0])?, file, digest))
+    /// The cached stream of the artifact pinned `pin`: its compression, the entry rewound, and
+    /// the stream's length (the entry but its last byte).
+    fn hit(&self, pin: &[u8; 32], key: &[u8; 32]) -> Option<(Compression, File, u64, [u8; 32])> {
+        let (file, digest) = self.cache.get_file(KIND, key, self.recorded.get(pin)?)?;
+        let len = file.metadata().ok()?.len().checked_sub(1)?;
+        let mut last = [0u8; 1];
+        file.read_exact_at(&mut last, len).ok()?;
+        Some((compression(last[0])?, file, len, digest))
     }
 }
 
@@ -82,7 +82,7 @@ fn worth_keeping(artifact: &Verified) -> bool {
 /// The cache key of a decoded patch: the artifact, and what decides how it decodes.
 fn key(pin: &[u8; 32], limits: &Limits) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(b"gild decoded patch 1\0");
+    h.update(b"gild decoded patch 2\0");
     h.update(pin);
     h.update(format!("{limits:?} {}", env!("CARGO_PKG_VERSION")));
     h.finalize().into()
@@ -142,7 +142,7 @@ impl Read for TeeReader<'_, '_, '_> {
         if n == 0 && !buf.is_empty() {
             self.state.complete = true;
         } else if let Some(entry) = self.state.entry.as_mut() {
-            if let Err(e) = entry.file().write_all(&buf[..n]) {
+            if let Err(e) = entry.write_all(&buf[..n]) {
                 // The cache is out of room: the build goes on without keeping this patch.
                 if let Some(entry) = self.state.entry.take() {
                     entry.fail(e);

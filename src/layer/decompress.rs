@@ -239,9 +239,11 @@ impl Drop for Held {
     }
 }
 
-/// One written segment, rewound for reading, with the room it holds.
+/// One written segment, rewound for reading, with the room it holds: `len` bytes from where
+/// the file stands.
 struct Segment {
     file: File,
+    len: u64,
     held: Held,
 }
 
@@ -251,7 +253,7 @@ struct Segment {
 /// reader, as a pipe's would.
 pub struct Spill {
     rx: mpsc::Receiver<io::Result<Segment>>,
-    segment: Option<(io::BufReader<File>, Held)>,
+    segment: Option<(io::BufReader<io::Take<File>>, Held)>,
     done: bool,
 }
 
@@ -300,7 +302,7 @@ impl SpillWriter {
                 None => {
                     // Room first: a file is only started once the budget allows it.
                     let held = self.budget.take(self.segment);
-                    tempfile::tempfile().map(|file| segment.insert(Segment { file, held }))
+                    tempfile::tempfile().map(|file| segment.insert(Segment { file, len: u64::MAX, held }))
                 }
             }
             .and_then(|s| s.file.write_all(&buf[..n]));
@@ -318,10 +320,10 @@ impl SpillWriter {
 }
 
 impl SpillWriter {
-    /// Sends a whole file, read from where it stands, as the stream: a patch the cache kept
-    /// decoded is read in place, not copied.
-    pub fn send_file(self, file: File) {
-        let _ = self.tx.send(Ok(Segment { file, held: self.budget.take(0) }));
+    /// Sends `len` bytes of a file, from where it stands, as the stream: a patch the cache
+    /// kept decoded is read in place, not copied.
+    pub fn send_file(self, file: File, len: u64) {
+        let _ = self.tx.send(Ok(Segment { file, len, held: self.budget.take(0) }));
     }
 }
 
@@ -369,7 +371,7 @@ impl BufRead for Spill {
             // A segment read to its end gives its room back.
             self.segment = None;
             let Some(s) = next(&self.rx, &mut self.done)? else { return Ok(&[]) };
-            self.segment = Some((io::BufReader::with_capacity(256 * 1024, s.file), s.held));
+            self.segment = Some((io::BufReader::with_capacity(256 * 1024, s.file.take(s.len)), s.held));
         }
     }
 

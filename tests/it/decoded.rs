@@ -52,6 +52,12 @@ fn recipe(ws: &Workspace, version: &str, patches: &[Compression]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Running and reading
 
+/// Version 1.0.1: P-0 in zstd, then `second` as P-1, signed by `signer`.
+fn next_with(ws: &Workspace, second: Layer, signer: &str) -> String {
+    let r = ws.recipe(NAME).version("1.0.1").formats(&FORMATS).base(base_layer());
+    r.patch("P-0", patch_layer(0)).compress(ZST).patch("P-1", second).sig_by(signer).write()
+}
+
 /// `gild --json build RECIPE EXTRA…`; asserts success.
 fn build(ws: &Workspace, recipe: &str, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["--json", "build", recipe];
@@ -79,23 +85,6 @@ fn image_digests(ws: &Workspace, version: &str) -> Vec<(String, String)> {
         .iter()
         .map(|ext| (format!("{NAME}-{version}.{ext}"), sha256_hex(&ws.read(ws.image_path(NAME, version, ext)))))
         .collect()
-}
-
-/// Every regular file under `dir` (none when it does not exist).
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else { return out };
-    for e in rd {
-        let e = e.unwrap();
-        let t = e.file_type().unwrap();
-        if t.is_dir() {
-            out.extend(files_under(&e.path()));
-        } else if t.is_file() {
-            out.push(e.path());
-        }
-    }
-    out.sort();
-    out
 }
 
 /// The decoded patches the cache holds.
@@ -443,8 +432,9 @@ fn a_signed_recipe_does_not_read_an_entry_an_edited_record_vouches_for() {
     let digest = recorded_decoded(&ws, NAME, "1.0.0")[0].clone().unwrap();
     let entry = entry_with(&ws, &digest);
     let genuine = std::fs::read(&entry).unwrap();
-    let mut planted = genuine[..1].to_vec();
-    planted.extend(patch_layer(0).file("./usr/bin/planted", b"#!not from the patch\n").tar());
+    // An entry is the stream, then the byte naming its compression.
+    let mut planted = patch_layer(0).file("./usr/bin/planted", b"#!not from the patch\n").tar();
+    planted.push(*genuine.last().unwrap());
     std::fs::write(&entry, &planted).unwrap();
     ws.edit("baselines/dec/1.0.0/baseline.toml", |t| t.replace(&digest, &sha256_hex(&planted)));
 
@@ -630,15 +620,7 @@ fn a_missing_base_is_an_input_mistake_when_its_index_is_used_too() {
 fn a_failing_base_is_reported_before_a_hostile_patch_when_its_index_is_used() {
     let ws = Workspace::new();
     build(&ws, &recipe(&ws, "1.0.0", &[ZST]), &[]);
-    let r = ws
-        .recipe(NAME)
-        .version("1.0.1")
-        .formats(&FORMATS)
-        .base(base_layer())
-        .patch("P-0", patch_layer(0))
-        .compress(ZST)
-        .patch("P-1", Layer::new().file("../outside", b"x"))
-        .write();
+    let r = next_with(&ws, Layer::new().file("../outside", b"x"), "vendor");
     flip(&ws.artifact(NAME, "base"));
     let run = ws.gild(&["build", &r]);
     run.exit(3).stderr_has("dec-base.tar").stderr_has("does not match its pin");
@@ -655,16 +637,7 @@ fn a_failing_base_beside_an_untrusted_patch_is_the_one_refusal_journaled() {
     for cache in [false, true] {
         let ws = Workspace::new();
         build(&ws, &recipe(&ws, "1.0.0", &[ZST]), &[]);
-        let r = ws
-            .recipe(NAME)
-            .version("1.0.1")
-            .formats(&FORMATS)
-            .base(base_layer())
-            .patch("P-0", patch_layer(0))
-            .compress(ZST)
-            .patch("P-1", patch_layer(1))
-            .sig_by("stranger")
-            .write();
+        let r = next_with(&ws, patch_layer(1), "stranger");
         flip(&ws.artifact(NAME, "base"));
         let extra: &[&str] = if cache { &[] } else { &["--no-cache"] };
         let mut args = vec!["build", &r];
