@@ -162,6 +162,14 @@ pairs "$work/pairs.txt" \
     "sync" "zstd -dc $(q "$base") | zstd -3 -T0 -q"
 # pair_median COLUMN [FILE]: the median of a column of pairs.txt (or FILE).
 pair_median() { sort -g -k"$1","$1" "${2:-$work/pairs.txt}" | awk -v k="$1" '{ v[NR] = $k } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# interleaved FILE A B: the paragraph that says what the pairs in FILE (an A, then a B) measured.
+interleaved() {
+    echo "Interleaved: $(wc -l <"$1") pairs of a $2 then a $3, so that load coming and going on"
+    echo "the machine falls on both alike: $(pair_median 1 "$1") s and $(pair_median 2 "$1") s (medians); the median of the"
+    echo "pairs' ratios is $(paired "$1")× (range $(pair_range "$1")×). The target below is judged on it."
+}
+# paired FILE: the median of the pairs' ratios, as the verdicts take it.
+paired() { awk -v r="$(pair_median 3 "$1")" 'BEGIN { printf "%.2f", r }'; }
 # pair_range FILE: the lowest and highest ratio of the pairs.
 pair_range() { sort -g -k3,3 "$1" | awk 'NR == 1 { lo = $3 } { hi = $3 } END { printf "%.2f–%.2f", lo, hi }'; }
 
@@ -343,13 +351,13 @@ p=$(median "$work/build.json" pipeline)
 f=$(median "$work/build.json" floor)
 speedup=$(ratio "$p" "$g")
 over_floor=$(ratio "$g" "$f")
-paired_floor=$(awk -v r="$(pair_median 3)" 'BEGIN { printf "%.2f", r }')
+paired_floor=$(paired "$work/pairs.txt")
 if [ -z "$gz_note" ]; then
     gz_over_pigz=$(ratio "$(median "$work/gz.json" gild)" "$(median "$work/gz.json" pigz)")
-    gz_paired=$(awk -v r="$(pair_median 3 "$work/gz-pairs.txt")" 'BEGIN { printf "%.2f", r }')
+    gz_paired=$(paired "$work/gz-pairs.txt")
 fi
 warm_over_floor=$(ratio "$(median "$work/rebuild.json" "warm rebuild")" "$(median "$work/rebuild.json" floor)")
-warm_paired=$(awk -v r="$(pair_median 3 "$work/warm-pairs.txt")" 'BEGIN { printf "%.2f", r }')
+warm_paired=$(paired "$work/warm-pairs.txt")
 noop_over_floor=$(ratio "$(median "$work/rebuild.json" "no-op rebuild")" "$(median "$work/rebuild.json" floor)")
 size_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
 zst_over_single=$(size_ratio "$zst_size" "$zst_single")
@@ -412,10 +420,7 @@ gz_over_single=$(size_ratio "$gz_size" "$gz_single")
     row "$work/build.json" pipeline gild
     row "$work/build.json" floor gild
     echo
-    echo "Interleaved: $(wc -l <"$work/pairs.txt") pairs of a gild build then a floor run, so that load"
-    echo "coming and going on the machine falls on both alike: gild $(pair_median 1) s and the floor"
-    echo "$(pair_median 2) s (medians); the median of the pairs' ratios is ${paired_floor}× (range"
-    echo "$(pair_range "$work/pairs.txt")×). The target below is judged on it."
+    interleaved "$work/pairs.txt" "gild build" "floor run"
     echo
     echo "Check: $same."
     echo
@@ -432,9 +437,7 @@ gz_over_single=$(size_ratio "$gz_size" "$gz_single")
         row "$work/gz.json" gild gild
         row "$work/gz.json" pigz gild
         echo
-        echo "Interleaved: $(wc -l <"$work/gz-pairs.txt") pairs of a gild build then a pigz run: gild"
-        echo "$(pair_median 1 "$work/gz-pairs.txt") s and pigz $(pair_median 2 "$work/gz-pairs.txt") s (medians); the median of the pairs' ratios is"
-        echo "${gz_paired}× (range $(pair_range "$work/gz-pairs.txt")×). The target below is judged on it."
+        interleaved "$work/gz-pairs.txt" "gild build" "pigz run"
     fi
     echo
     echo "## Rebuilds"
@@ -452,9 +455,7 @@ gz_over_single=$(size_ratio "$gz_size" "$gz_single")
     row "$work/rebuild.json" "no-op rebuild" "warm rebuild"
     row "$work/rebuild.json" floor "warm rebuild"
     echo
-    echo "Interleaved: $(wc -l <"$work/warm-pairs.txt") pairs of a warm rebuild then a floor run: the"
-    echo "rebuild $(pair_median 1 "$work/warm-pairs.txt") s and the floor $(pair_median 2 "$work/warm-pairs.txt") s (medians); the median of the pairs'"
-    echo "ratios is ${warm_paired}× (range $(pair_range "$work/warm-pairs.txt")×). The target below is judged on it."
+    interleaved "$work/warm-pairs.txt" "warm rebuild" "floor run"
     echo
     echo "Check: $warm_check."
     echo

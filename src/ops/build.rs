@@ -200,6 +200,9 @@ fn build_once(
         None => Vec::new(),
     };
     let recorded = recorded_frames(&trusted);
+    // Frames in the format new versions are written in (a rebuild takes its record's).
+    let frames =
+        image::Frames { format: image::frame::ImageFormat::CURRENT, cache: cache.as_deref(), recorded: &recorded };
     let reuse = cache.as_ref().map(|c| layer::decoded::Reuse::new(Arc::clone(c), recorded_decoded(&trusted)));
     let index_key = layer::index::key(&recipe.base.sha256, epoch, recipe.allow_devices, &limits);
     let base_index = match (&cache, index_lost) {
@@ -237,8 +240,6 @@ fn build_once(
             }
             return Ok(Region::Unchanged { record: Box::new(record), claim });
         }
-        let frames =
-            image::Frames { format: image::frame::ImageFormat::CURRENT, cache: cache.as_deref(), recorded: &recorded };
         // The base's contents no image holds go to the cache while the images are written.
         let (images, extras) = std::thread::scope(|scope| -> Result<_, Error> {
             let extras = match (&snapshot, &cache) {
@@ -259,11 +260,6 @@ fn build_once(
         Region::Built(built) => *built,
         Region::Unchanged { record, mut claim } => {
             progress.finish();
-            let frames = image::Frames {
-                format: image::frame::ImageFormat::CURRENT,
-                cache: cache.as_deref(),
-                recorded: &recorded,
-            };
             let mut report = unchanged(&ws, &recipe, *record, &layered, &out_dir, &mut claim, frames)?;
             report.decoded = DecodedCount::of(&changes);
             report.warnings.splice(0..0, warnings);

@@ -176,23 +176,6 @@ fn images(ws: &Workspace, version: &str) -> Vec<Vec<u8>> {
     FORMATS.iter().map(|ext| ws.read(ws.image_path(NAME, version, ext))).collect()
 }
 
-/// Every regular file under `dir` (none when it does not exist).
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else { return out };
-    for e in rd {
-        let e = e.unwrap();
-        let t = e.file_type().unwrap();
-        if t.is_dir() {
-            out.extend(files_under(&e.path()));
-        } else if t.is_file() {
-            out.push(e.path());
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Where the cache keeps the frame with this (hex) key.
 fn cache_entry(cache: &Path, key: &str) -> PathBuf {
     cache.join("frame").join(&key[..2]).join(key)
@@ -595,19 +578,8 @@ fn a_gild_jobs_that_is_not_a_number_is_a_warning() {
 #[test]
 fn a_version_recorded_in_the_previous_image_format_is_rebuilt_to_its_bytes() {
     let tmp = tempfile::tempdir().unwrap();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let copy = |dir: &str| {
-        std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
-        for e in std::fs::read_dir(repo.join(dir)).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_file() {
-                std::fs::copy(e.path(), tmp.path().join(dir).join(e.file_name())).unwrap();
-            }
-        }
-    };
-    for dir in ["recipes", "fixtures", "fixtures/keys", "fixtures/patches", "baselines/demo", "baselines/demo/1.1.0"] {
-        copy(dir);
-    }
+    let dirs = ["recipes", "fixtures", "fixtures/keys", "fixtures/patches", "baselines/demo", "baselines/demo/1.1.0"];
+    copy_from_repo(tmp.path(), &dirs);
     let record = std::fs::read_to_string(tmp.path().join("baselines/demo/1.1.0/baseline.toml")).unwrap();
     assert!(record.contains("image-format = \"chunks-1\""), "the committed demo is recorded in chunks-1");
     let gild = |args: &[&str]| {
@@ -628,7 +600,7 @@ fn a_version_recorded_in_the_previous_image_format_is_rebuilt_to_its_bytes() {
     assert_eq!(rewritten.len(), 2, "both images written again, each with its recorded sha256: {j}");
     for ext in ["tar.zst", "tar.gz"] {
         let image = std::fs::read(tmp.path().join(format!("out/demo-1.1.0.{ext}"))).unwrap();
-        let sha = hex_sha256(&image);
+        let sha = sha256_hex(&image);
         assert!(record.contains(&sha), "out/demo-1.1.0.{ext} has the sha256 the record has");
     }
     // The next version is recorded in the current format.
@@ -639,9 +611,4 @@ fn a_version_recorded_in_the_previous_image_format_is_rebuilt_to_its_bytes() {
     gild(&["--json", "build", "recipes/demo.toml"]);
     let record = std::fs::read_to_string(tmp.path().join("baselines/demo/1.1.1/baseline.toml")).unwrap();
     assert!(record.contains("image-format = \"chunks-2\""), "{record}");
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

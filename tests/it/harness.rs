@@ -29,6 +29,38 @@ pub const EPOCH: u64 = 1_763_769_600;
 /// The default mtime of layer entries (after `EPOCH`).
 pub const LAYER_MTIME: u64 = 1_800_000_000;
 
+/// Every regular file under `dir` (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    for e in rd {
+        let e = e.unwrap();
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            out.extend(files_under(&e.path()));
+        } else if t.is_file() {
+            out.push(e.path());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Copies the regular files of each of the repository's `dirs` (not their subdirectories)
+/// into the same place under `dest`: the committed demo, for a test to build in a copy.
+pub fn copy_from_repo(dest: &Path, dirs: &[&str]) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in dirs {
+        std::fs::create_dir_all(dest.join(dir)).unwrap();
+        for e in std::fs::read_dir(repo.join(dir)).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), dest.join(dir).join(e.file_name())).unwrap();
+            }
+        }
+    }
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut s = String::with_capacity(64);

@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::{base_layer, decompress, require, Layer, Need, Workspace};
+use crate::harness::{base_layer, copy_from_repo, decompress, require, Layer, Need, Workspace};
 
 /// Extracts a (compressed) base artifact into `root` with the tar crate: an extractor that is
 /// not gild's.
@@ -68,16 +68,7 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
 /// The demo workspace (recipe and fixtures from the repository) built in a temporary copy.
 fn demo() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for dir in ["recipes", "fixtures", "fixtures/keys", "fixtures/patches"] {
-        std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
-        for e in std::fs::read_dir(repo.join(dir)).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_file() {
-                std::fs::copy(e.path(), tmp.path().join(dir).join(e.file_name())).unwrap();
-            }
-        }
-    }
+    copy_from_repo(tmp.path(), &["recipes", "fixtures", "fixtures/keys", "fixtures/patches"]);
     let out = assert_cmd::Command::cargo_bin("gild")
         .unwrap()
         .current_dir(tmp.path())
