@@ -55,16 +55,18 @@ pub struct Chunk {
 }
 
 impl Chunk {
-    /// The chunk's bytes: headers as they are, file data read from the spool.
-    pub fn bytes(&self, ranges: &Ranges) -> io::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.len as usize);
+    /// The chunk's bytes into `out` (emptied first; a worker's buffer, reused from chunk to
+    /// chunk): headers as they are, file data read from the spool.
+    pub fn read_into(&self, ranges: &Ranges, out: &mut Vec<u8>) -> io::Result<()> {
+        out.clear();
+        out.reserve(self.len as usize);
         for piece in &self.pieces {
             match piece {
                 Piece::Bytes(b) => out.extend_from_slice(b),
-                Piece::Data { content, offset, len } => ranges.read_into(content, *offset, *len, &mut out)?,
+                Piece::Data { content, offset, len } => ranges.read_into(content, *offset, *len, out)?,
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 

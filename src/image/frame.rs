@@ -56,10 +56,12 @@ pub const ZSTD_LEVEL: i32 = 3;
 /// the compressor, so a cache never serves bytes another compressor version made.
 const LIBDEFLATER: &str = "1.26.1";
 
-/// The compressors of one worker.
+/// The compressors of one worker, and the buffer they compress into: kept from frame to
+/// frame, so its pages are not faulted in and zeroed again for every chunk.
 pub struct Compressors {
     zstd: zstd::bulk::Compressor<'static>,
     gzip: libdeflater::Compressor,
+    scratch: Vec<u8>,
 }
 
 impl Compressors {
@@ -68,21 +70,29 @@ impl Compressors {
         zstd.include_checksum(true)?;
         zstd.include_contentsize(true)?;
         let level = libdeflater::CompressionLvl::new(image.gzip_level()).expect("a valid libdeflate level");
-        Ok(Compressors { zstd, gzip: libdeflater::Compressor::new(level) })
+        Ok(Compressors { zstd, gzip: libdeflater::Compressor::new(level), scratch: Vec::new() })
     }
 
     /// `data` as one frame of `format` (a compressed format).
     pub fn compress(&mut self, format: Format, data: &[u8]) -> io::Result<Vec<u8>> {
+        let out = &mut self.scratch;
         match format {
-            Format::TarZst => self.zstd.compress(data),
-            Format::TarGz => {
-                let mut out = vec![0; self.gzip.gzip_compress_bound(data.len())];
-                let n = self.gzip.gzip_compress(data, &mut out).map_err(|e| io::Error::other(format!("{e:?}")))?;
-                out.truncate(n);
-                Ok(out)
+            Format::TarZst => {
+                out.clear();
+                out.reserve(zstd::zstd_safe::compress_bound(data.len()));
+                self.zstd.compress_to_buffer(data, out)?;
             }
-            Format::Tar => Ok(data.to_vec()),
+            Format::TarGz => {
+                let bound = self.gzip.gzip_compress_bound(data.len());
+                if out.len() < bound {
+                    out.resize(bound, 0);
+                }
+                let n = self.gzip.gzip_compress(data, out).map_err(|e| io::Error::other(format!("{e:?}")))?;
+                return Ok(out[..n].to_vec());
+            }
+            Format::Tar => return Ok(data.to_vec()),
         }
+        Ok(out.to_vec())
     }
 }
 

@@ -148,12 +148,13 @@ pub fn write(
                     Ok(c) => c,
                     Err(e) => return drop(done_tx.send(Err(e))),
                 };
+                let mut data = Vec::new();
                 loop {
                     let chunk = match queue.lock().unwrap_or_else(|e| e.into_inner()).recv() {
                         Ok(chunk) => chunk,
                         Err(_) => return,
                     };
-                    let result = process(chunk, need, ranges, frames, &mut compressors);
+                    let result = process(chunk, need, ranges, frames, (&mut compressors, &mut data));
                     if done_tx.send(result).is_err() {
                         return;
                     }
@@ -240,12 +241,20 @@ struct Made {
 }
 
 /// Takes each frame from the cache when a baseline recorded it and the cache has it; reads
-/// and compresses the chunk otherwise (and then stores its frames).
-fn process(chunk: Chunk, need: &Need, ranges: Ranges, frames: Frames, z: &mut Compressors) -> io::Result<Done> {
+/// and compresses the chunk otherwise (and then stores its frames). The chunk is read into
+/// the worker's buffer `data`, which a plain tar output takes.
+fn process(
+    chunk: Chunk,
+    need: &Need,
+    ranges: Ranges,
+    frames: Frames,
+    (z, data): (&mut Compressors, &mut Vec<u8>),
+) -> io::Result<Done> {
     let mut out = Vec::with_capacity(need.compressed.len());
-    let mut data = None;
+    let mut read = false;
     if need.plain {
-        data = Some(chunk.bytes(&ranges)?);
+        chunk.read_into(&ranges, data)?;
+        read = true;
     }
     for &format in &need.compressed {
         let key = frame::key(frames.format, format, &chunk.key);
@@ -257,17 +266,19 @@ fn process(chunk: Chunk, need: &Need, ranges: Ranges, frames: Frames, z: &mut Co
             out.push(Made { format, key, bytes, sha256: sha, reused: true });
             continue;
         }
-        if data.is_none() {
-            data = Some(chunk.bytes(&ranges)?);
+        if !read {
+            chunk.read_into(&ranges, data)?;
+            read = true;
         }
-        let bytes = z.compress(format, data.as_deref().expect("read above"))?;
+        let bytes = z.compress(format, data)?;
         let sha: [u8; 32] = Sha256::digest(&bytes).into();
         if let Some(cache) = frames.cache {
             cache.put("frame", &key, &bytes);
         }
         out.push(Made { format, key, bytes, sha256: sha, reused: false });
     }
-    Ok(Done { index: chunk.index, plain: data.filter(|_| need.plain), frames: out })
+    let plain = need.plain.then(|| std::mem::take(data));
+    Ok(Done { index: chunk.index, plain, frames: out })
 }
 
 /// Writes chunks in stream order as they come back from the workers.

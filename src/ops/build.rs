@@ -366,6 +366,9 @@ fn build_once(
     write_synced(&script_path, script.as_bytes())?;
     fs::set_permissions(&script_path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(Error::io(format!("cannot write `{}`", script_path.display())))?;
+    // Nothing reads the layers any more: their spool is closed (and the kernel frees its
+    // pages) while the baseline is committed.
+    let freeing = std::thread::spawn(move || drop(layered));
     let layout = images.oci.map(|l| publish_layout(l, &out_dir, &mut claim)).transpose()?;
     if let Some(key) = &build_key {
         let mut images: Vec<(String, String)> =
@@ -418,6 +421,7 @@ fn build_once(
             record.name, record.version
         )
     })?;
+    let _ = freeing.join();
 
     Ok(BuildReport {
         status: Status::Built,

@@ -46,9 +46,8 @@ pub(super) fn verify_and_layer<'a>(
             let (spec, keys) = (recipe.base.clone(), recipe.keys.clone());
             BaseCheck::Pending(std::thread::spawn(move || trust::verify(&spec, &keys)))
         }
-        Start::Decode { .. } => {
-            BaseCheck::Done(crate::ops::verify_or_refuse(ws, recipe, &recipe.base, details(recipe))?)
-        }
+        // Verified below, while the worker verifies the patches and starts decoding them.
+        Start::Decode { .. } => BaseCheck::Failed(None),
     };
     let layered = std::thread::scope(|scope| -> Result<_, Failed<'a>> {
         let (checked_tx, checked) = mpsc::channel();
@@ -70,6 +69,9 @@ pub(super) fn verify_and_layer<'a>(
             layer::decode_ahead(ok.iter().map(|v| &**v), &limits, reuse, ahead_tx);
         });
 
+        if let Start::Decode { .. } = start {
+            base = BaseCheck::Done(trust::verify(&recipe.base, &recipe.keys).map_err(|e| Failed::Refused(&recipe.base, e))?);
+        }
         let mut verified = Vec::new();
         for spec in &patches {
             match checked.recv().map_err(|_| stopped())? {
