@@ -606,7 +606,7 @@ fn write_artifact(dir: &Path, rel: &str, comp: Comp, plan: &Plan, dict: &Dict) -
             st
         }
         Comp::Xz => {
-            let mut enc = xz2::write::XzEncoder::new(&mut sink, 6);
+            let mut enc = liblzma::write::XzEncoder::new(&mut sink, 6);
             let st = write_tar(plan, dict, &mut enc)?;
             enc.finish()?;
             st

@@ -134,7 +134,7 @@ fn gzip(data: &[u8]) -> Result<Vec<u8>> {
 }
 
 fn xz(data: &[u8]) -> Result<Vec<u8>> {
-    let mut enc = xz2::write::XzEncoder::new(Vec::new(), 6);
+    let mut enc = liblzma::write::XzEncoder::new(Vec::new(), 6);
     enc.write_all(data)?;
     Ok(enc.finish()?)
 }

@@ -591,7 +591,7 @@ pub(in crate::deb) mod tests {
         let reader: Box<dyn Read + '_> = match name.rsplit_once(".tar").map(|(_, ext)| ext) {
             Some("") => Box::new(member),
             Some(".gz") => Box::new(flate2::read::GzDecoder::new(member)),
-            Some(".xz") => Box::new(xz2::read::XzDecoder::new(member)),
+            Some(".xz") => Box::new(liblzma::read::XzDecoder::new(member)),
             Some(".zst") => Box::new(zstd::stream::read::Decoder::new(member).expect("zstd")),
             _ => panic!("unexpected member {name}"),
         };

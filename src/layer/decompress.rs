@@ -48,9 +48,9 @@ pub fn decoder<'a, R: BufRead + 'a>(mut r: R, limits: &Limits) -> io::Result<(Co
         }
         Compression::Xz => {
             let memlimit = limits.window.saturating_add(1 << 20);
-            let stream = xz2::stream::Stream::new_stream_decoder(memlimit, xz2::stream::CONCATENATED)
+            let stream = liblzma::stream::Stream::new_stream_decoder(memlimit, liblzma::stream::CONCATENATED)
                 .map_err(io::Error::other)?;
-            Box::new(xz2::bufread::XzDecoder::new_stream(r, stream))
+            Box::new(liblzma::bufread::XzDecoder::new_stream(r, stream))
         }
     };
     Ok((kind, reader))

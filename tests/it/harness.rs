@@ -114,7 +114,7 @@ impl Compression {
             }
             Compression::Zst => zstd::encode_all(tar, 3).unwrap(),
             Compression::Xz => {
-                let mut enc = xz2::write::XzEncoder::new(Vec::new(), 6);
+                let mut enc = liblzma::write::XzEncoder::new(Vec::new(), 6);
                 enc.write_all(tar).unwrap();
                 enc.finish().unwrap()
             }
@@ -130,7 +130,7 @@ pub fn decompress(bytes: &[u8]) -> Vec<u8> {
     } else if bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         zstd::stream::read::Decoder::new(bytes).unwrap().read_to_end(&mut out).unwrap();
     } else if bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        xz2::read::XzDecoder::new_multi_decoder(bytes).read_to_end(&mut out).unwrap();
+        liblzma::read::XzDecoder::new_multi_decoder(bytes).read_to_end(&mut out).unwrap();
     } else {
         out = bytes.to_vec();
     }
