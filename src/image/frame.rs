@@ -85,7 +85,9 @@ impl Compressors {
             Format::TarGz => {
                 let bound = self.gzip.gzip_compress_bound(data.len());
                 if out.len() < bound {
-                    out.resize(bound, 0);
+                    // Fresh zeroed memory the kernel maps on first write: only the pages the
+                    // frames reach become resident, not the whole bound.
+                    *out = vec![0; bound];
                 }
                 let n = self.gzip.gzip_compress(data, out).map_err(|e| io::Error::other(format!("{e:?}")))?;
                 return Ok(out[..n].to_vec());
