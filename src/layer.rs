@@ -164,14 +164,30 @@ pub fn decode(artifact: &Verified, limits: &Limits, mut sink: impl Sink) -> Deco
             return Decoded::failed(e);
         }
     };
-    let result = if artifact.is_deb() {
-        dpkg::decode_deb(&mut pinned, limits, &mut sink)
-    } else {
-        decode_tar(&mut pinned, limits, &mut sink)
-    };
-    drop(sink);
-    let digest = io::copy(&mut pinned, &mut io::sink()).map(|_| pinned.digest());
-    Decoded { result, digest, kept: None, from_cache: false }
+    // The artifact is read and hashed again (its pin, checked at its end) on a thread of its
+    // own: the base's decompression is the longest single task of a cold build, and then does
+    // nothing else.
+    let (mut raw_tx, mut raw) = decompress::pipe();
+    std::thread::scope(|scope| {
+        let reading = scope.spawn(move || {
+            let read = raw_tx.pump(&mut pinned);
+            (read, pinned)
+        });
+        let result = if artifact.is_deb() {
+            dpkg::decode_deb(&mut raw, limits, &mut sink)
+        } else {
+            decode_tar(&mut raw, limits, &mut sink)
+        };
+        drop(sink);
+        // The rest of the artifact, past what the decoder needed: the pin covers every byte.
+        let rest = io::copy(&mut raw, &mut io::sink());
+        drop(raw);
+        let digest = match reading.join() {
+            Ok((read, pinned)) => read.and(rest).map(|_| pinned.digest()),
+            Err(_) => Err(io::Error::other("the thread reading the artifact stopped")),
+        };
+        Decoded { result, digest, kept: None, from_cache: false }
+    })
 }
 
 fn decode_tar(pinned: &mut impl io::Read, limits: &Limits, sink: &mut impl Sink) -> io::Result<Compression> {

@@ -127,7 +127,9 @@ pub struct SpoolReader {
     external: Option<std::sync::Arc<dyn External>>,
     /// A window of the spool read ahead: contents stored one after another and written out in
     /// about that order (a sorted base) then cost one `pread` per window, not one per file.
-    window: std::cell::RefCell<Window>,
+    /// (Behind a lock so the layers can be read from the thread that writes `install.sh` while
+    /// the images are written.)
+    window: std::sync::Mutex<Window>,
 }
 
 #[derive(Default)]
@@ -146,7 +148,7 @@ impl SpoolReader {
             self.ranges().read_into(content, 0, content.size, &mut buf)?;
             return out.write_all(&buf);
         }
-        let mut window = self.window.borrow_mut();
+        let mut window = self.window.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let end = content.offset + content.size;
         let inside = |w: &Window| content.offset >= w.offset && end <= w.offset + w.data.len() as u64;
         if content.size as usize <= WINDOW / 4 && !inside(&window) {

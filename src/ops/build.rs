@@ -215,6 +215,7 @@ fn build_once(
     };
     let (base, patches, (layered, changes, base_links, packages, base_digests), snapshot) =
         verify_and_layer(&ws, &recipe, limits, epoch, start, reuse.as_ref(), progress)?;
+    let mut base_links = Some(base_links);
     // Everything up to the images' writing; the base's verification may still be running
     // beside it (see `layering::BaseCheck`), and its failure is reported before any of these.
     let region = (|| -> Result<Region, Error> {
@@ -240,8 +241,10 @@ fn build_once(
             }
             return Ok(Region::Unchanged { record: Box::new(record), claim });
         }
-        // The base's contents no image holds go to the cache while the images are written.
-        let (images, extras) = std::thread::scope(|scope| -> Result<_, Error> {
+        // While the images are written: the base's contents no image holds go to the cache,
+        // and what needs the layers but not the images is made (the tail after the last frame
+        // is single-threaded).
+        let (images, extras, host) = std::thread::scope(|scope| -> Result<_, Error> {
             let extras = match (&snapshot, &cache) {
                 (Some(snapshot), Some(cache)) => {
                     let (tree, recipe) = ((&layered.tree, layered.spool.ranges()), &recipe);
@@ -249,14 +252,20 @@ fn build_once(
                 }
                 _ => None,
             };
+            let links = base_links.take().unwrap_or_default();
+            let made = (&recipe, &layered, &patches[..], &changes[..], &base_digests, staged.path());
+            let host = scope.spawn(move || for_hosts(made, links, epoch));
             let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), &mut claim, frames, progress)?;
             let extras = extras.map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("the thread stopped"))));
-            Ok((images, extras))
+            let host = host.join().unwrap_or_else(|_| {
+                Err(Error::io("cannot write the install script")(std::io::Error::other("the thread stopped")))
+            })?;
+            Ok((images, extras, host))
         })?;
-        Ok(Region::Built(Box::new(Built { claim, staged, tree_hash, images, extras })))
+        Ok(Region::Built(Box::new(Built { claim, staged, tree_hash, images, extras, host })))
     })();
     let base = base.settle(&ws, &recipe)?;
-    let Built { mut claim, staged, tree_hash, images, extras } = match region? {
+    let Built { mut claim, staged, tree_hash, images, extras, host } = match region? {
         Region::Built(built) => *built,
         Region::Unchanged { record, mut claim } => {
             progress.finish();
@@ -292,6 +301,7 @@ fn build_once(
         }
         _ => None,
     };
+    // The checks run alone, not beside the compression: their timeouts mean what they say.
     let mut checks = Vec::new();
     if !recipe.checks.is_empty() {
         let env = check::Env { name: &recipe.name, version: &recipe.version.to_string() };
@@ -299,8 +309,11 @@ fn build_once(
             checks.push(CheckRecord { name, result: "pass".into() });
         }
     }
-
-    let install_data = write_install_data(&changes, &layered, epoch, &staged.path().join("install-data.tar"))?;
+    let ForHosts { install_data } = host;
+    // Nothing reads the layers' contents any more: their spool is closed (and the kernel
+    // frees its pages) while the baseline is committed.
+    let Layered { tree, spool, notable, .. } = layered;
+    let freeing = std::thread::spawn(move || drop(spool));
     let journal_path = ws.journal(&recipe.name);
     let head =
         crate::journal::head(&journal_path).map_err(Error::io(format!("cannot read `{}`", journal_path.display())))?;
@@ -312,9 +325,9 @@ fn build_once(
         epoch,
         tree: tree_hash,
         recipe: hex::encode(&recipe.sha256),
-        entries: layered.tree.len() as u64,
+        entries: tree.len() as u64,
         journal: Some(head.unwrap_or_else(|| baseline::JournalHead { seq: 0, hash: "0".repeat(64) })),
-        install_data: install_data.clone(),
+        install_data,
         image_format: Some(image::frame::ImageFormat::CURRENT.name().into()),
         base_index,
         image: images.files.iter().map(|(f, _)| f.clone()).collect(),
@@ -329,9 +342,8 @@ fn build_once(
             .collect(),
         deferred: recipe.deferred.clone(),
         check: checks,
-        xattr: xattr_records(&layered),
-        notable: layered
-            .notable
+        xattr: xattr_records(&tree),
+        notable: notable
             .iter()
             .map(|n| NotableRecord {
                 path: mtree::escape_path(&n.path),
@@ -359,16 +371,6 @@ fn build_once(
     if let Some(p) = &packages {
         write_synced(&staged.path().join("sbom.cdx.json"), sbom(&record, p).as_bytes())?;
     }
-    let preconditions = preconditions(&changes, &base_digests, &layered);
-    let data_sha = install_data.map(|d| d.sha256);
-    let script = install_script(&recipe, &verified, &changes, base_links, &layered, data_sha, preconditions);
-    let script_path = staged.path().join("install.sh");
-    write_synced(&script_path, script.as_bytes())?;
-    fs::set_permissions(&script_path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .map_err(Error::io(format!("cannot write `{}`", script_path.display())))?;
-    // Nothing reads the layers any more: their spool is closed (and the kernel frees its
-    // pages) while the baseline is committed.
-    let freeing = std::thread::spawn(move || drop(layered));
     let layout = images.oci.map(|l| publish_layout(l, &out_dir, &mut claim)).transpose()?;
     if let Some(key) = &build_key {
         let mut images: Vec<(String, String)> =
@@ -603,6 +605,32 @@ struct Built {
     tree_hash: String,
     images: Staged,
     extras: Option<std::io::Result<layer::index::Extras>>,
+    host: ForHosts,
+}
+
+/// What the baseline gives hosts, made while the images are written: `install-data.tar` (its
+/// record) and `install.sh`, written into the staged baseline.
+struct ForHosts {
+    install_data: Option<baseline::DataFile>,
+}
+
+/// The layers, the patches' verification and changes, the base's digests, the staged baseline.
+type ForHostsFrom<'a> = (&'a Recipe, &'a Layered, &'a [Verified], &'a [Changes], &'a BaseDigests, &'a Path);
+
+fn for_hosts(
+    (recipe, layered, patches, changes, base_digests, staged): ForHostsFrom,
+    base_links: Vec<(Vec<u8>, Vec<u8>)>,
+    epoch: Option<i64>,
+) -> Result<ForHosts, Error> {
+    let install_data = write_install_data(changes, layered, epoch, &staged.join("install-data.tar"))?;
+    let preconditions = preconditions(changes, base_digests, layered);
+    let data_sha = install_data.as_ref().map(|d| d.sha256.clone());
+    let script = install_script(recipe, patches, changes, base_links, layered, data_sha, preconditions);
+    let script_path = staged.join("install.sh");
+    write_synced(&script_path, script.as_bytes())?;
+    fs::set_permissions(&script_path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(Error::io(format!("cannot write `{}`", script_path.display())))?;
+    Ok(ForHosts { install_data })
 }
 
 /// `etc/gild/release`: which baseline a host was built from.

@@ -6,7 +6,7 @@ use super::*;
 /// The inputs of `install.sh`: artifacts and signature files by file name, resolved steps.
 pub(super) fn install_script(
     recipe: &Recipe,
-    verified: &[Verified],
+    patches: &[Verified],
     changes: &[Changes],
     base_links: Vec<(Vec<u8>, Vec<u8>)>,
     layered: &Layered,
@@ -18,7 +18,7 @@ pub(super) fn install_script(
     let patches = recipe
         .patches
         .iter()
-        .zip(&verified[1..])
+        .zip(patches)
         .zip(changes)
         .map(|((p, v), c)| ScriptPatch {
             id: &p.artifact.id,

@@ -70,7 +70,9 @@ pub(super) fn verify_and_layer<'a>(
         });
 
         if let Start::Decode { .. } = start {
-            base = BaseCheck::Done(trust::verify(&recipe.base, &recipe.keys).map_err(|e| Failed::Refused(&recipe.base, e))?);
+            base = BaseCheck::Done(
+                trust::verify(&recipe.base, &recipe.keys).map_err(|e| Failed::Refused(&recipe.base, e))?,
+            );
         }
         let mut verified = Vec::new();
         for spec in &patches {

@@ -53,9 +53,9 @@ pub(super) fn patch_record(
     }
 }
 
-pub(super) fn xattr_records(layered: &Layered) -> Vec<XattrRecord> {
+pub(super) fn xattr_records(tree: &crate::tree::Tree) -> Vec<XattrRecord> {
     let mut out = Vec::new();
-    for (path, node) in layered.tree.iter() {
+    for (path, node) in tree.iter() {
         for (name, value) in &node.xattrs {
             out.push(XattrRecord {
                 path: mtree::escape_path(path),
