@@ -164,20 +164,30 @@ pub fn decode(artifact: &Verified, limits: &Limits, mut sink: impl Sink) -> Deco
             return Decoded::failed(e);
         }
     };
-    // The artifact is read and hashed again (its pin, checked at its end) on a thread of its
-    // own: the base's decompression is the longest single task of a cold build, and then does
-    // nothing else.
+    let result = decode_stream(artifact, &mut pinned, limits, &mut sink);
+    drop(sink);
+    let digest = io::copy(&mut pinned, &mut io::sink()).map(|_| pinned.digest());
+    Decoded { result, digest, kept: None, from_cache: false }
+}
+
+/// [`decode`], the artifact read and hashed on a thread of its own: for the base, whose
+/// decompression is the longest single task of a cold build, and then does nothing else.
+/// (Patches, decoded ahead on several lanes, keep one thread each: memory stays flat.)
+pub fn decode_base(artifact: &Verified, limits: &Limits, mut sink: impl Sink) -> Decoded {
+    let mut pinned = match artifact.open() {
+        Ok(p) => p,
+        Err(e) => {
+            sink.fail(&e);
+            return Decoded::failed(e);
+        }
+    };
     let (mut raw_tx, mut raw) = decompress::pipe();
     std::thread::scope(|scope| {
         let reading = scope.spawn(move || {
             let read = raw_tx.pump(&mut pinned);
             (read, pinned)
         });
-        let result = if artifact.is_deb() {
-            dpkg::decode_deb(&mut raw, limits, &mut sink)
-        } else {
-            decode_tar(&mut raw, limits, &mut sink)
-        };
+        let result = decode_stream(artifact, &mut raw, limits, &mut sink);
         drop(sink);
         // The rest of the artifact, past what the decoder needed: the pin covers every byte.
         let rest = io::copy(&mut raw, &mut io::sink());
@@ -188,6 +198,19 @@ pub fn decode(artifact: &Verified, limits: &Limits, mut sink: impl Sink) -> Deco
         };
         Decoded { result, digest, kept: None, from_cache: false }
     })
+}
+
+fn decode_stream(
+    artifact: &Verified,
+    input: &mut impl io::Read,
+    limits: &Limits,
+    sink: &mut impl Sink,
+) -> io::Result<Compression> {
+    if artifact.is_deb() {
+        dpkg::decode_deb(input, limits, sink)
+    } else {
+        decode_tar(input, limits, sink)
+    }
 }
 
 fn decode_tar(pinned: &mut impl io::Read, limits: &Limits, sink: &mut impl Sink) -> io::Result<Compression> {
@@ -374,7 +397,7 @@ impl Layering {
         let limits = self.limits;
         let (writer, pipe) = decompress::pipe();
         std::thread::scope(|scope| {
-            let producer = scope.spawn(move || decode(artifact, &limits, writer));
+            let producer = scope.spawn(move || decode_base(artifact, &limits, writer));
             let finished = || {
                 producer
                     .join()
