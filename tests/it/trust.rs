@@ -340,6 +340,11 @@ fn the_first_untrusted_artifact_in_recipe_order_is_reported_and_journaled_once()
 /// flipped) meanwhile, then lets gild go on. Returns the build's run and the first patch's
 /// sha256 before and after.
 fn build_while_rewriting_the_first_patch(compression: Compression, at: usize) -> (Workspace, Run, String, String) {
+    build_while_rewriting("P-1", compression, at)
+}
+
+/// [`build_while_rewriting_the_first_patch`], rewriting the artifact `id` (`base` or `P-1`).
+fn build_while_rewriting(id: &str, compression: Compression, at: usize) -> (Workspace, Run, String, String) {
     use std::io::{Seek, Write};
     use std::os::unix::fs::OpenOptionsExt;
     let ws = Workspace::new();
@@ -350,7 +355,7 @@ fn build_while_rewriting_the_first_patch(compression: Compression, at: usize) ->
         .compress(compression)
         .patch("P-2", Layer::new().file("./etc/motd", b"second\n"))
         .write();
-    let first = ws.artifact("demo", "P-1");
+    let first = ws.artifact("demo", id);
     let sig = ws.path(format!("{}.minisig", ws.artifact("demo", "P-2").display()));
     let signature = std::fs::read(&sig).unwrap();
     std::fs::remove_file(&sig).unwrap();
@@ -377,6 +382,10 @@ fn build_while_rewriting_the_first_patch(compression: Compression, at: usize) ->
             Err(e) => panic!("{e}"),
         }
     };
+    if id == "base" {
+        // The base is verified on the main thread meanwhile: give it time to finish first.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
     let mut bytes = std::fs::read(&first).unwrap();
     let expected = sha256_hex(&bytes);
     for b in &mut bytes[at..at + 16] {
@@ -407,6 +416,26 @@ fn an_artifact_rewritten_after_verification_is_a_trust_failure_whatever_its_deco
             .stderr_has(&found);
         ws.assert_nothing_written("demo", "1.0.0");
     }
+}
+
+/// The base is read on threads of its own (one reads and hashes it, one decompresses it): a
+/// base rewritten in place after its verification is refused all the same, naming it and both
+/// digests, with one `refused` line. (Should the rewrite come before the verification on a
+/// loaded machine, it is refused as not matching its pin, which says the same.)
+#[test]
+fn a_base_rewritten_after_verification_is_a_trust_failure() {
+    let (ws, run, expected, found) = build_while_rewriting("base", Compression::Tar, 600);
+    run.exit(3).stderr_has("demo-base.tar").stderr_has(&expected).stderr_has(&found);
+    assert!(
+        run.stderr.contains("changed while gild was reading it") || run.stderr.contains("does not match its pin"),
+        "{}",
+        run.stderr
+    );
+    ws.assert_nothing_written("demo", "1.0.0");
+    let j = ws.gild(&["--json", "log", "demo"]).success().json();
+    let entries = j["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "one line: {entries:?}");
+    assert_eq!((entries[0]["event"].as_str(), entries[0]["id"].as_str()), (Some("refused"), Some("base")));
 }
 
 /// docs/recipe.md: a trust failure gets one `refused` line, the one found while layering (an
