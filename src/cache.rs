@@ -267,20 +267,11 @@ impl Writing<'_> {
 
     /// Puts the entry in place; returns its sha256 (for a baseline to record).
     pub fn commit(self) -> Option<[u8; 32]> {
-        self.commit_file().map(|(_, sha)| sha)
-    }
-
-    /// [`Writing::commit`], and the entry's file, rewound: its bytes are the ones hashed.
-    pub fn commit_file(self) -> Option<(fs::File, [u8; 32])> {
         let Writing { cache, path, tmp, hasher } = self;
-        let placed = tmp.persist(&path).map_err(|e| e.error).and_then(|mut file| {
-            file.seek(std::io::SeekFrom::Start(0))?;
-            Ok(file)
-        });
-        match placed {
-            Ok(file) => Some((file, hasher.finalize().into())),
+        match tmp.persist(&path) {
+            Ok(_) => Some(hasher.finalize().into()),
             Err(e) => {
-                cache.warn(format!("cache: cannot write `{}`: {e}", path.display()));
+                cache.warn(format!("cache: cannot write `{}`: {}", path.display(), e.error));
                 None
             }
         }

@@ -49,30 +49,16 @@ impl Reuse {
             return decode(artifact, limits, sink);
         }
         let Some(entry) = self.cache.create(KIND, &key) else { return decode(artifact, limits, sink) };
-        // Decoded into the entry alone, which the layering then reads as it would a hit: the
-        // stream is written once, not also into a temporary file.
-        let mut into = Keeping { entry: Some(entry) };
-        let mut decoded = decode(artifact, limits, &mut into);
-        let kept = match (&decoded.result, &decoded.digest, into.entry) {
-            (Ok(kind), Ok(digest), Some(mut entry)) if *digest == pin => match entry.write_all(&[byte(*kind)]) {
-                Ok(()) => entry.commit_file(),
-                Err(e) => {
-                    entry.fail(e);
-                    None
-                }
-            },
-            _ => None,
-        };
-        match kept.and_then(|(file, sha)| Some((file.metadata().ok()?.len().checked_sub(1)?, file, sha))) {
-            Some((len, file, sha)) => {
-                sink.send_file(file, len);
-                decoded.kept = Some(sha);
-                decoded
+        let mut tee = Teeing { entry: Some(entry), complete: false };
+        let mut decoded = decode(artifact, limits, Tee { sink, state: &mut tee });
+        let whole = tee.complete && matches!(decoded.digest, Ok(d) if d == pin);
+        if let (true, Ok(kind), Some(mut entry)) = (whole, &decoded.result, tee.entry) {
+            match entry.write_all(&[byte(*kind)]) {
+                Ok(()) => decoded.kept = entry.commit(),
+                Err(e) => entry.fail(e),
             }
-            // A patch that does not decode (or a cache that cannot keep it) is decoded again
-            // into the layering's stream, where what went wrong surfaces where it happened.
-            None => decode(artifact, limits, sink),
         }
+        decoded
     }
 
     /// The cached stream of the artifact pinned `pin`: its compression, the entry rewound, and
@@ -121,37 +107,48 @@ fn compression(byte: u8) -> Option<Compression> {
     })
 }
 
-/// A sink that writes the stream into a cache entry. When the cache cannot take it (a
-/// warning), decoding stops: the patch is decoded again into the layering's stream.
-struct Keeping<'a> {
+/// The entry being written, and whether the stream was read to its end.
+struct Teeing<'a> {
     entry: Option<Writing<'a>>,
+    complete: bool,
 }
 
-impl Sink for &mut Keeping<'_> {
+/// A sink that also writes what it is given into a cache entry.
+struct Tee<'s, 'a, S> {
+    sink: S,
+    state: &'s mut Teeing<'a>,
+}
+
+impl<S: Sink> Sink for Tee<'_, '_, S> {
     fn pump(&mut self, reader: &mut dyn Read) -> io::Result<()> {
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.entry = None;
-                    return Err(e);
-                }
-            };
-            let entry = self.entry.as_mut().ok_or_else(|| io::Error::other("no cache entry"))?;
-            if let Err(e) = entry.write_all(&buf[..n]) {
-                let copy = io::Error::new(e.kind(), e.to_string());
-                if let Some(entry) = self.entry.take() {
-                    entry.fail(e);
-                }
-                return Err(copy);
-            }
-        }
+        let mut reader = TeeReader { inner: reader, state: &mut *self.state };
+        self.sink.pump(&mut reader)
     }
 
-    fn fail(&mut self, _: &io::Error) {
-        self.entry = None;
+    fn fail(&mut self, e: &io::Error) {
+        self.state.entry = None;
+        self.sink.fail(e);
+    }
+}
+
+struct TeeReader<'r, 's, 'a> {
+    inner: &'r mut dyn Read,
+    state: &'s mut Teeing<'a>,
+}
+
+impl Read for TeeReader<'_, '_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.state.complete = true;
+        } else if let Some(entry) = self.state.entry.as_mut() {
+            if let Err(e) = entry.write_all(&buf[..n]) {
+                // The cache is out of room: the build goes on without keeping this patch.
+                if let Some(entry) = self.state.entry.take() {
+                    entry.fail(e);
+                }
+            }
+        }
+        Ok(n)
     }
 }
