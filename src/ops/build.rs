@@ -244,7 +244,7 @@ fn build_once(
         // While the images are written: the base's contents no image holds go to the cache,
         // and what needs the layers but not the images is made (the tail after the last frame
         // is single-threaded).
-        let (images, extras, host) = std::thread::scope(|scope| -> Result<_, Error> {
+        let (images, extras, install_data) = std::thread::scope(|scope| -> Result<_, Error> {
             let extras = match (&snapshot, &cache) {
                 (Some(snapshot), Some(cache)) => {
                     let (tree, recipe) = ((&layered.tree, layered.spool.ranges()), &recipe);
@@ -254,18 +254,18 @@ fn build_once(
             };
             let links = base_links.take().unwrap_or_default();
             let made = (&recipe, &layered, &patches[..], &changes[..], &base_digests, staged.path());
-            let host = scope.spawn(move || for_hosts(made, links, epoch));
+            let for_hosts = scope.spawn(move || for_hosts(made, links, epoch));
             let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), &mut claim, frames, progress)?;
             let extras = extras.map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("the thread stopped"))));
-            let host = host.join().unwrap_or_else(|_| {
+            let install_data = for_hosts.join().unwrap_or_else(|_| {
                 Err(Error::io("cannot write the install script")(std::io::Error::other("the thread stopped")))
             })?;
-            Ok((images, extras, host))
+            Ok((images, extras, install_data))
         })?;
-        Ok(Region::Built(Box::new(Built { claim, staged, tree_hash, images, extras, host })))
+        Ok(Region::Built(Box::new(Built { claim, staged, tree_hash, images, extras, install_data })))
     })();
     let base = base.settle(&ws, &recipe)?;
-    let Built { mut claim, staged, tree_hash, images, extras, host } = match region? {
+    let Built { mut claim, staged, tree_hash, images, extras, install_data } = match region? {
         Region::Built(built) => *built,
         Region::Unchanged { record, mut claim } => {
             progress.finish();
@@ -309,7 +309,6 @@ fn build_once(
             checks.push(CheckRecord { name, result: "pass".into() });
         }
     }
-    let ForHosts { install_data } = host;
     // Nothing reads the layers' contents any more: their spool is closed (and the kernel
     // frees its pages) while the baseline is committed.
     let Layered { tree, spool, notable, .. } = layered;
@@ -605,23 +604,20 @@ struct Built {
     tree_hash: String,
     images: Staged,
     extras: Option<std::io::Result<layer::index::Extras>>,
-    host: ForHosts,
-}
-
-/// What the baseline gives hosts, made while the images are written: `install-data.tar` (its
-/// record) and `install.sh`, written into the staged baseline.
-struct ForHosts {
+    /// `install-data.tar`'s record, when the layers hold Debian packages.
     install_data: Option<baseline::DataFile>,
 }
 
 /// The layers, the patches' verification and changes, the base's digests, the staged baseline.
 type ForHostsFrom<'a> = (&'a Recipe, &'a Layered, &'a [Verified], &'a [Changes], &'a BaseDigests, &'a Path);
 
+/// What the baseline gives hosts, made while the images are written: `install-data.tar` and
+/// `install.sh`, written into the staged baseline. Returns `install-data.tar`'s record.
 fn for_hosts(
     (recipe, layered, patches, changes, base_digests, staged): ForHostsFrom,
     base_links: Vec<(Vec<u8>, Vec<u8>)>,
     epoch: Option<i64>,
-) -> Result<ForHosts, Error> {
+) -> Result<Option<baseline::DataFile>, Error> {
     let install_data = write_install_data(changes, layered, epoch, &staged.join("install-data.tar"))?;
     let preconditions = preconditions(changes, base_digests, layered);
     let data_sha = install_data.as_ref().map(|d| d.sha256.clone());
@@ -630,7 +626,7 @@ fn for_hosts(
     write_synced(&script_path, script.as_bytes())?;
     fs::set_permissions(&script_path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(Error::io(format!("cannot write `{}`", script_path.display())))?;
-    Ok(ForHosts { install_data })
+    Ok(install_data)
 }
 
 /// `etc/gild/release`: which baseline a host was built from.
