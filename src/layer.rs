@@ -157,40 +157,26 @@ impl Decoded {
 /// when decoding fails or the reader stops early: the bytes decompressed must be the very
 /// bytes that were verified, which the reader checks against the pin before anything else.
 pub fn decode(artifact: &Verified, limits: &Limits, mut sink: impl Sink) -> Decoded {
-    let mut pinned = match artifact.open() {
+    let mut pinned = match open(artifact, &mut sink) {
         Ok(p) => p,
-        Err(e) => {
-            sink.fail(&e);
-            return Decoded::failed(e);
-        }
+        Err(failed) => return failed,
     };
-    let result = decode_stream(artifact, &mut pinned, limits, &mut sink);
-    drop(sink);
-    let digest = io::copy(&mut pinned, &mut io::sink()).map(|_| pinned.digest());
-    Decoded { result, digest, kept: None, from_cache: false }
+    let (result, rest) = decode_all(artifact, &mut pinned, limits, sink);
+    Decoded { result, digest: rest.map(|_| pinned.digest()), kept: None, from_cache: false }
 }
 
 /// [`decode`], the artifact read and hashed on a thread of its own: for the base, whose
 /// decompression is the longest single task of a cold build, and then does nothing else.
 /// (Patches, decoded ahead on several lanes, keep one thread each: memory stays flat.)
 pub fn decode_base(artifact: &Verified, limits: &Limits, mut sink: impl Sink) -> Decoded {
-    let mut pinned = match artifact.open() {
+    let mut pinned = match open(artifact, &mut sink) {
         Ok(p) => p,
-        Err(e) => {
-            sink.fail(&e);
-            return Decoded::failed(e);
-        }
+        Err(failed) => return failed,
     };
     let (mut raw_tx, mut raw) = decompress::pipe();
     std::thread::scope(|scope| {
-        let reading = scope.spawn(move || {
-            let read = raw_tx.pump(&mut pinned);
-            (read, pinned)
-        });
-        let result = decode_stream(artifact, &mut raw, limits, &mut sink);
-        drop(sink);
-        // The rest of the artifact, past what the decoder needed: the pin covers every byte.
-        let rest = io::copy(&mut raw, &mut io::sink());
+        let reading = scope.spawn(move || (raw_tx.pump(&mut pinned), pinned));
+        let (result, rest) = decode_all(artifact, &mut raw, limits, sink);
         drop(raw);
         let digest = match reading.join() {
             Ok((read, pinned)) => read.and(rest).map(|_| pinned.digest()),
@@ -200,17 +186,29 @@ pub fn decode_base(artifact: &Verified, limits: &Limits, mut sink: impl Sink) ->
     })
 }
 
-fn decode_stream(
+/// The artifact opened to be read and hashed again; when it cannot be, the sink is told.
+fn open<'a>(artifact: &'a Verified, sink: &mut impl Sink) -> Result<crate::trust::PinnedReader<'a>, Decoded> {
+    artifact.open().map_err(|e| {
+        sink.fail(&e);
+        Decoded::failed(e)
+    })
+}
+
+/// Decodes `input` into `sink`, then reads `input` to its end: the pin covers every byte,
+/// past what the decoder needed.
+fn decode_all(
     artifact: &Verified,
     input: &mut impl io::Read,
     limits: &Limits,
-    sink: &mut impl Sink,
-) -> io::Result<Compression> {
-    if artifact.is_deb() {
-        dpkg::decode_deb(input, limits, sink)
+    mut sink: impl Sink,
+) -> (io::Result<Compression>, io::Result<()>) {
+    let result = if artifact.is_deb() {
+        dpkg::decode_deb(input, limits, &mut sink)
     } else {
-        decode_tar(input, limits, sink)
-    }
+        decode_tar(input, limits, &mut sink)
+    };
+    drop(sink);
+    (result, io::copy(input, &mut io::sink()).map(drop))
 }
 
 fn decode_tar(pinned: &mut impl io::Read, limits: &Limits, sink: &mut impl Sink) -> io::Result<Compression> {

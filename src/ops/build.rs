@@ -215,7 +215,6 @@ fn build_once(
     };
     let (base, patches, (layered, changes, base_links, packages, base_digests), snapshot) =
         verify_and_layer(&ws, &recipe, limits, epoch, start, reuse.as_ref(), progress)?;
-    let mut base_links = Some(base_links);
     // Everything up to the images' writing; the base's verification may still be running
     // beside it (see `layering::BaseCheck`), and its failure is reported before any of these.
     let region = (|| -> Result<Region, Error> {
@@ -252,13 +251,15 @@ fn build_once(
                 }
                 _ => None,
             };
-            let links = base_links.take().unwrap_or_default();
             let made = (&recipe, &layered, &patches[..], &changes[..], &base_digests, staged.path());
-            let for_hosts = scope.spawn(move || for_hosts(made, links, epoch));
+            let for_hosts = scope.spawn(move || for_hosts(made, base_links, epoch));
             let images = write_images(&recipe, &layered, &out_dir, (&tree_hash, epoch), &mut claim, frames, progress)?;
             let extras = extras.map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("the thread stopped"))));
             let install_data = for_hosts.join().unwrap_or_else(|_| {
-                Err(Error::io("cannot write the install script")(std::io::Error::other("the thread stopped")))
+                let script = staged.path().join("install.sh");
+                Err(Error::io(format!("cannot write `{}`", script.display()))(std::io::Error::other(
+                    "the thread stopped",
+                )))
             })?;
             Ok((images, extras, install_data))
         })?;
