@@ -7,25 +7,29 @@
 //! layer set it, and a whiteout spares what its own layer set, wherever it stands in the tar.
 
 mod check;
+mod decode;
 pub mod decoded;
 pub(crate) mod decompress;
 mod dpkg;
+mod error;
 pub mod index;
 mod resolve;
 pub mod tar;
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead};
 
-use crate::error::Report;
-use crate::limits::{Limit, Limits};
+use crate::limits::Limits;
 use crate::progress::Progress;
 use crate::spool::{Spool, SpoolReader};
 use crate::tree::{self, Kind, Node, Origin, Tree, GILD};
-use crate::trust::{TrustError, Verified};
+use crate::trust::Verified;
 pub use check::check_layer;
+pub use decode::{decode, decode_ahead, decode_base, Ahead, Decoded};
 pub use decompress::{Compression, Sink, Spill};
 pub use dpkg::{inspect, Applied, InspectError, Inspected, Packages, SCRIPTS};
+use error::with_window_help;
+pub use error::{LayerError, Refusal};
 use resolve::Resolver;
 use tar::{Archive, Header, TarError};
 
@@ -36,268 +40,6 @@ pub const RELEASE_PATH: &[u8] = b"etc/gild/release";
 /// host's version from its digest alone when the host reports with a spec.
 pub fn release_text(name: &str, version: &str) -> String {
     format!("name = \"{name}\"\nversion = \"{version}\"\n")
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum LayerError {
-    Archive { layer: String, id: String, source: TarError },
-    Entry { layer: String, id: String, entry: String, why: Refusal },
-    Packages { problems: Vec<String> },
-    Trust(#[from] TrustError),
-    Spool(io::Error),
-}
-
-crate::error::display_report!(LayerError);
-
-/// Why an entry is refused, and the fix when there is one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub why: String,
-    pub help: Option<String>,
-}
-
-impl Refusal {
-    pub fn help(mut self, help: impl Into<String>) -> Refusal {
-        self.help = Some(help.into());
-        self
-    }
-}
-
-impl From<String> for Refusal {
-    fn from(why: String) -> Refusal {
-        Refusal { why, help: None }
-    }
-}
-
-impl From<&str> for Refusal {
-    fn from(why: &str) -> Refusal {
-        Refusal::from(why.to_string())
-    }
-}
-
-/// The reason alone, for messages that embed it.
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.why)
-    }
-}
-
-impl LayerError {
-    pub fn report(&self) -> Report {
-        match self {
-            LayerError::Archive { layer, id, source } => {
-                Report::new(format!("layer `{layer}` ({id}) is not a valid archive")).because(source.report())
-            }
-            LayerError::Entry { layer, id, entry, why } => {
-                Report::new(format!("layer `{layer}` ({id}), entry `{entry}`: {}", why.why))
-                    .maybe_help(why.help.clone())
-            }
-            LayerError::Packages { problems } => {
-                Report::new("the package database is not consistent after the last patch")
-                    .causes(problems.iter().cloned())
-                    .help("add the packages these relations need as patches (or drop the patch that broke them)")
-            }
-            LayerError::Trust(e) => e.report(),
-            LayerError::Spool(e) => Report::new("cannot write the spool file (file contents in flight)")
-                .cause(e.to_string())
-                .help("set TMPDIR to a directory with room"),
-        }
-    }
-
-    /// A layer's stream failed; when the temporary directory is at fault, not the layer, the
-    /// error says so.
-    fn archive(layer: &str, id: &str, source: TarError) -> LayerError {
-        match source {
-            TarError::Io(e) if is_spill_failure(&e) => LayerError::Spool(e),
-            source => LayerError::Archive { layer: layer.to_string(), id: id.to_string(), source },
-        }
-    }
-}
-
-fn is_spill_failure(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<decompress::SpillFailed>())
-}
-
-/// What decompressing an artifact found at its end.
-#[derive(Debug)]
-pub struct Decoded {
-    /// The compression its magic bytes named, or why decoding failed.
-    pub result: io::Result<Compression>,
-    /// The sha256 of every byte of the artifact: read to its end whatever the decoding
-    /// found, so that a failure can first be told apart from an artifact that changed since it
-    /// was verified. An error when the file itself could not be read through.
-    pub digest: io::Result<[u8; 32]>,
-    /// The sha256 of the decoded stream as the cache keeps it (see [`decoded`]), for the
-    /// baseline to record.
-    pub kept: Option<[u8; 32]>,
-    /// Read from the cache, not decompressed.
-    pub from_cache: bool,
-}
-
-impl Decoded {
-    /// Nothing could be decoded nor hashed (the decompressing thread is gone).
-    pub fn failed(e: io::Error) -> Decoded {
-        let again = io::Error::new(e.kind(), e.to_string());
-        Decoded { result: Err(e), digest: Err(again), kept: None, from_cache: false }
-    }
-
-    /// The trust failure when the bytes read were not the verified ones. Settled before any
-    /// decode or parse error is reported: a rewritten artifact reads as garbage, and "bad
-    /// input" would hide that the verified artifact changed (docs/recipe.md, docs/exit-codes.md).
-    pub fn changed(&self, artifact: &Verified) -> Option<TrustError> {
-        match &self.digest {
-            Ok(found) if *found != artifact.spec().sha256 => Some(artifact.changed_error(*found)),
-            _ => None,
-        }
-    }
-}
-
-/// Decompresses a verified artifact into `sink`, meant for another thread than the one that
-/// reads the stream. It hashes the artifact again as it reads, and reads it to its end even
-/// when decoding fails or the reader stops early: the bytes decompressed must be the very
-/// bytes that were verified, which the reader checks against the pin before anything else.
-pub fn decode(artifact: &Verified, limits: &Limits, mut sink: impl Sink) -> Decoded {
-    let mut pinned = match open(artifact, &mut sink) {
-        Ok(p) => p,
-        Err(failed) => return failed,
-    };
-    let (result, rest) = decode_all(artifact, &mut pinned, limits, sink);
-    Decoded { result, digest: rest.map(|_| pinned.digest()), kept: None, from_cache: false }
-}
-
-/// [`decode`], the artifact read and hashed on a thread of its own: for the base, whose
-/// decompression is the longest single task of a cold build, and then does nothing else.
-/// (Patches, decoded ahead on several lanes, keep one thread each: memory stays flat.)
-pub fn decode_base(artifact: &Verified, limits: &Limits, mut sink: impl Sink) -> Decoded {
-    let mut pinned = match open(artifact, &mut sink) {
-        Ok(p) => p,
-        Err(failed) => return failed,
-    };
-    let (mut raw_tx, mut raw) = decompress::pipe();
-    std::thread::scope(|scope| {
-        let reading = scope.spawn(move || (raw_tx.pump(&mut pinned), pinned));
-        let (result, rest) = decode_all(artifact, &mut raw, limits, sink);
-        drop(raw);
-        let digest = match reading.join() {
-            Ok((read, pinned)) => read.and(rest).map(|_| pinned.digest()),
-            Err(_) => Err(io::Error::other("the thread reading the artifact stopped")),
-        };
-        Decoded { result, digest, kept: None, from_cache: false }
-    })
-}
-
-/// The artifact opened to be read and hashed again; when it cannot be, the sink is told.
-fn open<'a>(artifact: &'a Verified, sink: &mut impl Sink) -> Result<crate::trust::PinnedReader<'a>, Decoded> {
-    artifact.open().map_err(|e| {
-        sink.fail(&e);
-        Decoded::failed(e)
-    })
-}
-
-/// Decodes `input` into `sink`, then reads `input` to its end: the pin covers every byte,
-/// past what the decoder needed.
-fn decode_all(
-    artifact: &Verified,
-    input: &mut impl io::Read,
-    limits: &Limits,
-    mut sink: impl Sink,
-) -> (io::Result<Compression>, io::Result<()>) {
-    let result = if artifact.is_deb() {
-        dpkg::decode_deb(input, limits, &mut sink)
-    } else {
-        decode_tar(input, limits, &mut sink)
-    };
-    drop(sink);
-    (result, io::copy(input, &mut io::sink()).map(drop))
-}
-
-fn decode_tar(pinned: &mut impl io::Read, limits: &Limits, sink: &mut impl Sink) -> io::Result<Compression> {
-    let (kind, mut reader) = match decompress::decoder(BufReader::with_capacity(256 * 1024, pinned), limits) {
-        Ok(d) => d,
-        Err(e) => {
-            sink.fail(&e);
-            return Err(e);
-        }
-    };
-    sink.pump(&mut reader)?;
-    Ok(kind)
-}
-
-/// A patch decompressed ahead of its turn (see [`decode_ahead`]).
-pub struct Ahead {
-    stream: Spill,
-    finished: std::sync::mpsc::Receiver<Decoded>,
-}
-
-impl TarError {
-    pub fn report(&self) -> Report {
-        match self {
-            TarError::Io(e) => match e.get_ref().and_then(|inner| inner.downcast_ref::<TarError>()) {
-                Some(inner) => inner.report(),
-                None => Report::of_io(e),
-            },
-            TarError::Limit { limit, .. } => Report::new(self.to_string())
-                .help(format!("raise it with `[image.limits] {limit} = …` in the recipe or `--limit {limit}=…`")),
-            other => Report::new(other.to_string()),
-        }
-    }
-}
-
-impl Ahead {
-    /// The stream, and the wait for what the decompressing thread found at its end.
-    pub fn into_parts(self) -> (Spill, impl FnOnce() -> Decoded) {
-        let finished = self.finished;
-        let wait = move || {
-            finished.recv().unwrap_or_else(|_| Decoded::failed(io::Error::other("the decompression thread stopped")))
-        };
-        (self.stream, wait)
-    }
-}
-
-/// How many patches are decoded at once. More than two cores' worth: a lane waits for its
-/// reader about as often as it works, and a slow patch (xz) should start at once rather than
-/// behind the patches before it (measured on 2 cores: the cold tar.gz bench build 5% faster
-/// with 4 lanes than with 2). Each lane holds at most one decoder's memory.
-const LANES: usize = 4;
-
-/// Decompresses `artifacts` into temporary files, sending each stream to `tx` in order before
-/// any is decoded, so the layers below them can be read meanwhile. Up to [`LANES`] lanes
-/// decode at once (patches go round them, each lane in order, with its own share of the spill
-/// budget, so a lane that waits for room waits only for the reader of its own earlier patch).
-/// Returns when every artifact is done or when the receiving end is gone.
-pub fn decode_ahead<'a>(
-    artifacts: impl IntoIterator<Item = &'a Verified>,
-    limits: &Limits,
-    reuse: Option<&decoded::Reuse>,
-    tx: std::sync::mpsc::Sender<Ahead>,
-) {
-    let artifacts: Vec<&Verified> = artifacts.into_iter().collect();
-    let lanes = LANES.min(artifacts.len()).max(1);
-    let budgets: Vec<_> = (0..lanes).map(|_| decompress::Budget::new(decompress::AHEAD / lanes as u64)).collect();
-    let mut work: Vec<Vec<_>> = (0..lanes).map(|_| Vec::new()).collect();
-    for (i, artifact) in artifacts.into_iter().enumerate() {
-        let (writer, stream) = decompress::spill(&budgets[i % lanes]);
-        let (done, finished) = std::sync::mpsc::channel();
-        if tx.send(Ahead { stream, finished }).is_err() {
-            return;
-        }
-        work[i % lanes].push((artifact, writer, done));
-    }
-    std::thread::scope(|scope| {
-        for lane in work {
-            scope.spawn(move || {
-                for (artifact, writer, done) in lane {
-                    let decoded = match reuse {
-                        Some(reuse) => reuse.decode(artifact, limits, writer),
-                        None => decode(artifact, limits, writer),
-                    };
-                    if done.send(decoded).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
 }
 
 /// What one patch did to the tree, as the baseline records it.
@@ -892,17 +634,6 @@ pub(crate) fn notable(node: &Node) -> Vec<&'static str> {
         }
     }
     out
-}
-
-fn with_window_help(e: TarError) -> TarError {
-    match e {
-        TarError::Io(io) if io.to_string().contains("memory") || io.to_string().contains("Memory") => TarError::Io(
-            Report::new(format!("{io}: the decoder window is over the `{}` limit", Limit::Window))
-                .help("raise it with `[image.limits] window = …` or `--limit window=…`")
-                .into_io(io::ErrorKind::Other),
-        ),
-        other => other,
-    }
 }
 
 pub fn lossy(b: &[u8]) -> String {

@@ -8,8 +8,10 @@
 
 mod cache;
 mod claim;
+mod images;
 mod install_script;
 mod layering;
+mod publish;
 mod records;
 mod unchanged;
 
@@ -20,7 +22,6 @@ use std::sync::{mpsc, Arc};
 
 use serde_json::{json, Map};
 use sha2::{Digest, Sha256};
-use tempfile::NamedTempFile;
 
 use crate::baseline::install::{self, ScriptInput, ScriptPatch};
 use crate::baseline::release;
@@ -40,11 +41,13 @@ use crate::progress::{Progress, Silent};
 use crate::recipe::{ArtifactSpec, Format, Recipe, Version};
 use crate::tree::GILD;
 use crate::trust::{self, Verified};
-use crate::workspace::{Workspace, TMP_PREFIX};
+use crate::workspace::Workspace;
 use cache::{find_index, index_extras, open_cache, recorded_decoded, recorded_frames, store_index, trusted_records};
 use claim::Claim;
+use images::{image_name, write_images, write_spec, Staged};
 use install_script::{install_script, preconditions, write_install_data};
 use layering::{verify_and_layer, BaseDigests, Start};
+use publish::{publish, publish_layout, records_image, sync_dir, write_synced, Placed};
 use records::{artifact_record, package_problems, package_records, patch_record, sbom, xattr_records};
 use unchanged::unchanged;
 
@@ -505,82 +508,6 @@ fn refuse_symlink(dir: &Path) -> Result<(), Error> {
     }
 }
 
-/// Images renamed into place before the commit point, removed again if the build fails
-/// before it.
-#[derive(Default)]
-struct Placed {
-    /// Files this build created (not those that already held the same bytes).
-    created: Vec<PathBuf>,
-    images: Vec<(ImageFile, PathBuf)>,
-}
-
-impl Placed {
-    fn put(&mut self, created: Option<PathBuf>) {
-        self.created.extend(created);
-    }
-
-    /// The build is recorded: the images stay.
-    fn commit(mut self) -> Vec<(ImageFile, PathBuf)> {
-        self.created.clear();
-        std::mem::take(&mut self.images)
-    }
-}
-
-impl Drop for Placed {
-    fn drop(&mut self) {
-        for path in &self.created {
-            let _ = fs::remove_file(path);
-        }
-    }
-}
-
-/// Renames a finished image into place, readable by all (temporary files are created 0600),
-/// claimed first. A file already at `dest` is never replaced: when it holds the very bytes it
-/// stays as it is; otherwise the build stops, since gild cannot tell it wrote that file.
-/// Returns the path when this build created it.
-fn publish(tmp: NamedTempFile, dest: &Path, file: &ImageFile, claim: &mut Claim) -> Result<Option<PathBuf>, Error> {
-    let io = || Error::io(format!("cannot write `{}`", dest.display()));
-    if let Err(e) = fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644)) {
-        return Err(io()(e));
-    }
-    if !dest.exists() {
-        claim.image(dest, &file.sha256, file.size).map_err(io())?;
-    }
-    match tmp.persist_noclobber(dest) {
-        Ok(_) => Ok(Some(dest.to_path_buf())),
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-            let found = fs::File::open(dest).and_then(|mut f| claim::sha256_of(&mut f)).map_err(io())?;
-            if hex::encode(&found) == file.sha256 {
-                return Ok(None);
-            }
-            Err(Error::usage_text(format!(
-                "`{}` already exists and holds other bytes than the image built (sha256 {}, built {})\n  cause: no baseline records that file, so gild cannot tell it wrote it, and never replaces a file it did not write\n  help: move it away (or remove it, if it is yours to remove) and build again",
-                dest.display(),
-                hex::encode(&found),
-                file.sha256
-            )))
-        }
-        Err(e) => Err(io()(e.error)),
-    }
-}
-
-/// Whether `baselines/NAME/VERSION/baseline.toml` lists the image `file` (with `sha256`, when
-/// given). A record that cannot be read counts as listing it: a removal needs proof.
-fn records_image(records: &Path, version: &str, file: &str, sha256: Option<&str>) -> bool {
-    let Ok(text) = fs::read_to_string(records.join(version).join("baseline.toml")) else { return false };
-    let Ok(record) = Record::from_toml(&text) else { return true };
-    record.image.iter().any(|i| i.file == file && sha256.map_or(true, |s| i.sha256 == s))
-}
-
-/// Renames a finished OCI layout into place; returns its record and path.
-fn publish_layout(layout: oci::Layout, out_dir: &Path, claim: &mut Claim) -> Result<(OciRecord, PathBuf), Error> {
-    let dest = out_dir.join(&layout.record.dir);
-    let record = layout.record.clone();
-    claim.layout(&dest, &record.manifest).map_err(Error::io(format!("cannot write `{}`", dest.display())))?;
-    layout.publish(&dest).map_err(Error::io(format!("cannot write `{}`", dest.display())))?;
-    Ok((record, dest))
-}
-
 fn source_date_epoch() -> Option<i64> {
     std::env::var("SOURCE_DATE_EPOCH").ok()?.trim().parse().ok()
 }
@@ -633,113 +560,6 @@ fn for_hosts(
 /// `etc/gild/release`: which baseline a host was built from.
 fn release_text(recipe: &Recipe) -> String {
     crate::layer::release_text(&recipe.name, &recipe.version.to_string())
-}
-
-fn image_name(recipe: &Recipe, format: Format) -> String {
-    format!("{}-{}.{}", recipe.name, recipe.version, format.extension())
-}
-
-/// Images written beside their final names: the tar files, and the OCI layout.
-struct Staged {
-    files: Vec<(ImageFile, NamedTempFile)>,
-    oci: Option<oci::Layout>,
-    count: image::FrameCount,
-    /// Where each content lies in the chunks, and every format's frames: a base index points there.
-    map: image::ChunkMap,
-    written: Vec<image::Written>,
-}
-
-/// Writes every format beside its final name in `out_dir`, from one tar stream: the OCI
-/// layer shares the encoder of the tar image of its compression, and its `diff_id` is the
-/// plain tar's sha256. `record` is the baseline's `tree` and epoch, which the layout names.
-/// Each temporary is claimed first.
-fn write_images(
-    recipe: &Recipe,
-    layered: &Layered,
-    out_dir: &Path,
-    record: (&str, Option<i64>),
-    claim: &mut Claim,
-    frames: image::Frames,
-    progress: &dyn Progress,
-) -> Result<Staged, Error> {
-    fs::create_dir_all(out_dir).map_err(Error::io(format!("cannot create `{}`", out_dir.display())))?;
-    let io = || Error::io(format!("cannot write the image in `{}`", out_dir.display()));
-    let prefix = format!("{TMP_PREFIX}{}@", recipe.name);
-    let mut temps = Vec::new();
-    let mut outputs: Vec<(Format, Vec<fs::File>)> = Vec::new();
-    for &format in &recipe.formats {
-        let tmp = claim
-            .temp_image(out_dir, &recipe.name, format)
-            .map_err(Error::io(format!("cannot write in `{}`", out_dir.display())))?;
-        outputs.push((format, vec![tmp.reopen().map_err(io())?]));
-        temps.push((format, tmp));
-    }
-    let staging = match &recipe.oci {
-        Some(o) => {
-            let (staging, layer) = oci::Staging::new(out_dir, &prefix).map_err(io())?;
-            for (format, file) in [(o.layer.format(), Some(layer)), (Format::Tar, None)] {
-                match outputs.iter_mut().find(|(f, _)| *f == format) {
-                    Some((_, files)) => files.extend(file),
-                    None => outputs.push((format, file.into_iter().collect())),
-                }
-            }
-            Some((staging, o))
-        }
-        None => None,
-    };
-    let image::Wrote { written, count, map } =
-        image::write(&layered.tree, &layered.spool, outputs, frames, progress).map_err(io())?;
-    let of = |format: Format| written.iter().find(|w| w.format == format).expect("every format was written");
-    let files = temps
-        .into_iter()
-        .map(|(format, tmp)| {
-            let w = of(format);
-            let frame = frame_records(&w.frames);
-            (ImageFile { file: image_name(recipe, format), size: w.size, sha256: hex::encode(&w.sha256), frame }, tmp)
-        })
-        .collect();
-    let oci = match staging {
-        Some((staging, o)) => {
-            let (layer, tar) = (of(o.layer.format()), of(Format::Tar));
-            let version = recipe.version.to_string();
-            let about = oci::About { name: &recipe.name, version: &version, tree: record.0, epoch: record.1, oci: o };
-            let mut layout = staging.finish((layer.size, layer.sha256), tar.sha256, &about).map_err(io())?;
-            layout.record.frame = frame_records(&layer.frames);
-            Some(layout)
-        }
-        None => None,
-    };
-    Ok(Staged { files, oci, count, map, written })
-}
-
-fn frame_records(frames: &[image::Frame]) -> Vec<baseline::FrameRecord> {
-    frames.iter().map(|f| baseline::FrameRecord { key: hex::encode(&f.key), sha256: hex::encode(&f.sha256) }).collect()
-}
-
-/// Writes `files.mtree` of the tree to `path`, synced; returns its sha256 (the `tree`).
-fn write_spec(layered: &Layered, path: &Path) -> Result<String, Error> {
-    let write = || -> std::io::Result<String> {
-        let mut out = image::Hashed::new(fs::File::create(path)?);
-        mtree::write(&layered.tree, &mut out)?;
-        Ok(hex::encode(&out.finish()?.1))
-    };
-    write().map_err(Error::io(format!("cannot write `{}`", path.display())))
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let io = Error::io(format!("cannot write `{}`", path.display()));
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(path)?;
-        std::io::Write::write_all(&mut f, bytes)?;
-        f.sync_all()
-    };
-    write().map_err(io)
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
 }
 
 /// The most bytes a package's decompressed changelog may take (Debian's largest are a few MiB).
