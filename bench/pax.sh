@@ -24,7 +24,7 @@ echo
 echo "| kind | headers | instructions per MB |"
 echo "| --- | ---: | ---: |"
 for kind in xattr dropped mixed; do
-    lo= hi=
+    lo='' hi=''
     for kib in 64 256 1024 4096 10240; do
         made=$(irefs --only "$kind" "$kib")
         both=$(irefs --only "$kind" "$kib" --parse)
