@@ -155,6 +155,7 @@ impl Layering {
         epoch: Option<i64>,
         index: index::BaseIndex,
     ) -> io::Result<Layering> {
+        index.source.prefetch(dpkg::read_after_patches(&index.tree));
         let spool = Spool::with_external(index.source, index.next_id)?;
         Ok(Layering {
             tree: index.tree,

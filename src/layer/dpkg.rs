@@ -28,6 +28,7 @@ use crate::tree::{self, Kind, Node};
 pub(crate) use archive::decode_deb;
 pub use archive::{inspect, InspectError, Inspected};
 use archive::{parse_control_tar, Control};
+pub(super) use database::read_after_patches;
 use database::Db;
 pub use database::Packages;
 

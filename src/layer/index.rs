@@ -280,14 +280,47 @@ impl BaseIndex {
 }
 
 impl Frames {
+    /// Decodes, on a thread of its own, the frames holding `contents` (base files a build reads
+    /// whole after its patches: the package database, `os-release`), so that reading finds them
+    /// decoded instead of waiting for their decompression. A frame that cannot be read is left
+    /// for that reading to report.
+    pub fn prefetch(self: &Arc<Self>, contents: Vec<Content>) {
+        let chunks: Vec<u32> = contents
+            .iter()
+            .filter_map(|c| self.segments.get((c.offset & !EXTERNAL) as usize))
+            .flatten()
+            .map(|s| s.chunk)
+            .take(KEEP / 2)
+            .collect();
+        if chunks.is_empty() {
+            return;
+        }
+        let frames = Arc::clone(self);
+        std::thread::spawn(move || {
+            for chunk in chunks {
+                if frames.decode(chunk, false).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
     fn frame(&self, chunk: u32) -> io::Result<Arc<Vec<u8>>> {
+        self.decode(chunk, true)
+    }
+
+    /// The frame, from those kept or read, checked and decompressed; when it cannot be read
+    /// and `report` is set, the build is told to start again without the index.
+    fn decode(&self, chunk: u32, report: bool) -> io::Result<Arc<Vec<u8>>> {
         let mut decoded = self.decoded.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, d)) = decoded.iter().find(|(c, _)| *c == chunk) {
             return Ok(Arc::clone(d));
         }
         let (kind, key, sha, len) = self.frames[chunk as usize];
         let lost = || {
-            self.failed.store(true, Ordering::Relaxed);
+            if report {
+                self.failed.store(true, Ordering::Relaxed);
+            }
             io::Error::other(format!("the cache lost a frame of the base index ({})", crate::hex::encode(&key)))
         };
         let bytes = self.cache.get("frame", &key, &sha).ok_or_else(lost)?;

@@ -4,10 +4,24 @@
 
 use crate::harness::*;
 
-/// A base of a few MiB in many files, so the image has several chunks.
+/// The base's package database: what the SBOM lists.
+const STATUS: &[u8] = b"Package: base-files\nStatus: install ok installed\nPriority: required\n\
+Section: admin\nInstalled-Size: 300\nMaintainer: Gild Tests <tests@example.org>\nArchitecture: amd64\n\
+Version: 12.4+deb12u5\nDescription: Debian base system miscellaneous files\n\n";
+const OS_RELEASE: &[u8] = b"NAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n";
+
+/// A base of a few MiB in many files, so the image has several chunks, with a package
+/// database and `os-release` (which a build reads back from the index's frames).
 fn base() -> Layer {
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut layer = base_layer().dir("./usr/share/data");
+    let mut layer = base_layer()
+        .dir("./var")
+        .dir("./var/lib")
+        .dir("./var/lib/dpkg")
+        .file("./var/lib/dpkg/status", STATUS)
+        .file("./usr/lib/os-release", OS_RELEASE)
+        .symlink("./etc/os-release", "../usr/lib/os-release")
+        .dir("./usr/share/data");
     for i in 0..400 {
         let size = 2_000 + (i * 7_919) % 30_000;
         let data: Vec<u8> = (0..size)
@@ -77,6 +91,31 @@ fn a_rebuild_with_one_more_patch_starts_from_the_base_index_and_gives_the_same_b
     let image = ws.image("idx", "1.0.1");
     assert_eq!(image.data("usr/share/data/f0107"), b"patched 1\n");
     assert_eq!(image.data("usr/share/data/f0007"), b"patched 0\n");
+}
+
+/// The components of a version's SBOM.
+fn components(ws: &Workspace, version: &str) -> serde_json::Value {
+    let text = ws.read_string(ws.baseline_dir("idx", version).join("sbom.cdx.json"));
+    let sbom: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("sbom.cdx.json: {e}\n{text}"));
+    sbom["components"].clone()
+}
+
+/// The base's packages and OS are read from the index's frames in a rebuild that does not
+/// decode the base: its SBOM is the one a build without the cache writes.
+#[test]
+fn a_rebuild_from_the_base_index_lists_the_base_packages() {
+    let ws = Workspace::new();
+    ws.gild(&["build", &recipe(&ws, "1.0.0", 1)]).success();
+    let j = ws.gild(&["--json", "build", &recipe(&ws, "1.0.1", 2)]).success().json();
+    assert_eq!(j["base-index"], "used", "{j}");
+    let warm = components(&ws, "1.0.1");
+    let listed = warm.to_string();
+    assert!(listed.contains("pkg:deb/debian/base-files@12.4%2Bdeb12u5"), "the base's package: {warm}");
+    assert!(listed.contains("\"operating-system\""), "the base's os-release: {warm}");
+
+    let cold = Workspace::new();
+    cold.gild(&["build", &recipe(&cold, "1.0.1", 2), "--no-cache"]).success();
+    assert_eq!(warm, components(&cold, "1.0.1"), "a build without the cache lists the same");
 }
 
 /// An OCI layout's layer is chunked like an image, and its frames are recorded too: the next

@@ -240,3 +240,15 @@ impl Layering {
         out
     }
 }
+
+/// The base files [`Layering::packages`] reads whole, for a base index to decode ahead: the
+/// package database's `status` and `os-release` (in either place); none without a database.
+pub(crate) fn read_after_patches(tree: &tree::Tree) -> Vec<crate::spool::Content> {
+    let file = |path: &[u8]| match tree.get(path).map(|n| &n.kind) {
+        Some(Kind::File(c)) => Some(c.clone()),
+        _ => None,
+    };
+    let Some(status) = file(&tree::join(ADMIN, b"status")) else { return Vec::new() };
+    let os = [&b"etc/os-release"[..], b"usr/lib/os-release"].into_iter().find_map(file);
+    std::iter::once(status).chain(os).collect()
+}
