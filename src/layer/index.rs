@@ -305,10 +305,6 @@ impl Frames {
         });
     }
 
-    fn frame(&self, chunk: u32) -> io::Result<Arc<Vec<u8>>> {
-        self.decode(chunk, true)
-    }
-
     /// The frame, from those kept or read, checked and decompressed; when it cannot be read
     /// and `report` is set, the build is told to start again without the index.
     fn decode(&self, chunk: u32, report: bool) -> io::Result<Arc<Vec<u8>>> {
@@ -362,7 +358,7 @@ impl External for Frames {
                 skip -= s.len;
                 continue;
             }
-            let frame = self.frame(s.chunk)?;
+            let frame = self.decode(s.chunk, true)?;
             let from = (s.at + skip) as usize;
             let n = (s.len - skip).min(want) as usize;
             out.extend_from_slice(&frame[from..from + n]);

@@ -213,13 +213,13 @@ impl Layering {
                 (u, origin)
             })
             .collect();
-        let os = match self.read_tree_file(b"etc/os-release").map_err(entry)? {
-            Some(b) => crate::deb::sbom::os_release(&String::from_utf8_lossy(&b)),
-            None => match self.read_tree_file(b"usr/lib/os-release").map_err(entry)? {
-                Some(b) => crate::deb::sbom::os_release(&String::from_utf8_lossy(&b)),
-                None => None,
-            },
-        };
+        let mut os = None;
+        for path in OS_RELEASE {
+            if let Some(b) = self.read_tree_file(path).map_err(entry)? {
+                os = crate::deb::sbom::os_release(&String::from_utf8_lossy(&b));
+                break;
+            }
+        }
         Ok(Some(Packages { inventory, unmet, os }))
     }
 }
@@ -241,6 +241,9 @@ impl Layering {
     }
 }
 
+/// Where [`Layering::packages`] looks for `os-release`, in order: the first file found counts.
+const OS_RELEASE: [&[u8]; 2] = [b"etc/os-release", b"usr/lib/os-release"];
+
 /// The base files [`Layering::packages`] reads whole, for a base index to decode ahead: the
 /// package database's `status` and `os-release` (in either place); none without a database.
 pub(crate) fn read_after_patches(tree: &tree::Tree) -> Vec<crate::spool::Content> {
@@ -249,6 +252,6 @@ pub(crate) fn read_after_patches(tree: &tree::Tree) -> Vec<crate::spool::Content
         _ => None,
     };
     let Some(status) = file(&tree::join(ADMIN, b"status")) else { return Vec::new() };
-    let os = [&b"etc/os-release"[..], b"usr/lib/os-release"].into_iter().find_map(file);
+    let os = OS_RELEASE.into_iter().find_map(file);
     std::iter::once(status).chain(os).collect()
 }
